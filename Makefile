@@ -1,0 +1,78 @@
+# burger-recs: every command a user needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+BURGER := $(BIN)/burger-recs
+
+# Pass-through options of `burger-recs run` (empty means the command's default).
+DATA ?=
+RUN_DATE ?=
+DATABASE_URL ?=
+PARAMS ?=
+RUN_OPTS = $(if $(DATA),--data '$(DATA)') $(if $(RUN_DATE),--run-date $(RUN_DATE)) \
+           $(foreach p,$(PARAMS),--param $(p))
+export DATABASE_URL
+
+##@ General
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} \
+	  /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@printf "\nVariables: DATA=<folder|gs://...> RUN_DATE=YYYY-MM-DD DATABASE_URL=<sqlalchemy url> PARAMS='k=5 epochs=30'\n"
+
+##@ Development
+$(BIN)/activate: pyproject.toml requirements.lock
+	@echo ">> creating $(VENV) with $(PYTHON)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# pip 23.x still builds setup.py-only sdists the legacy way, which lightfm 1.17 needs.
+	$(BIN)/pip install -q -c requirements.lock pip setuptools wheel numpy scipy cython
+	$(BIN)/pip install -q -c requirements.lock --no-build-isolation lightfm
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	@touch $(BIN)/activate
+	@echo ">> $(VENV) is ready: source $(BIN)/activate"
+
+.PHONY: venv
+venv: $(BIN)/activate ## Create the virtual environment .venv and install the project
+
+.PHONY: lock
+lock: venv ## Rewrite requirements.lock from the packages installed in .venv
+	@{ echo "# Exact versions of every Python package the venv and the images install."; \
+	   echo "# Used as a pip constraints file (-c). Regenerate with: make lock"; \
+	   $(BIN)/pip freeze --all --exclude-editable | grep -v '^burger-recs'; } > requirements.lock
+	@echo ">> wrote requirements.lock"
+
+.PHONY: lint
+lint: venv ## Run ruff on the whole tree
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: test
+test: venv ## Run the test suite (PostgreSQL tests use BURGER_RECS_TEST_POSTGRES_URL or start a server)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+.PHONY: compile
+compile: venv ## Compile the pipeline into pipelines/compiled/ (checked in)
+	$(BURGER) compile
+
+##@ Running
+.PHONY: data
+data: venv ## Generate the sample data set (60 days up to today) into .local/data
+	$(BURGER) generate-data --out .local/data --days 60
+
+.PHONY: run
+run: venv ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
+	$(BURGER) run $(RUN_OPTS)
+
+.PHONY: runs
+runs: venv ## List the recorded pipeline runs
+	$(BURGER) runs
+
+.PHONY: clean
+clean: ## Remove local runs, data and the SQLite database (keeps .venv)
+	rm -rf .local

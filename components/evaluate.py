@@ -1,0 +1,36 @@
+"""KFP component: evaluate (logic: burger_recs.steps.evaluate)."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
+
+from components.images import image_ref
+
+
+@dsl.component(base_image=image_ref("evaluate"), install_kfp_package=False)
+def evaluate(
+    validated: Input[Dataset],
+    eval_model: Input[Model],
+    k: int,
+    exclude_ordered: bool,
+    quality_margin: float,
+    metrics: Output[Metrics],
+    evaluation: Output[Artifact],
+    report: Output[HTML],
+) -> NamedTuple("Gate", publishable=bool, reason=str):
+    """Score model and popularity baseline on the holdout; decide whether to publish."""
+    from burger_recs.steps import evaluate as step
+
+    result = step.run(
+        validated.path,
+        eval_model.path,
+        evaluation.path,
+        report.path,
+        k,
+        exclude_ordered,
+        quality_margin,
+    )
+    for name, value in result.metrics().items():
+        metrics.log_metric(name, value)
+    return result.publishable, result.reason

@@ -1,0 +1,42 @@
+"""KFP component: publish (logic: burger_recs.steps.publish).
+
+The database URL reaches this step through the DATABASE_URL environment variable (a
+Kubernetes Secret on a cluster), never through a parameter.
+"""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
+
+from components.images import image_ref
+
+
+@dsl.component(base_image=image_ref("publish"), install_kfp_package=False)
+def publish(
+    recommendations: Input[Dataset],
+    validated: Input[Dataset],
+    evaluation: Input[Artifact],
+    model_version: str,
+    run_id: str,
+    data_uri: str,
+    started_at: str,
+    orchestrator_run_id: str,
+    published: Output[Metrics],
+) -> int:
+    """Replace the day's recommendations atomically (if the gate allows); record the run."""
+    from burger_recs.steps import publish as step
+
+    record = step.run(
+        recommendations.path,
+        validated.path,
+        evaluation.path,
+        model_version,
+        run_id,
+        data_uri,
+        started_at,
+        orchestrator_run_id,
+    )
+    published.log_metric("rows_written", record.rows_written)
+    published.log_metric("customers", record.customers or 0)
+    published.metadata["status"] = record.status
+    published.metadata["code_version"] = record.code_version
+    return record.rows_written

@@ -1,0 +1,33 @@
+"""KFP component: train (logic: burger_recs.steps.train)."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from components.images import image_ref
+
+
+@dsl.component(base_image=image_ref("train"), install_kfp_package=False)
+def train(
+    validated: Input[Dataset],
+    holdout_days: int,
+    loss: str,
+    epochs: int,
+    no_components: int,
+    learning_rate: float,
+    seed: int,
+    num_threads: int,
+    model: Output[Model],
+    eval_model: Output[Model],
+) -> str:
+    """Fit the serving model (whole window) and the evaluation model; return the version."""
+    from burger_recs.steps import train as step
+
+    params = step.TrainParams(
+        loss=loss,
+        epochs=epochs,
+        no_components=no_components,
+        learning_rate=learning_rate,
+        seed=seed,
+        num_threads=num_threads,
+    )
+    return step.run(validated.path, model.path, eval_model.path, holdout_days, params)

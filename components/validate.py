@@ -1,0 +1,14 @@
+"""KFP component: validate (logic: burger_recs.steps.validate)."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Markdown, Output
+
+from components.images import image_ref
+
+
+@dsl.component(base_image=image_ref("validate"), install_kfp_package=False)
+def validate(drop: Input[Dataset], validated: Output[Dataset], report: Output[Markdown]):
+    """Check the drop against the data contract; fail the run listing every problem."""
+    from burger_recs.steps import validate as step
+
+    step.run(drop.path, validated.path, report.path)

@@ -1,0 +1,1 @@
+"""Pipeline definitions (wiring only); compiled/ holds the checked-in IR."""

@@ -1,0 +1,97 @@
+"""The daily pipeline: ingest -> validate -> train -> evaluate -> recommend -> publish.
+
+Wiring only: every step is a component from components/, every default a library default.
+Compiled with ``burger-recs compile`` into pipelines/compiled/daily_recommendations.yaml,
+the one spec that runs embedded, in containers and on a cluster.
+"""
+
+from kfp import dsl
+
+from burger_recs.steps.train import TrainParams
+from components.evaluate import evaluate
+from components.ingest import ingest
+from components.publish import publish
+from components.recommend import recommend
+from components.train import train
+from components.validate import validate
+
+PIPELINE_NAME = "burger-recs-daily"
+
+_DEFAULTS = TrainParams()
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Daily burger-combo recommendations: train LightFM on the shop's orders, "
+    "evaluate against popularity, publish top-k per customer.",
+)
+def daily_recommendations(
+    data_uri: str,
+    run_date: str = "",
+    run_id: str = "",
+    k: int = 10,
+    window_days: int = 28,
+    holdout_days: int = 7,
+    exclude_ordered: bool = False,
+    loss: str = _DEFAULTS.loss,
+    epochs: int = _DEFAULTS.epochs,
+    no_components: int = _DEFAULTS.no_components,
+    learning_rate: float = _DEFAULTS.learning_rate,
+    seed: int = _DEFAULTS.seed,
+    num_threads: int = _DEFAULTS.num_threads,
+    quality_margin: float = 0.1,
+):
+    """Compute and publish one day of recommendations.
+
+    Args:
+        data_uri: the data root (local folder or gs://bucket/prefix) of the daily drops.
+        run_date: the day to run for, YYYY-MM-DD; empty means today (UTC).
+        run_id: the id recorded in pipeline_runs; empty means the orchestrator's run id.
+        k: recommendations per customer.
+        window_days: days of orders the model learns from, the run date included.
+        holdout_days: the last days of the window held out for evaluation.
+        exclude_ordered: never recommend what the customer ordered in the window.
+        loss: LightFM loss (warp, bpr, logistic, warp-kos).
+        epochs: training epochs.
+        no_components: latent factors.
+        learning_rate: SGD learning rate.
+        seed: random seed of training.
+        num_threads: training threads (1 keeps training reproducible).
+        quality_margin: publish only if model precision@k >= baseline x (1 + margin);
+            negative turns the gate off.
+    """
+    ingested = ingest(data_uri=data_uri, run_date=run_date, window_days=window_days)
+    checked = validate(drop=ingested.outputs["drop"])
+    trained = train(
+        validated=checked.outputs["validated"],
+        holdout_days=holdout_days,
+        loss=loss,
+        epochs=epochs,
+        no_components=no_components,
+        learning_rate=learning_rate,
+        seed=seed,
+        num_threads=num_threads,
+    )
+    evaluated = evaluate(
+        validated=checked.outputs["validated"],
+        eval_model=trained.outputs["eval_model"],
+        k=k,
+        exclude_ordered=exclude_ordered,
+        quality_margin=quality_margin,
+    )
+    recommended = recommend(
+        model=trained.outputs["model"],
+        validated=checked.outputs["validated"],
+        k=k,
+        exclude_ordered=exclude_ordered,
+    )
+    publish(
+        recommendations=recommended.outputs["recommendations"],
+        validated=checked.outputs["validated"],
+        evaluation=evaluated.outputs["evaluation"],
+        model_version=trained.outputs["Output"],
+        run_id=run_id,
+        data_uri=data_uri,
+        started_at=ingested.outputs["started_at"],
+        orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    )

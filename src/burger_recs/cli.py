@@ -1,0 +1,314 @@
+"""The ``burger-recs`` command: generate data, run the pipeline, look at the results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from burger_recs import db
+from burger_recs.version import code_version
+
+app = typer.Typer(
+    help="Daily burger-combo recommendations with Kubeflow Pipelines: generate data, run the "
+    "compiled pipeline locally, and look at runs and recommendations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+LOCAL_ROOT = Path(".local")
+SAMPLE_DATA = LOCAL_ROOT / "sample-data"
+SAMPLE_CUSTOMERS = 2000
+SAMPLE_DAYS = 60
+
+
+def compiled_pipeline() -> Path:
+    """Return the checked-in compiled pipeline (KFP IR)."""
+    import pipelines
+
+    return Path(pipelines.__file__).parent / "compiled" / "daily_recommendations.yaml"
+
+
+def default_database_url() -> str:
+    """Return ``DATABASE_URL`` or the local SQLite file ``.local/recs.db``."""
+    return os.environ.get(db.DATABASE_URL_ENV) or f"sqlite:///{(LOCAL_ROOT / 'recs.db').resolve()}"
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the results database. Default: $DATABASE_URL, else "
+        "sqlite:///.local/recs.db. Prefer the environment variable for URLs with passwords.",
+        show_default=False,
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@app.command("generate-data")
+def generate_data_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the daily drops into.")] = SAMPLE_DATA,
+    customers: Annotated[int, typer.Option(help="Customers at the end of the period.")] = 2000,
+    days: Annotated[int, typer.Option(help="Days of orders, ending at --end-date.")] = 60,
+    items: Annotated[int, typer.Option(help="Menu items (burger combos).")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
+    end_date: Annotated[
+        str | None, typer.Option(help="Last day, YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing day folders in --out.")] = False,
+) -> None:
+    """Write a synthetic data set of daily drops in the data contract."""
+    from burger_recs.generate import generate_data
+
+    if force and out.exists():
+        for folder in out.glob("date=*"):
+            shutil.rmtree(folder)
+    try:
+        summary = generate_data(
+            out,
+            customers=customers,
+            days=days,
+            seed=seed,
+            items=items,
+            end_date=dt.date.fromisoformat(end_date) if end_date else None,
+            progress=lambda message: typer.echo(f"  {message}", err=True),
+        )
+    except (ValueError, FileExistsError) as exc:
+        raise _fail(
+            f"{exc}{' (use --force to replace)' if isinstance(exc, FileExistsError) else ''}"
+        ) from None
+    typer.echo(
+        f"wrote {summary.days} days ({summary.first_date}..{summary.last_date}) of "
+        f"{summary.orders:,} orders, {summary.customers:,} customers, {summary.items} items "
+        f"to {_show(out)}"
+    )
+
+
+def _sample_data(run_date: dt.date) -> Path:
+    """Return the sample data set, (re)generated when it does not reach the run date."""
+    from burger_recs.generate import generate_data
+    from burger_recs.storage import DataRoot
+
+    try:
+        last = max(DataRoot(str(SAMPLE_DATA)).day_folders())
+    except FileNotFoundError:
+        last = None
+    if last is None or last < run_date:
+        shutil.rmtree(SAMPLE_DATA, ignore_errors=True)
+        typer.echo(
+            f"no data given: generating the sample data set ({SAMPLE_DAYS} days up to "
+            f"{run_date}, {SAMPLE_CUSTOMERS:,} customers) into {_show(SAMPLE_DATA)}",
+            err=True,
+        )
+        generate_data(SAMPLE_DATA, customers=SAMPLE_CUSTOMERS, days=SAMPLE_DAYS, end_date=run_date)
+    return SAMPLE_DATA
+
+
+@app.command("run")
+def run_command(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data root: a folder or gs://bucket/prefix. Default: a generated "
+            "sample in .local/sample-data."
+        ),
+    ] = None,
+    run_date: Annotated[
+        str | None, typer.Option(help="Day to run for, YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    database_url: DatabaseOption = None,
+    runner: Annotated[
+        str,
+        typer.Option(
+            help="subprocess: steps run in this Python environment; docker: "
+            "steps run in their images."
+        ),
+    ] = "subprocess",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Pipeline parameter NAME=VALUE (repeatable), e.g. --param k=5."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="Write step output to the run log only.")] = False,
+) -> None:
+    """Run the compiled daily pipeline on this machine and print a summary."""
+    from burger_recs.local_run import RunFailed, parse_params, run_pipeline
+    from burger_recs.steps.ingest import resolve_run_date
+
+    pipeline_file = compiled_pipeline()
+    try:
+        day = resolve_run_date(run_date or "")
+        params = parse_params(param or [], pipeline_file)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if data is None:
+        data = str(_sample_data(day).resolve())
+    elif not data.startswith("gs://"):
+        if not Path(data).is_dir():
+            raise _fail(f"--data {data}: no such folder")
+        data = str(Path(data).resolve())
+    url = database_url or default_database_url()
+    typer.echo(
+        f"running {pipeline_file.name} for {day} on {data} "
+        f"({runner} runner, code {code_version()}, database {db.redact(url)})",
+        err=True,
+    )
+    try:
+        result = run_pipeline(
+            pipeline_file,
+            {"data_uri": data, "run_date": day.isoformat(), **params},
+            url,
+            LOCAL_ROOT,
+            runner=runner,
+            quiet=quiet,
+        )
+    except RunFailed as exc:
+        typer.secho(f"\nrun {exc.result.run_id} FAILED", fg=typer.colors.RED, err=True)
+        typer.echo(str(exc), err=True)
+        _print_locations(exc.result, url)
+        raise typer.Exit(code=1) from None
+    _print_summary(result, url)
+
+
+def _print_locations(result, url: str) -> None:
+    rows = [("logs", _show(result.log_file)), ("artifacts", _show(result.artifacts) + "/")]
+    for name in ("report.html", "validation.md"):
+        if (result.folder / name).exists():
+            rows.append((name.split(".")[0], _show(result.folder / name)))
+    rows.append(("database", db.redact(url)))
+    for name, value in rows:
+        typer.echo(f"  {name:<14}{value}")
+
+
+def _print_summary(result, url: str) -> None:
+    record = result.record
+    metrics = record.get("metrics") or {}
+    k = metrics.get("k", "k")
+    colour = typer.colors.GREEN if result.status == "published" else typer.colors.YELLOW
+    typer.secho(f"\nrun {result.run_id} for {record.get('run_date')}: {result.status}", fg=colour)
+    typer.echo(f"  {'code version':<14}{record.get('code_version')}")
+    typer.echo(f"  {'model':<14}{record.get('model_version')}")
+    for label, key in (
+        (f"precision@{k}", "precision_at_k"),
+        (f"recall@{k}", "recall_at_k"),
+        ("AUC", "auc"),
+    ):
+        model, base = metrics.get(f"model_{key}"), metrics.get(f"baseline_{key}")
+        if model is not None:
+            typer.echo(f"  {label:<14}model {model:.4f}   popularity baseline {base:.4f}")
+    typer.echo(f"  {'gate':<14}{record.get('message')}")
+    typer.echo(
+        f"  {'rows written':<14}{record.get('rows_written', 0):,} "
+        f"({record.get('customers') or 0:,} customers)"
+    )
+    _print_locations(result, url)
+    example = _example_customer(url, record)
+    typer.echo("\nlook at the results:")
+    if example:
+        typer.echo(f"  burger-recs recs --customer {example}")
+    typer.echo("  burger-recs runs")
+    if (result.folder / "report.html").exists():
+        typer.echo(f"  open {_show(result.folder / 'report.html')}")
+
+
+def _example_customer(url: str, record: dict) -> str | None:
+    import sqlalchemy as sa
+
+    from burger_recs.contract import recommendations
+
+    if record.get("status") != "published":
+        return None
+    with db.make_engine(url).connect() as conn:
+        return conn.execute(
+            sa.select(recommendations.c.customer_id)
+            .where(recommendations.c.run_date == record["run_date"])
+            .order_by(recommendations.c.customer_id)
+            .limit(1)
+        ).scalar()
+
+
+@app.command("compile")
+def compile_command(
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the IR (default: the checked-in file).")
+    ] = None,
+) -> None:
+    """Compile the pipeline to KFP IR (pipelines/compiled/ is checked in)."""
+    from burger_recs.compile import compile_pipeline
+
+    target = output or compiled_pipeline()
+    compile_pipeline(target)
+    typer.echo(f"compiled {_show(target)}")
+
+
+@app.command("recs")
+def recs_command(
+    customer: Annotated[str, typer.Option(help="Customer id.")],
+    date: Annotated[
+        str | None, typer.Option(help="Run date, YYYY-MM-DD (default: the customer's latest).")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print a customer's stored recommendations with item names."""
+    engine = db.make_engine(database_url or default_database_url())
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise _fail(f"--date {date!r} is not YYYY-MM-DD") from None
+    db.ensure_schema(engine)
+    shown, rows = db.customer_recommendations(engine, customer, day)
+    if not rows:
+        when = f" for {date}" if date else ""
+        raise _fail(f"no recommendations stored for customer {customer!r}{when}")
+    typer.echo(f"recommendations for customer {customer} on {shown}:")
+    for row in rows:
+        typer.echo(
+            f"  {row.rank:>2}. {row.name or row.item_id:<34} [{row.item_id}]  "
+            f"score {row.score:7.3f}  {row.ingredients or ''}"
+        )
+    typer.echo(f"(model {rows[0].model_version}, code {rows[0].code_version})")
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List the recorded pipeline runs, newest first."""
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    rows = db.recent_runs(engine, limit)
+    if not rows:
+        typer.echo("no runs recorded yet: try `make run`")
+        return
+    typer.echo(
+        f"{'run id':<24}{'date':<12}{'status':<11}{'code':<20}{'p@k model/base':<17}"
+        f"{'rows':>9}  finished (UTC)"
+    )
+    for r in rows:
+        m = r.metrics or {}
+        pk = (
+            f"{m['model_precision_at_k']:.3f}/{m['baseline_precision_at_k']:.3f}"
+            if "model_precision_at_k" in m
+            else "-"
+        )
+        finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "-"
+        typer.echo(
+            f"{r.run_id[:23]:<24}{r.run_date!s:<12}{r.status:<11}{r.code_version[:19]:<20}"
+            f"{pk:<17}{r.rows_written:>9,}  {finished}"
+        )

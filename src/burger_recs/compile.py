@@ -1,0 +1,16 @@
+"""Compile the pipeline definition into KFP IR (the one spec every mode runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def compile_pipeline(target: Path) -> Path:
+    """Compile ``pipelines.daily_recommendations`` to ``target`` (KFP IR YAML)."""
+    from kfp import compiler
+
+    from pipelines.daily_recommendations import daily_recommendations
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(daily_recommendations, str(target))
+    return target

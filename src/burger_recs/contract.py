@@ -1,0 +1,123 @@
+"""The data contract: what the shop drops every day, and the tables the pipeline writes.
+
+Input, one folder per day under a data root (a local folder or ``gs://bucket/prefix``)::
+
+    <root>/date=YYYY-MM-DD/orders.csv      order_id, customer_id, item_id, quantity, ordered_at
+    <root>/date=YYYY-MM-DD/menu.csv        item_id, name, ingredients (';'-separated), price
+    <root>/date=YYYY-MM-DD/customers.csv   customer_id, signup_date, ...
+
+``.parquet`` files with the same columns are accepted. ``menu`` and ``customers`` are full
+snapshots and optional on any day; a run for date D uses the newest snapshot at or before D.
+IDs are strings. Extra columns are kept.
+
+Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+DAY_FOLDER_PREFIX = "date="
+DAY_FOLDER_PATTERN = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+INGREDIENT_SEPARATOR = ";"
+
+
+@dataclass(frozen=True)
+class DropFile:
+    """One kind of file in a daily drop."""
+
+    name: str
+    required_columns: tuple[str, ...]
+    snapshot: bool
+
+    def file_names(self) -> tuple[str, str]:
+        """Return the accepted file names, CSV first."""
+        return (f"{self.name}.csv", f"{self.name}.parquet")
+
+
+ORDERS = DropFile(
+    "orders", ("order_id", "customer_id", "item_id", "quantity", "ordered_at"), snapshot=False
+)
+MENU = DropFile("menu", ("item_id", "name", "ingredients", "price"), snapshot=True)
+CUSTOMERS = DropFile("customers", ("customer_id", "signup_date"), snapshot=True)
+DROP_FILES = (ORDERS, MENU, CUSTOMERS)
+
+# The largest quantity of one item in one order that is taken as real, not a typo.
+MAX_QUANTITY = 100
+
+# ---------------------------------------------------------------------------------------------
+# Output tables
+# ---------------------------------------------------------------------------------------------
+metadata = sa.MetaData()
+
+recommendations = sa.Table(
+    "recommendations",
+    metadata,
+    sa.Column("run_date", sa.Date, primary_key=True),
+    sa.Column("customer_id", sa.String(64), primary_key=True),
+    sa.Column("rank", sa.SmallInteger, primary_key=True),
+    sa.Column("item_id", sa.String(64), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("model_version", sa.String(80), nullable=False),
+    sa.Column("code_version", sa.String(80), nullable=False),
+)
+
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("run_id", sa.String(128), primary_key=True),
+    sa.Column("run_date", sa.Date, nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # published | gated | failed
+    sa.Column("code_version", sa.String(80), nullable=False),
+    sa.Column("model_version", sa.String(80)),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("metrics", sa.JSON),
+    sa.Column("params", sa.JSON),
+    sa.Column("rows_written", sa.Integer, nullable=False, default=0),
+    sa.Column("customers", sa.Integer),
+    sa.Column("message", sa.Text),
+    sa.Column("data_uri", sa.Text),
+)
+
+menu_items = sa.Table(
+    "menu_items",
+    metadata,
+    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("ingredients", sa.Text, nullable=False),
+    sa.Column("price", sa.Float),
+    sa.Column("last_seen", sa.Date, nullable=False),
+)
+
+RUN_STATUSES = ("published", "gated", "failed")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way the input breaks the contract, with where and how often.
+
+    Attributes:
+        file: the file (URI) or folder the problem is in.
+        column: the column concerned, or "" when the problem is the whole file.
+        rule: the rule that is broken, in words.
+        count: how many rows break it (0 when rows do not apply).
+        examples: a few offending rows, as ``line N: value`` strings.
+
+    """
+
+    file: str
+    column: str
+    rule: str
+    count: int = 0
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Return one readable line: file, column, rule, count and examples."""
+        where = f"{self.file} [{self.column}]" if self.column else self.file
+        count = f" ({self.count} rows)" if self.count else ""
+        examples = f"; e.g. {', '.join(self.examples)}" if self.examples else ""
+        return f"{where}: {self.rule}{count}{examples}"

@@ -1,0 +1,197 @@
+"""The results database: connection, schema, retries and the queries the CLI shows.
+
+The URL comes from the ``DATABASE_URL`` environment variable (a Kubernetes Secret on a
+cluster), never from a pipeline parameter, and it is only ever shown with the password
+hidden. SQLite runs in WAL mode so that readers keep reading the previous day while a new
+one is written; PostgreSQL gives the same through MVCC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from burger_recs.contract import menu_items, metadata, pipeline_runs, recommendations
+
+log = logging.getLogger(__name__)
+
+DATABASE_URL_ENV = "DATABASE_URL"
+# How long a publish keeps retrying a database that went away, in seconds.
+RETRY_SECONDS_ENV = "BURGER_RECS_DB_RETRY_SECONDS"
+DEFAULT_RETRY_SECONDS = 120.0
+
+# SQLSTATE classes and codes that a retry can cure: connection exceptions, the server
+# shutting down or starting up, serialization failures and deadlocks.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08",)
+_TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "40001", "40P01", "53300"}
+_TRANSIENT_MESSAGES = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "connection timeout",
+    "timeout expired",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "database is locked",
+    "consuming input failed",
+    "connection is lost",
+)
+
+T = TypeVar("T")
+
+
+class DatabaseNotConfigured(RuntimeError):
+    """No DATABASE_URL in the environment."""
+
+
+def database_url(url: str | None = None) -> str:
+    """Return ``url`` or the ``DATABASE_URL`` environment variable.
+
+    Raises:
+        DatabaseNotConfigured: neither is set.
+    """
+    url = url or os.environ.get(DATABASE_URL_ENV, "")
+    if not url:
+        raise DatabaseNotConfigured(
+            f"no database configured: set {DATABASE_URL_ENV} "
+            "(e.g. sqlite:////abs/path/recs.db or postgresql://user@host/db)"
+        )
+    return url
+
+
+def redact(url: str) -> str:
+    """Return the URL with its password hidden, for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str | None = None) -> sa.Engine:
+    """Create an engine for ``url`` (default: ``DATABASE_URL``).
+
+    ``postgresql://`` URLs use psycopg 3. SQLite files get their folder created, WAL mode
+    and a busy timeout.
+    """
+    parsed = sa.make_url(database_url(url))
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Create the output tables that do not exist yet (existing ones are left alone)."""
+    with_retries(lambda: metadata.create_all(engine, checkfirst=True))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether a database error may go away on retry (the server went away...).
+
+    Wrong passwords, missing databases or tables and SQL errors are permanent.
+    """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES) or sqlstate in (
+            _TRANSIENT_SQLSTATES
+        )
+    message = str(exc.orig).lower()
+    if "password authentication failed" in message or "does not exist" in message:
+        return False
+    return isinstance(exc, sa.exc.OperationalError) and any(
+        m in message for m in _TRANSIENT_MESSAGES
+    )
+
+
+def with_retries(action: Callable[[], T], seconds: float | None = None) -> T:
+    """Run ``action``, retrying transient database errors with exponential backoff.
+
+    Args:
+        action: the whole unit of work (a transaction), so a retry redoes all of it.
+        seconds: the retry budget (default ``BURGER_RECS_DB_RETRY_SECONDS`` or 120).
+    """
+    budget = (
+        seconds
+        if seconds is not None
+        else float(os.environ.get(RETRY_SECONDS_ENV, DEFAULT_RETRY_SECONDS))
+    )
+    retrying = retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_delay(budget),
+        wait=wait_exponential(multiplier=0.5, max=10),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    return retrying(action)()
+
+
+def customer_recommendations(
+    engine: sa.Engine, customer_id: str, run_date: dt.date | None = None
+) -> tuple[dt.date | None, list[sa.Row]]:
+    """Return a customer's recommendations for ``run_date`` (default: their latest day).
+
+    Returns:
+        The day shown and its rows (rank, item_id, name, ingredients, score,
+        model_version, code_version), best first.
+    """
+    r, m = recommendations.c, menu_items.c
+    with engine.connect() as conn:
+        if run_date is None:
+            run_date = conn.execute(
+                sa.select(sa.func.max(r.run_date)).where(r.customer_id == customer_id)
+            ).scalar()
+        if run_date is None:
+            return None, []
+        query = (
+            sa.select(
+                r.rank,
+                r.item_id,
+                m.name,
+                m.ingredients,
+                r.score,
+                r.model_version,
+                r.code_version,
+            )
+            .select_from(recommendations.outerjoin(menu_items, m.item_id == r.item_id))
+            .where(r.customer_id == customer_id, r.run_date == run_date)
+            .order_by(r.rank)
+        )
+        return run_date, list(conn.execute(query))
+
+
+def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
+    """Return the latest recorded pipeline runs, newest first."""
+    c = pipeline_runs.c
+    query = sa.select(pipeline_runs).order_by(c.finished_at.desc()).limit(limit)
+    with engine.connect() as conn:
+        return list(conn.execute(query))

@@ -1,0 +1,266 @@
+"""Run the compiled pipeline on this machine with kfp.local, keeping logs and artifacts.
+
+Each run gets ``<root>/runs/<run-id>/`` with ``run.log`` (everything the steps printed),
+``artifacts/`` (kfp.local's pipeline root) and copies of the report and the validation report
+at the top, so that a person finds them without knowing KFP's folder layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from burger_recs import db
+from burger_recs.steps.publish import RunRecord, record_run
+
+log = logging.getLogger(__name__)
+
+RUNNERS = ("subprocess", "docker")
+# Parameters the run command sets itself; --param may not override them.
+RESERVED_PARAMS = ("data_uri", "run_date", "run_id")
+_IR_TYPES = {"NUMBER_INTEGER": int, "NUMBER_DOUBLE": float, "BOOLEAN": bool, "STRING": str}
+
+
+class RunFailed(RuntimeError):
+    """The pipeline run failed; the message says which step and why."""
+
+    def __init__(self, message: str, result: LocalRun) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class LocalRun:
+    """Where one local run keeps everything, and how it ended.
+
+    Attributes:
+        run_id: the run's id, also its folder name.
+        folder: the run's folder.
+        status: published, gated or failed.
+        record: the run's pipeline_runs row, as a dict.
+        message: the failure's message, for failed runs.
+    """
+
+    run_id: str
+    folder: Path
+    status: str = "running"
+    record: dict = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def log_file(self) -> Path:
+        """The run's log."""
+        return self.folder / "run.log"
+
+    @property
+    def artifacts(self) -> Path:
+        """kfp.local's pipeline root for this run."""
+        return self.folder / "artifacts"
+
+    def artifact(self, task: str, output: str) -> Path | None:
+        """Return the path of a task's output artifact, if the task wrote it."""
+        found = sorted(self.artifacts.glob(f"*/{task}/{output}"))
+        return found[-1] if found else None
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """Return a fresh, sortable run id such as ``20261124-081502-3fa1``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def pipeline_parameters(pipeline_file: Path) -> dict[str, tuple[type, object]]:
+    """Return the compiled pipeline's parameters: name -> (type, default or None)."""
+    spec = yaml.safe_load(pipeline_file.read_text())
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    return {
+        name: (_IR_TYPES[p["parameterType"]], p.get("defaultValue")) for name, p in params.items()
+    }
+
+
+def parse_params(pairs: list[str], pipeline_file: Path) -> dict[str, object]:
+    """Turn ``NAME=VALUE`` strings into typed pipeline arguments.
+
+    Raises:
+        ValueError: a pair is malformed, names no parameter, or its value has the wrong type.
+    """
+    known = pipeline_parameters(pipeline_file)
+    settable = sorted(set(known) - set(RESERVED_PARAMS))
+    result: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"--param {pair!r}: expected NAME=VALUE")
+        if name in RESERVED_PARAMS:
+            raise ValueError(f"--param {name}: set it with --{name.replace('_', '-')} instead")
+        if name not in known:
+            raise ValueError(f"--param {name}: no such parameter; known: {', '.join(settable)}")
+        kind = known[name][0]
+        try:
+            result[name] = _convert(text.strip(), kind)
+        except ValueError:
+            raise ValueError(f"--param {name}={text}: expected {kind.__name__}") from None
+    return result
+
+
+def _convert(text: str, kind: type) -> object:
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(text)
+    return kind(text)
+
+
+class _Tee(io.TextIOBase):
+    """A text stream that writes to two streams (the console and the run log)."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def _teed(log_file: Path, quiet: bool) -> Iterator[None]:
+    import sys
+
+    with log_file.open("a") as handle:
+        streams = (handle,) if quiet else (sys.stdout, handle)
+        tee = _Tee(*streams)
+        with contextlib.redirect_stdout(tee), contextlib.redirect_stderr(tee):
+            yield
+
+
+def run_pipeline(
+    pipeline_file: Path,
+    arguments: dict[str, object],
+    database_url: str,
+    root: Path,
+    runner: str = "subprocess",
+    run_id: str | None = None,
+    quiet: bool = False,
+    runner_options: dict | None = None,
+) -> LocalRun:
+    """Run the compiled pipeline with kfp.local and return where its results are.
+
+    Args:
+        pipeline_file: the compiled pipeline (KFP IR YAML).
+        arguments: the pipeline arguments (``data_uri`` at least); ``run_id`` is added.
+        database_url: the results database; handed to the steps as ``DATABASE_URL``.
+        root: the local folder that holds ``runs/``.
+        runner: ``subprocess`` (this Python environment) or ``docker`` (the step images).
+        run_id: the run's id (default: a fresh one).
+        quiet: write step output to the run log only, not to the console.
+        runner_options: extra options for the runner (docker: ``containers.run`` options).
+
+    Raises:
+        RunFailed: a step failed; the run is recorded as ``failed`` in the database.
+    """
+    import kfp.local
+    from kfp import components
+
+    if runner not in RUNNERS:
+        raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {runner!r}")
+    result = LocalRun(run_id or new_run_id(), root / "runs" / (run_id or ""))
+    result.folder = root / "runs" / result.run_id
+    result.artifacts.mkdir(parents=True, exist_ok=True)
+    os.environ[db.DATABASE_URL_ENV] = database_url
+    if runner == "subprocess":
+        local_runner = kfp.local.SubprocessRunner(use_venv=False)
+    else:
+        local_runner = kfp.local.DockerRunner(**(runner_options or {}))
+    kfp.local.init(
+        runner=local_runner, pipeline_root=str(result.artifacts.resolve()), raise_on_error=True
+    )
+    pipeline = components.load_component_from_file(str(pipeline_file))
+    arguments = {**arguments, "run_id": result.run_id}
+    (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))
+    started = dt.datetime.now(dt.UTC)
+    try:
+        with _teed(result.log_file, quiet), warnings.catch_warnings():
+            # Step images are not named "python"; kfp.local's warning about it is noise here.
+            warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+            pipeline(**arguments)
+    except Exception as exc:
+        result.status = "failed"
+        result.message = _failure_message(result, exc)
+        _collect(result)
+        record = RunRecord(
+            run_id=result.run_id,
+            run_date=_run_date(arguments),
+            status="failed",
+            started_at=started,
+            message=result.message,
+            data_uri=str(arguments.get("data_uri", "")),
+            params={k: v for k, v in arguments.items() if k not in RESERVED_PARAMS},
+        )
+        with contextlib.suppress(Exception):  # the failure matters more than its record
+            record_run(db.make_engine(database_url), record)
+        raise RunFailed(result.message, result) from exc
+    _collect(result)
+    rows = [r for r in db.recent_runs(db.make_engine(database_url), 50)]
+    for row in rows:
+        if row.run_id == result.run_id:
+            result.record = dict(row._mapping)
+            result.status = row.status
+    return result
+
+
+def _run_date(arguments: dict[str, object]) -> dt.date:
+    text = str(arguments.get("run_date") or "")
+    try:
+        return dt.date.fromisoformat(text) if text else dt.datetime.now(dt.UTC).date()
+    except ValueError:
+        return dt.datetime.now(dt.UTC).date()
+
+
+def _collect(result: LocalRun) -> None:
+    """Copy the reports to the top of the run folder under readable names."""
+    for task, output, name in (
+        ("evaluate", "report", "report.html"),
+        ("validate", "report", "validation.md"),
+    ):
+        path = result.artifact(task, output)
+        if path is not None and path.is_file():
+            shutil.copyfile(path, result.folder / name)
+
+
+def _failure_message(result: LocalRun, exc: Exception) -> str:
+    """Name the failed step and, when the log has it, the error the step raised."""
+    text = str(exc)
+    lines = (
+        result.log_file.read_text(errors="replace").splitlines() if result.log_file.exists() else []
+    )
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if line.startswith(("burger_recs.", "ValueError", "FileNotFoundError", "RuntimeError")) or (
+            "Error: " in line and not line.startswith(" ")
+        ):
+            detail = [line, *[x for x in lines[i + 1 : i + 40] if x.startswith("  ")]]
+            return f"{text}\n" + "\n".join(detail)
+    return text

@@ -1,0 +1,99 @@
+"""The run report: a self-contained HTML page with the metrics table and plots.
+
+The Kubeflow UI renders it as an HTML artifact; locally it is a file to open in a browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in containers or CI
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from burger_recs.steps.evaluate import Evaluation
+from burger_recs.steps.validate import ValidatedData
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def ranking_figure(evaluation: Evaluation) -> plt.Figure:
+    """Plot precision@j and recall@j for j = 1..k, model against baseline."""
+    ks = range(1, evaluation.k + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric in zip(axes, ("precision", "recall"), strict=True):
+        ax.plot(ks, getattr(evaluation.model, metric), marker="o", label="LightFM model")
+        ax.plot(ks, getattr(evaluation.baseline, metric), marker="s", label="popularity")
+        ax.set_xlabel("k")
+        ax.set_title(f"{metric}@k on the holdout")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    return fig
+
+
+def orders_figure(data: ValidatedData, evaluation: Evaluation) -> plt.Figure:
+    """Plot orders per day over the window, the holdout days shaded."""
+    per_day = data.orders.groupby("day").size()
+    per_day.index = pd.to_datetime(per_day.index)
+    fig, ax = plt.subplots(figsize=(9, 2.6))
+    ax.bar(per_day.index, per_day.to_numpy(), color="#c0622d")
+    ax.axvspan(
+        pd.Timestamp(evaluation.holdout_start) - pd.Timedelta(hours=12),
+        per_day.index.max() + pd.Timedelta(hours=12),
+        color="grey",
+        alpha=0.2,
+        label="holdout",
+    )
+    ax.set_title("orders per day in the window")
+    ax.legend()
+    fig.autofmt_xdate()
+    return fig
+
+
+def render_html(evaluation: Evaluation, data: ValidatedData, code_version: str) -> str:
+    """Return the report page for one run."""
+    metrics = evaluation.metrics()
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{getattr(evaluation.model, attr)[-1]:.4f}</td>"
+        f"<td>{getattr(evaluation.baseline, attr)[-1]:.4f}</td></tr>"
+        for name, attr in (
+            (f"precision@{evaluation.k}", "precision"),
+            (f"recall@{evaluation.k}", "recall"),
+        )
+    )
+    rows += (
+        f"<tr><td>AUC</td><td>{evaluation.model.auc:.4f}</td>"
+        f"<td>{evaluation.baseline.auc:.4f}</td></tr>"
+    )
+    verdict = "published" if evaluation.publishable else "NOT published (gated)"
+    params = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in evaluation.params.items()
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>burger-recs {data.run_date}</title>
+<style>body{{font-family:sans-serif;max-width:960px;margin:1em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head>
+<body>
+<h1>burger-recs: run date {data.run_date}</h1>
+<p>Code version <code>{html.escape(code_version)}</code>. Window {data.window_start} ..
+{data.run_date}; holdout from {evaluation.holdout_start};
+{metrics["eval_customers"]:,} customers evaluated;
+{len(data.orders):,} orders, {len(data.menu):,} menu items, {len(data.customers):,} customers.</p>
+<h2>Quality gate: {verdict}</h2>
+<p>{html.escape(evaluation.reason)}</p>
+<table><tr><th>metric</th><th>LightFM model</th><th>popularity baseline</th></tr>{rows}</table>
+<img alt="precision and recall at k" src="data:image/png;base64,{_png(ranking_figure(evaluation))}">
+<img alt="orders per day" src="data:image/png;base64,{_png(orders_figure(data, evaluation))}">
+<h2>Parameters</h2><table>{params}</table>
+</body></html>
+"""

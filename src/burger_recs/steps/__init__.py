@@ -1,0 +1,1 @@
+"""Step logic: one module per pipeline step, from ingest to publish."""

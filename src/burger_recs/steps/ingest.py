@@ -1,0 +1,265 @@
+"""Ingest: read the window of daily drops that ends at the run date.
+
+Every column is read as text, exactly as dropped; nothing is judged here. Files that cannot be
+read at all (not UTF-8, gzip bytes behind a .csv name, a folder where a file should be, a
+malformed CSV) become contract violations that the validate step reports together with the
+rest. The result is a :class:`Drop` saved as one folder of Parquet files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
+from burger_recs.logs import configure as configure_logging
+from burger_recs.storage import DataRoot, NotAFileError
+
+log = logging.getLogger(__name__)
+
+# Columns ingest adds to every frame so that later messages can say where a row came from.
+SOURCE_FILE = "_file"
+SOURCE_LINE = "_line"
+SOURCE_DAY = "_day"
+SOURCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE, SOURCE_DAY)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class Drop:
+    """The raw input of one run: orders of the window and the newest snapshots.
+
+    Attributes:
+        run_date: the day the run is for (the last day of the window).
+        window_start: the first day of the window.
+        days: the days of the window that have a drop folder.
+        orders: every order row of the window, as text, with source columns.
+        menu: the newest menu snapshot at or before the run date (None when there is none).
+        customers: the newest customers snapshot at or before the run date, or None.
+        violations: files that could not be read.
+
+    """
+
+    run_date: dt.date
+    window_start: dt.date
+    days: list[dt.date]
+    orders: pd.DataFrame
+    menu: pd.DataFrame | None
+    customers: pd.DataFrame | None
+    violations: list[Violation] = field(default_factory=list)
+    data_uri: str = ""
+
+    def save(self, folder: str | Path) -> None:
+        """Write the drop as Parquet files plus ``manifest.json`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.orders.to_parquet(folder / "orders.parquet", index=False)
+        for name, frame in (("menu", self.menu), ("customers", self.customers)):
+            if frame is not None:
+                frame.to_parquet(folder / f"{name}.parquet", index=False)
+        manifest = {
+            "data_uri": self.data_uri,
+            "run_date": self.run_date.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "days": [d.isoformat() for d in self.days],
+            "violations": [asdict(v) for v in self.violations],
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Drop:
+        """Read a drop written by :meth:`save`."""
+        folder = Path(folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+
+        def optional(name: str) -> pd.DataFrame | None:
+            path = folder / f"{name}.parquet"
+            return pd.read_parquet(path) if path.exists() else None
+
+        return cls(
+            run_date=dt.date.fromisoformat(manifest["run_date"]),
+            window_start=dt.date.fromisoformat(manifest["window_start"]),
+            days=[dt.date.fromisoformat(d) for d in manifest["days"]],
+            orders=pd.read_parquet(folder / "orders.parquet"),
+            menu=optional("menu"),
+            customers=optional("customers"),
+            violations=[
+                Violation(**{**v, "examples": tuple(v["examples"])}) for v in manifest["violations"]
+            ],
+            data_uri=manifest.get("data_uri", ""),
+        )
+
+
+def resolve_run_date(run_date: str) -> dt.date:
+    """Parse ``YYYY-MM-DD``; an empty string means today (UTC).
+
+    Raises:
+        ValueError: the text is not a date.
+
+    """
+    if not run_date:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(run_date)
+    except ValueError:
+        raise ValueError(f"run_date {run_date!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
+    """Read the orders of the ``window_days`` days ending at ``run_date`` and the snapshots.
+
+    Args:
+        data_uri: the data root, a local folder or ``gs://bucket/prefix``.
+        run_date: the last day of the window.
+        window_days: how many days the window spans (run date included).
+
+    Returns:
+        The drop, with unreadable files listed as violations.
+
+    Raises:
+        ValueError: window_days is not positive.
+        FileNotFoundError: the root holds no day folders.
+
+    """
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, got {window_days}")
+    root = DataRoot(data_uri)
+    folders = root.day_folders()
+    window_start = run_date - dt.timedelta(days=window_days - 1)
+    days = [d for d in folders if window_start <= d <= run_date]
+    log.info(
+        "ingest: %s, window %s..%s, %d of %d days present",
+        data_uri,
+        window_start,
+        run_date,
+        len(days),
+        window_days,
+    )
+    violations: list[Violation] = []
+    order_frames = []
+    for day in days:
+        frame = _read(root, day, ORDERS, violations)
+        if frame is not None:
+            order_frames.append(frame)
+    orders = (
+        pd.concat(order_frames, ignore_index=True)
+        if order_frames
+        else pd.DataFrame(columns=[*ORDERS.required_columns, *SOURCE_COLUMNS])
+    )
+    snapshot_days = [d for d in folders if d <= run_date]
+    menu = _newest_snapshot(root, snapshot_days, MENU, violations)
+    customers = _newest_snapshot(root, snapshot_days, CUSTOMERS, violations)
+    log.info(
+        "ingest: %d order rows, %s menu items, %s customers",
+        len(orders),
+        "no" if menu is None else len(menu),
+        "no snapshot of" if customers is None else len(customers),
+    )
+    return Drop(run_date, window_start, days, orders, menu, customers, violations, data_uri)
+
+
+def _newest_snapshot(
+    root: DataRoot, days: list[dt.date], kind: DropFile, violations: list[Violation]
+) -> pd.DataFrame | None:
+    for day in reversed(days):
+        if set(kind.file_names()) & set(root.files(day)):
+            return _read(root, day, kind, violations)
+    return None
+
+
+def _read(
+    root: DataRoot, day: dt.date, kind: DropFile, violations: list[Violation]
+) -> pd.DataFrame | None:
+    """Read one file of a day as text columns, or record why it cannot be read."""
+    present = [name for name in kind.file_names() if name in root.files(day)]
+    if not present:
+        if not kind.snapshot:
+            violations.append(
+                Violation(root.location(day, ""), "", f"the day has no {kind.name}.csv")
+            )
+        return None
+    name = present[0]
+    location = root.location(day, name)
+    try:
+        raw = root.read_bytes(day, name)
+        frame = _parse(raw, name)
+    except NotAFileError:
+        violations.append(Violation(location, "", "is a folder, not a file"))
+        return None
+    except _Unreadable as exc:
+        violations.append(Violation(location, "", str(exc)))
+        return None
+    missing = [c for c in kind.required_columns if c not in frame.columns]
+    if missing:
+        violations.append(Violation(location, ", ".join(missing), _missing_rule(frame)))
+        return None
+    frame[SOURCE_FILE] = location
+    # Line numbers as a person sees them in the file: the header is line 1.
+    frame[SOURCE_LINE] = range(2, len(frame) + 2)
+    frame[SOURCE_DAY] = day.isoformat()
+    return frame
+
+
+def _missing_rule(frame: pd.DataFrame) -> str:
+    found = ", ".join(map(str, frame.columns))
+    rule = f"required column(s) missing; the header has: {found}"
+    if len(frame.columns) == 1:
+        for sep in (";", "\t", "|"):
+            if sep in str(frame.columns[0]):
+                rule += f" (the file looks {sep!r}-separated; the contract wants commas)"
+    return rule
+
+
+class _Unreadable(ValueError):
+    """The bytes of a file cannot be turned into rows."""
+
+
+def _parse(raw: bytes, name: str) -> pd.DataFrame:
+    if raw.startswith(_GZIP_MAGIC):
+        raise _Unreadable("is gzip-compressed, not plain CSV/Parquet (decompress it first)")
+    if name.endswith(".parquet"):
+        try:
+            frame = pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:
+            raise _Unreadable(f"is not a readable Parquet file ({exc})") from exc
+        return frame.astype("string").astype(object).where(frame.notna(), None)
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is tolerated, other bytes are not
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _Unreadable(
+            f"is not UTF-8 text (byte {raw[exc.start]:#04x} on line {line}); save it as UTF-8"
+        ) from None
+    if not text.strip():
+        raise _Unreadable("is empty (not even a header line)")
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=True,
+        )
+    except pd.errors.ParserError as exc:
+        raise _Unreadable(f"is not valid CSV ({exc})") from None
+
+
+def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[str, str]:
+    """Ingest entry point of the pipeline step: write the drop to ``out_dir``.
+
+    Returns:
+        The resolved run date (``YYYY-MM-DD``), so that later steps use the same day, and
+        the time the run started (ISO-8601, UTC), for the run record.
+    """
+    configure_logging()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    day = resolve_run_date(run_date)
+    ingest(data_uri, day, window_days).save(out_dir)
+    return day.isoformat(), started_at

@@ -1,0 +1,339 @@
+"""Validate: check a drop against the data contract before anything is trained.
+
+Row rules are pandera schemas over the text as dropped (so a bad value is reported as written,
+never half-converted); rules that span files (unknown ids, missing days, orders dated outside
+their folder's day) are checked after them. Every problem is collected, none stops the
+checking early, and the run stops only after the whole report is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from burger_recs.contract import INGREDIENT_SEPARATOR, MAX_QUANTITY, Violation
+from burger_recs.logs import configure as configure_logging
+from burger_recs.steps.ingest import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 3
+
+_ID = pa.Check.str_matches(r"^\S(.*\S)?$", error="must not start or end with whitespace")
+
+
+def _whole_number(column: str) -> list[pa.Check]:
+    def number(s: pd.Series) -> pd.Series:
+        return pd.to_numeric(s, errors="coerce")
+
+    return [
+        pa.Check.str_matches(r"^\s*-?\d+\s*$", error=f"{column} must be a whole number"),
+        pa.Check(lambda s: ~(number(s) < 1), error=f"{column} must be at least 1"),
+        pa.Check(
+            lambda s: ~(number(s) > MAX_QUANTITY),
+            error=f"{column} must be at most {MAX_QUANTITY} (larger looks like a typo)",
+        ),
+    ]
+
+
+def _parses(kind: str) -> pa.Check:
+    def ok(s: pd.Series) -> pd.Series:
+        return pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601").notna()
+
+    return pa.Check(ok, error=f"must be an ISO-8601 {kind}")
+
+
+ORDERS_SCHEMA = pa.DataFrameSchema(
+    {
+        "order_id": pa.Column(str, _ID, nullable=False, unique=True),
+        "customer_id": pa.Column(str, _ID, nullable=False),
+        "item_id": pa.Column(str, _ID, nullable=False),
+        "quantity": pa.Column(str, _whole_number("quantity"), nullable=False),
+        "ordered_at": pa.Column(str, _parses("timestamp"), nullable=False),
+    },
+    name="orders",
+)
+MENU_SCHEMA = pa.DataFrameSchema(
+    {
+        "item_id": pa.Column(str, _ID, nullable=False, unique=True),
+        "name": pa.Column(str, nullable=False),
+        "ingredients": pa.Column(
+            str,
+            pa.Check(
+                lambda s: s.str.split(INGREDIENT_SEPARATOR).map(
+                    lambda parts: any(p.strip() for p in parts)
+                ),
+                error=f"must list at least one ingredient ('{INGREDIENT_SEPARATOR}'-separated)",
+            ),
+            nullable=False,
+        ),
+        "price": pa.Column(
+            str,
+            pa.Check(
+                lambda s: pd.to_numeric(s, errors="coerce") >= 0,
+                error="must be a number, zero or more",
+            ),
+            nullable=False,
+        ),
+    },
+    name="menu",
+)
+CUSTOMERS_SCHEMA = pa.DataFrameSchema(
+    {
+        "customer_id": pa.Column(str, _ID, nullable=False, unique=True),
+        "signup_date": pa.Column(str, _parses("date"), nullable=True),
+    },
+    name="customers",
+)
+
+_BUILTIN_RULES = {
+    "not_nullable": "must not be empty",
+    "field_uniqueness": "must be unique (duplicates found)",
+}
+
+
+_FRAMES = ("orders", "menu", "customers")
+
+
+class ValidationFailed(ValueError):
+    """The drop breaks the data contract; the message lists every problem."""
+
+
+@dataclass
+class ValidatedData:
+    """The drop in typed form, ready for training.
+
+    Attributes:
+        run_date: the last day of the window.
+        window_start: the first day of the window.
+        orders: order_id, customer_id, item_id (str), quantity (int), ordered_at (UTC), day.
+        menu: item_id, name, ingredients, price, plus extra columns.
+        customers: every known customer id (from the snapshot and the orders) and signup_date.
+
+    """
+
+    run_date: dt.date
+    window_start: dt.date
+    orders: pd.DataFrame
+    menu: pd.DataFrame
+    customers: pd.DataFrame
+
+    def save(self, folder: str | Path) -> None:
+        """Write the frames as Parquet files into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _FRAMES:
+            getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
+        (folder / "window.txt").write_text(f"{self.window_start} {self.run_date}\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ValidatedData:
+        """Read frames written by :meth:`save`."""
+        folder = Path(folder)
+        start, end = (folder / "window.txt").read_text().split()
+        return cls(
+            run_date=dt.date.fromisoformat(end),
+            window_start=dt.date.fromisoformat(start),
+            **{
+                n: pd.read_parquet(folder / f"{n}.parquet") for n in ("orders", "menu", "customers")
+            },
+        )
+
+
+def check(drop: Drop) -> list[Violation]:
+    """Return every way the drop breaks the contract (empty when it is valid)."""
+    violations = list(drop.violations)
+    frames = [("orders", drop.orders, ORDERS_SCHEMA)]
+    if drop.menu is not None:
+        frames.append(("menu", drop.menu, MENU_SCHEMA))
+    if drop.customers is not None:
+        frames.append(("customers", drop.customers, CUSTOMERS_SCHEMA))
+    for _, frame, schema in frames:
+        violations += _schema_violations(frame, schema)
+    violations += _window_violations(drop)
+    violations += _reference_violations(drop)
+    return violations
+
+
+def _schema_violations(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Violation]:
+    if frame.empty:
+        return []
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return []
+    cases = cases[cases["index"].notna()].copy()  # whole-frame failures are found by ingest
+    cases["rule"] = cases["check"].map(lambda c: _BUILTIN_RULES.get(str(c), str(c)))
+    cases[SOURCE_FILE] = frame.loc[cases["index"].astype(int), SOURCE_FILE].to_numpy()
+    cases[SOURCE_LINE] = frame.loc[cases["index"].astype(int), SOURCE_LINE].to_numpy()
+    cases = cases.drop_duplicates(["column", "rule", "index"])
+    return [
+        _violation(file, column, rule, group[SOURCE_LINE], group["failure_case"])
+        for (file, column, rule), group in cases.groupby([SOURCE_FILE, "column", "rule"], sort=True)
+    ]
+
+
+def _violation(
+    file: str, column: str, rule: str, lines: Iterable[int], values: Iterable[object]
+) -> Violation:
+    pairs = list(zip(lines, values, strict=True))
+    examples = tuple(f"line {line}: {_show(value)}" for line, value in pairs[:MAX_EXAMPLES])
+    return Violation(file, column, rule, len(pairs), examples)
+
+
+def _show(value: object) -> str:
+    return (
+        "(empty)"
+        if value is None or (isinstance(value, float) and pd.isna(value))
+        else repr(str(value))
+    )
+
+
+def _window_violations(drop: Drop) -> list[Violation]:
+    """Missing days, an empty window and orders dated outside their folder's day."""
+    violations = []
+    where = drop.data_uri or "the data root"
+    if drop.run_date not in drop.days:
+        violations.append(
+            Violation(where, "", f"has no drop for the run date {drop.run_date} (date= folder)")
+        )
+    if drop.days:
+        expected = pd.date_range(drop.days[0], drop.run_date, freq="D").date
+        missing = sorted(set(expected) - set(drop.days) - {drop.run_date})
+        if missing:
+            violations.append(
+                Violation(
+                    where,
+                    "",
+                    "misses days inside the window (no date= folder)",
+                    len(missing),
+                    tuple(str(d) for d in missing[:MAX_EXAMPLES]),
+                )
+            )
+    orders = drop.orders
+    if orders.empty and not any(v.rule.startswith("is ") for v in drop.violations):
+        violations.append(
+            Violation(
+                where, "orders", f"the window {drop.window_start}..{drop.run_date} holds no orders"
+            )
+        )
+    if not orders.empty:
+        stamps = pd.to_datetime(orders["ordered_at"], errors="coerce", utc=True, format="ISO8601")
+        outside = stamps.notna() & (stamps.dt.strftime("%Y-%m-%d") != orders[SOURCE_DAY])
+        violations += _grouped(
+            orders[outside], "ordered_at", "must fall on the day of its date= folder (UTC)"
+        )
+    return violations
+
+
+def _reference_violations(drop: Drop) -> list[Violation]:
+    """Orders must name items on the menu and, when a snapshot exists, known customers."""
+    violations = []
+    orders = drop.orders
+    if drop.menu is None:
+        violations.append(
+            Violation(drop.data_uri, "", f"has no menu.csv at or before {drop.run_date}")
+        )
+    elif not orders.empty:
+        unknown = orders[orders["item_id"].notna() & ~orders["item_id"].isin(drop.menu["item_id"])]
+        menu_file = drop.menu[SOURCE_FILE].iloc[0] if len(drop.menu) else "the menu"
+        violations += _grouped(unknown, "item_id", f"must be an item of {menu_file}")
+    if drop.customers is not None and not orders.empty:
+        known = drop.customers["customer_id"]
+        unknown = orders[orders["customer_id"].notna() & ~orders["customer_id"].isin(known)]
+        source = drop.customers[SOURCE_FILE].iloc[0] if len(drop.customers) else "the snapshot"
+        violations += _grouped(unknown, "customer_id", f"must be a customer of {source}")
+    return violations
+
+
+def _grouped(rows: pd.DataFrame, column: str, rule: str) -> list[Violation]:
+    return [
+        _violation(file, column, rule, group[SOURCE_LINE], group[column])
+        for file, group in rows.groupby(SOURCE_FILE, sort=True)
+    ]
+
+
+def typed(drop: Drop) -> ValidatedData:
+    """Convert a valid drop into typed frames (call only when :func:`check` found nothing)."""
+    orders = drop.orders.drop(columns=[SOURCE_FILE, SOURCE_LINE]).rename(
+        columns={SOURCE_DAY: "day"}
+    )
+    orders["quantity"] = orders["quantity"].astype(int)
+    orders["ordered_at"] = pd.to_datetime(orders["ordered_at"], utc=True, format="ISO8601")
+    assert drop.menu is not None
+    menu = drop.menu.drop(columns=list(_source_columns(drop.menu)))
+    menu["price"] = pd.to_numeric(menu["price"])
+    if drop.customers is not None:
+        customers = drop.customers.drop(columns=list(_source_columns(drop.customers)))
+    else:
+        customers = pd.DataFrame({"customer_id": pd.Series(dtype=str), "signup_date": None})
+    # Customers seen only in orders (when there is no snapshot) are customers too.
+    extra = sorted(set(orders["customer_id"]) - set(customers["customer_id"]))
+    if extra:
+        customers = pd.concat([customers, pd.DataFrame({"customer_id": extra})], ignore_index=True)
+    return ValidatedData(drop.run_date, drop.window_start, orders, menu, customers)
+
+
+def _source_columns(frame: pd.DataFrame) -> Iterable[str]:
+    return [c for c in (SOURCE_FILE, SOURCE_LINE, SOURCE_DAY) if c in frame.columns]
+
+
+def report_markdown(drop: Drop, violations: list[Violation]) -> str:
+    """Render the validation report as Markdown: what was read and every problem."""
+    lines = [
+        f"# Validation report: run date {drop.run_date}",
+        "",
+        f"- data: `{drop.data_uri}`",
+        f"- window: {drop.window_start} .. {drop.run_date} ({len(drop.days)} day folders present)",
+        f"- order rows: {len(drop.orders):,}",
+        f"- menu items: {'none' if drop.menu is None else f'{len(drop.menu):,}'}",
+        f"- customers in snapshot: "
+        f"{'no snapshot' if drop.customers is None else f'{len(drop.customers):,}'}",
+        "",
+    ]
+    if not violations:
+        lines.append("**Result: valid.** No problems found.")
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"**Result: {len(violations)} problem(s); nothing was trained or published.**",
+        "",
+        "| file | column | rule | rows | examples |",
+        "|---|---|---|---|---|",
+    ]
+    for v in violations:
+        examples = "<br>".join(e.replace("|", "\\|") for e in v.examples)
+        lines.append(f"| {v.file} | {v.column} | {v.rule} | {v.count or ''} | {examples} |")
+    return "\n".join(lines) + "\n"
+
+
+def failure_message(violations: list[Violation], limit: int = 20) -> str:
+    """Return the message a failed validation raises: every problem, one per line."""
+    head = [f"input data breaks the contract in {len(violations)} way(s):"]
+    head += [f"  - {v.describe()}" for v in violations[:limit]]
+    if len(violations) > limit:
+        head.append(f"  ... and {len(violations) - limit} more (see the validation report)")
+    return "\n".join(head)
+
+
+def run(drop_dir: str, out_dir: str, report_path: str) -> None:
+    """Validate entry point of the pipeline step.
+
+    Writes the report to ``report_path`` in every case, the typed data to ``out_dir`` when
+    the drop is valid, and raises :class:`ValidationFailed` when it is not.
+    """
+    configure_logging()
+    drop = Drop.load(drop_dir)
+    violations = check(drop)
+    Path(report_path).write_text(report_markdown(drop, violations))
+    if violations:
+        raise ValidationFailed(failure_message(violations))
+    typed(drop).save(out_dir)
+    log.info("validate: the drop is valid (%d orders)", len(drop.orders))
