@@ -30,7 +30,7 @@ def daily_recommendations(
     run_date: str = "",
     run_id: str = "",
     k: int = 10,
-    window_days: int = 28,
+    window_days: int = 56,
     holdout_days: int = 7,
     exclude_ordered: bool = False,
     loss: str = _DEFAULTS.loss,

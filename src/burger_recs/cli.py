@@ -145,6 +145,9 @@ def run_command(
         typer.Option(help="Pipeline parameter NAME=VALUE (repeatable), e.g. --param k=5."),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Write step output to the run log only.")] = False,
+    verbose: Annotated[
+        bool, typer.Option(help="Show every line the steps print, not only progress.")
+    ] = False,
 ) -> None:
     """Run the compiled daily pipeline on this machine and print a summary."""
     from burger_recs.local_run import RunFailed, parse_params, run_pipeline
@@ -176,6 +179,7 @@ def run_command(
             LOCAL_ROOT,
             runner=runner,
             quiet=quiet,
+            verbose=verbose,
         )
     except RunFailed as exc:
         typer.secho(f"\nrun {exc.result.run_id} FAILED", fg=typer.colors.RED, err=True)

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import warnings
@@ -128,8 +129,60 @@ def _convert(text: str, kind: type) -> object:
     return kind(text)
 
 
+# Console lines worth a person's attention; the run log keeps every line.
+_PROGRESS = re.compile(
+    r"Executing task|finished with status|Running pipeline|"
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) |Traceback"
+)
+
+
+class _Console(io.TextIOBase):
+    """Everything to the run log; progress lines (and whole tracebacks) to the console."""
+
+    def __init__(self, log: TextIO, console: TextIO | None) -> None:
+        self.log, self.console = log, console
+        self.pending = ""
+        self.in_traceback = False
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        if self.console is not None:
+            self.pending += text
+            *lines, self.pending = self.pending.split("\n")
+            for line in lines:
+                self._line(line)
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        if "Traceback" in line:
+            self.in_traceback = True
+        elif "finished with status" in line:
+            self.in_traceback = False
+        if self.in_traceback or _PROGRESS.search(line):
+            self.console.write(line + "\n")
+
+    def flush(self) -> None:
+        self.log.flush()
+        if self.console is not None:
+            self.console.flush()
+
+
+@contextlib.contextmanager
+def _teed(log_file: Path, verbose: bool, quiet: bool) -> Iterator[None]:
+    import sys
+
+    with log_file.open("a") as handle:
+        if verbose and not quiet:
+            stream: io.TextIOBase = _Tee(handle, sys.stdout)
+        else:
+            stream = _Console(handle, None if quiet else sys.stdout)
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            yield
+        stream.flush()
+
+
 class _Tee(io.TextIOBase):
-    """A text stream that writes to two streams (the console and the run log)."""
+    """A text stream that writes to several streams."""
 
     def __init__(self, *streams: TextIO) -> None:
         self.streams = streams
@@ -137,23 +190,11 @@ class _Tee(io.TextIOBase):
     def write(self, text: str) -> int:
         for stream in self.streams:
             stream.write(text)
-            stream.flush()
         return len(text)
 
     def flush(self) -> None:
         for stream in self.streams:
             stream.flush()
-
-
-@contextlib.contextmanager
-def _teed(log_file: Path, quiet: bool) -> Iterator[None]:
-    import sys
-
-    with log_file.open("a") as handle:
-        streams = (handle,) if quiet else (sys.stdout, handle)
-        tee = _Tee(*streams)
-        with contextlib.redirect_stdout(tee), contextlib.redirect_stderr(tee):
-            yield
 
 
 def run_pipeline(
@@ -164,6 +205,7 @@ def run_pipeline(
     runner: str = "subprocess",
     run_id: str | None = None,
     quiet: bool = False,
+    verbose: bool = False,
     runner_options: dict | None = None,
 ) -> LocalRun:
     """Run the compiled pipeline with kfp.local and return where its results are.
@@ -176,6 +218,7 @@ def run_pipeline(
         runner: ``subprocess`` (this Python environment) or ``docker`` (the step images).
         run_id: the run's id (default: a fresh one).
         quiet: write step output to the run log only, not to the console.
+        verbose: show every line the steps print (default: progress lines and errors).
         runner_options: extra options for the runner (docker: ``containers.run`` options).
 
     Raises:
@@ -202,7 +245,7 @@ def run_pipeline(
     (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))
     started = dt.datetime.now(dt.UTC)
     try:
-        with _teed(result.log_file, quiet), warnings.catch_warnings():
+        with _teed(result.log_file, verbose, quiet), warnings.catch_warnings():
             # Step images are not named "python"; kfp.local's warning about it is noise here.
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
             pipeline(**arguments)
@@ -251,16 +294,22 @@ def _collect(result: LocalRun) -> None:
 
 
 def _failure_message(result: LocalRun, exc: Exception) -> str:
-    """Name the failed step and, when the log has it, the error the step raised."""
+    """Name the failed step and add the exception the step raised, from the run log."""
     text = str(exc)
-    lines = (
-        result.log_file.read_text(errors="replace").splitlines() if result.log_file.exists() else []
-    )
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        if line.startswith(("burger_recs.", "ValueError", "FileNotFoundError", "RuntimeError")) or (
-            "Error: " in line and not line.startswith(" ")
-        ):
-            detail = [line, *[x for x in lines[i + 1 : i + 40] if x.startswith("  ")]]
-            return f"{text}\n" + "\n".join(detail)
-    return text
+    if not result.log_file.exists():
+        return text
+    lines = result.log_file.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip().startswith("Traceback")]
+    if not starts:
+        return text
+    tail = [line[4:] if line.startswith("    ") else line for line in lines[starts[-1] + 1 :]]
+    # The exception is the first line after the frames that is not indented.
+    first = next((i for i, line in enumerate(tail) if line and not line[0].isspace()), None)
+    if first is None:
+        return text
+    detail = []
+    for line in tail[first:]:
+        if not line.strip() or "finished with status" in line:
+            break
+        detail.append(line)
+    return f"{text}\n" + "\n".join(detail)

@@ -1,0 +1,45 @@
+"""The checked-in IR is exactly what the pipeline compiles to today."""
+
+import yaml
+
+from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compile_pipeline
+from components.images import STEPS, image_ref
+
+
+def test_checked_in_ir_matches_a_fresh_compile(tmp_path):
+    fresh = compile_pipeline(tmp_path / "fresh.yaml").read_text()
+    assert fresh == compiled_pipeline().read_text(), (
+        "pipelines/compiled/daily_recommendations.yaml is stale: run `make compile` and commit it"
+    )
+
+
+def test_ir_pins_every_step_to_its_content_tagged_image():
+    spec = yaml.safe_load(compiled_pipeline().read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    images = {name.removeprefix("exec-"): e["container"]["image"] for name, e in executors.items()}
+    assert images == {step: image_ref(step) for step in STEPS}
+    for executor in executors.values():
+        command = " ".join(executor["container"]["command"])
+        assert "pip install" not in command  # images carry their packages; nothing at run time
+
+
+def test_ir_has_the_documented_parameters():
+    spec = yaml.safe_load(compiled_pipeline().read_text())
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    for name in (
+        "run_date",
+        "data_uri",
+        "k",
+        "window_days",
+        "holdout_days",
+        "exclude_ordered",
+        "loss",
+        "epochs",
+        "no_components",
+        "learning_rate",
+        "quality_margin",
+    ):
+        assert name in params
+    assert params["k"]["defaultValue"] == 10
+    assert "database" not in " ".join(params).lower()  # secrets never travel as parameters

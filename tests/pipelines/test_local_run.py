@@ -1,0 +1,134 @@
+"""The compiled pipeline, run end to end by kfp.local's SubprocessRunner."""
+
+import shutil
+
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.cli import compiled_pipeline
+from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.local_run import RunFailed, parse_params, run_pipeline
+from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
+
+
+def _run(data, url, root, **params):
+    arguments = {"data_uri": str(data), "run_date": RUN_DATE.isoformat(), **FAST_PARAMS, **params}
+    return run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
+
+
+def _day(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(recommendations).where(recommendations.c.run_date == RUN_DATE)
+        ).all()
+
+
+@pytest.fixture(scope="module")
+def published(shop_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    url = f"sqlite:///{root / 'recs.db'}"
+    first = _run(shop_data, url, root, quality_margin=-1.0)
+    return root, url, first
+
+
+def test_run_publishes_k_ranked_items_for_every_customer(published, shop_data):
+    _root, url, result = published
+    assert result.status == "published"
+    rows = _day(db.make_engine(url))
+    by_customer = {}
+    for row in rows:
+        by_customer.setdefault(row.customer_id, []).append(row.rank)
+    customers = {
+        line.split(",")[0]
+        for f in sorted(shop_data.glob("date=*/customers.csv"))[-1:]
+        for line in f.read_text().splitlines()[1:]
+    }
+    assert set(by_customer) == customers
+    assert all(sorted(r) == list(range(1, 11)) for r in by_customer.values())
+    record = result.record
+    assert record["rows_written"] == len(rows) == 10 * len(customers)
+    assert record["code_version"] and record["model_version"].startswith("lightfm-")
+    assert {r.code_version for r in rows} == {record["code_version"]}
+    assert set(record["metrics"]) >= {
+        "model_precision_at_k",
+        "baseline_precision_at_k",
+        "model_auc",
+        "baseline_auc",
+    }
+
+
+def test_run_keeps_logs_artifacts_and_reports(published):
+    _, _, result = published
+    log = result.log_file.read_text()
+    for step in ("ingest", "validate", "train", "evaluate", "recommend", "publish"):
+        assert f"Task '{step}' finished with status" in log.replace("\x1b[96m", "").replace(
+            "\x1b[0m", ""
+        )
+    report = (result.folder / "report.html").read_text()
+    assert "precision@10" in report and "data:image/png;base64," in report
+    assert "Result: valid" in (result.folder / "validation.md").read_text()
+    assert result.artifact("train", "model").stat().st_size > 0
+
+
+def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):
+    root, url, first = published
+    again = _run(shop_data, url, root, quality_margin=-1.0)
+    engine = db.make_engine(url)
+    rows = _day(engine)
+    assert len(rows) == first.record["rows_written"]
+    assert len({(r.customer_id, r.rank) for r in rows}) == len(rows)
+    with engine.connect() as conn:
+        ids = set(conn.execute(sa.select(pipeline_runs.c.run_id)).scalars())
+    assert {first.run_id, again.run_id} <= ids
+
+
+def test_gated_run_keeps_the_published_day(published, shop_data):
+    root, url, _ = published
+    engine = db.make_engine(url)
+    before = _day(engine)
+    # A margin no model reaches: the day must not be replaced.
+    gated = _run(shop_data, url, root, quality_margin=100.0)
+    assert gated.status == "gated"
+    assert "<" in gated.record["message"]
+    assert _day(engine) == before
+
+
+def test_broken_input_fails_before_training_and_leaves_the_database_alone(
+    published, shop_data, tmp_path
+):
+    root, url, _ = published
+    broken = tmp_path / "broken"
+    shutil.copytree(shop_data, broken)
+    orders = broken / f"date={RUN_DATE}" / "orders.csv"
+    lines = orders.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0] + ",-4," + lines[1].rsplit(",", 1)[1]
+    orders.write_text("\n".join(lines) + "\n")
+    engine = db.make_engine(url)
+    before = _day(engine)
+    with pytest.raises(RunFailed) as failure:
+        _run(broken, url, root)
+    message = str(failure.value)
+    assert "validate" in message and "quantity must be at least 1" in message
+    assert "orders.csv" in message and "line 2" in message
+    assert _day(engine) == before
+    assert failure.value.result.artifact("train", "model") is None  # nothing was trained
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.select(pipeline_runs.c.status).where(
+                pipeline_runs.c.run_id == failure.value.result.run_id
+            )
+        ).scalar()
+    assert status == "failed"
+
+
+def test_params_are_typed_and_unknown_ones_rejected():
+    assert parse_params(
+        ["k=5", "exclude_ordered=true", "learning_rate=0.1"], compiled_pipeline()
+    ) == {"k": 5, "exclude_ordered": True, "learning_rate": 0.1}
+    with pytest.raises(ValueError, match=r"no such parameter; known: .*epochs"):
+        parse_params(["epoch=3"], compiled_pipeline())
+    with pytest.raises(ValueError, match="expected int"):
+        parse_params(["k=ten"], compiled_pipeline())
+    with pytest.raises(ValueError, match="--run-date"):
+        parse_params(["run_date=2026-01-01"], compiled_pipeline())
