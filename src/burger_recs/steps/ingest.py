@@ -2,12 +2,14 @@
 
 Every column is read as text, exactly as dropped; nothing is judged here. Files that cannot be
 read at all (not UTF-8, gzip bytes behind a .csv name, a folder where a file should be, a
-malformed CSV) become contract violations that the validate step reports together with the
-rest. The result is a :class:`Drop` saved as one folder of Parquet files.
+malformed CSV), and CSV rows with more or fewer fields than the header, become contract
+violations that the validate step reports together with the rest. The result is a
+:class:`Drop` saved as one folder of Parquet files.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -30,6 +32,7 @@ SOURCE_DAY = "_day"
 SOURCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE, SOURCE_DAY)
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_EXAMPLES = 3
 
 
 @dataclass
@@ -44,6 +47,9 @@ class Drop:
         menu: the newest menu snapshot at or before the run date (None when there is none).
         customers: the newest customers snapshot at or before the run date, or None.
         violations: files that could not be read.
+        data_uri: the data root the drop was read from.
+        first_day: the earliest day folder under the data root (None when unknown), so that
+            validate can tell days missing from the window from days before the first drop.
 
     """
 
@@ -55,6 +61,7 @@ class Drop:
     customers: pd.DataFrame | None
     violations: list[Violation] = field(default_factory=list)
     data_uri: str = ""
+    first_day: dt.date | None = None
 
     def save(self, folder: str | Path) -> None:
         """Write the drop as Parquet files plus ``manifest.json`` into ``folder``."""
@@ -69,6 +76,7 @@ class Drop:
             "run_date": self.run_date.isoformat(),
             "window_start": self.window_start.isoformat(),
             "days": [d.isoformat() for d in self.days],
+            "first_day": self.first_day.isoformat() if self.first_day else None,
             "violations": [asdict(v) for v in self.violations],
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -94,6 +102,9 @@ class Drop:
                 Violation(**{**v, "examples": tuple(v["examples"])}) for v in manifest["violations"]
             ],
             data_uri=manifest.get("data_uri", ""),
+            first_day=dt.date.fromisoformat(first)
+            if (first := manifest.get("first_day"))
+            else None,
         )
 
 
@@ -162,7 +173,17 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         "no" if menu is None else len(menu),
         "no snapshot of" if customers is None else len(customers),
     )
-    return Drop(run_date, window_start, days, orders, menu, customers, violations, data_uri)
+    return Drop(
+        run_date,
+        window_start,
+        days,
+        orders,
+        menu,
+        customers,
+        violations,
+        data_uri,
+        first_day=min(folders),
+    )
 
 
 def _newest_snapshot(
@@ -178,18 +199,24 @@ def _read(
     root: DataRoot, day: dt.date, kind: DropFile, violations: list[Violation]
 ) -> pd.DataFrame | None:
     """Read one file of a day as text columns, or record why it cannot be read."""
-    present = [name for name in kind.file_names() if name in root.files(day)]
+    entries = root.files(day)
+    present = [name for name in kind.file_names() if name in entries]
     if not present:
         if not kind.snapshot:
+            found = f"it holds: {', '.join(entries)}" if entries else "it is empty"
             violations.append(
-                Violation(root.location(day, ""), "", f"the day has no {kind.name}.csv")
+                Violation(
+                    root.location(day, ""),
+                    "",
+                    f"the day has no {kind.name}.csv or {kind.name}.parquet ({found})",
+                )
             )
         return None
     name = present[0]
     location = root.location(day, name)
     try:
         raw = root.read_bytes(day, name)
-        frame = _parse(raw, name)
+        frame, lines, ragged = _parse(raw, name)
     except NotAFileError:
         violations.append(Violation(location, "", "is a folder, not a file"))
         return None
@@ -200,9 +227,20 @@ def _read(
     if missing:
         violations.append(Violation(location, ", ".join(missing), _missing_rule(frame)))
         return None
+    if ragged:
+        violations.append(
+            Violation(
+                location,
+                "",
+                f"rows must have {len(frame.columns)} comma-separated fields like the header "
+                "(a truncated row, or an unquoted comma or quote inside a value)",
+                len(ragged),
+                tuple(ragged[:_MAX_EXAMPLES]),
+            )
+        )
     frame[SOURCE_FILE] = location
     # Line numbers as a person sees them in the file: the header is line 1.
-    frame[SOURCE_LINE] = range(2, len(frame) + 2)
+    frame[SOURCE_LINE] = pd.Series(lines, index=frame.index, dtype="int64")
     frame[SOURCE_DAY] = day.isoformat()
     return frame
 
@@ -221,15 +259,25 @@ class _Unreadable(ValueError):
     """The bytes of a file cannot be turned into rows."""
 
 
-def _parse(raw: bytes, name: str) -> pd.DataFrame:
+def _parse(raw: bytes, name: str) -> tuple[pd.DataFrame, list[int], list[str]]:
+    """Turn a file's bytes into text columns (missing values as NA).
+
+    Returns:
+        The rows, the line each row starts on (the header is line 1; for Parquet, the row
+        number plus one), and ``line N: ...`` examples of CSV rows left out because their
+        number of fields differs from the header's.
+
+    """
     if raw.startswith(_GZIP_MAGIC):
         raise _Unreadable("is gzip-compressed, not plain CSV/Parquet (decompress it first)")
     if name.endswith(".parquet"):
         try:
-            frame = pd.read_parquet(io.BytesIO(raw))
+            # Nullable dtypes keep integer columns with gaps as integers ("3", not "3.0").
+            frame = pd.read_parquet(io.BytesIO(raw), dtype_backend="numpy_nullable")
         except Exception as exc:
             raise _Unreadable(f"is not a readable Parquet file ({exc})") from exc
-        return frame.astype("string").astype(object).where(frame.notna(), None)
+        frame = _as_text(frame.astype("string"))
+        return frame, list(range(2, len(frame) + 2)), []
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is tolerated, other bytes are not
     except UnicodeDecodeError as exc:
@@ -239,16 +287,53 @@ def _parse(raw: bytes, name: str) -> pd.DataFrame:
         ) from None
     if not text.strip():
         raise _Unreadable("is empty (not even a header line)")
+    return _parse_csv(text)
+
+
+def _parse_csv(text: str) -> tuple[pd.DataFrame, list[int], list[str]]:
+    """Parse CSV text, keeping the line each row starts on; blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    ragged: list[str] = []
+    start = 1
     try:
-        return pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=True,
-        )
-    except pd.errors.ParserError as exc:
-        raise _Unreadable(f"is not valid CSV ({exc})") from None
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                start = reader.line_num + 1
+                continue  # a blank line
+            if header is None:
+                header = _header(row)
+            elif len(row) == len(header):
+                rows.append(row)
+                lines.append(start)
+            else:
+                shown = ",".join(row)
+                shown = shown if len(shown) <= 60 else shown[:57] + "..."
+                ragged.append(f"line {start}: {shown!r} ({len(row)} fields)")
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _Unreadable(
+            f"is not valid CSV ({exc}, in the row that starts on line {start})"
+        ) from None
+    if header is None:
+        raise _Unreadable("is empty (not even a header line)")
+    return _as_text(pd.DataFrame(rows, columns=header, dtype=object)), lines, ragged
+
+
+def _header(row: list[str]) -> list[str]:
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(row)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise _Unreadable(f"has a header that names column(s) more than once: {', '.join(twice)}")
+    return names
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every column the same text dtype, whatever the file format; "" counts as missing."""
+    frame = frame.astype("str")
+    return frame.where(frame.ne("") & frame.notna())
 
 
 def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[str, str]:
@@ -258,7 +343,7 @@ def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[s
         The resolved run date (``YYYY-MM-DD``), so that later steps use the same day, and
         the time the run started (ISO-8601, UTC), for the run record.
     """
-    configure_logging()
+    configure_logging("ingest")
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     day = resolve_run_date(run_date)
     ingest(data_uri, day, window_days).save(out_dir)

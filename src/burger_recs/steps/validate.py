@@ -17,7 +17,14 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from burger_recs.contract import INGREDIENT_SEPARATOR, MAX_QUANTITY, Violation
+from burger_recs.contract import (
+    INGREDIENT_SEPARATOR,
+    MAX_QUANTITY,
+    MENU,
+    ORDERS,
+    DropFile,
+    Violation,
+)
 from burger_recs.logs import configure as configure_logging
 from burger_recs.steps.ingest import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 
@@ -200,13 +207,16 @@ def _show(value: object) -> str:
 def _window_violations(drop: Drop) -> list[Violation]:
     """Missing days, an empty window and orders dated outside their folder's day."""
     violations = []
-    where = drop.data_uri or "the data root"
+    where = _root(drop)
     if drop.run_date not in drop.days:
         violations.append(
             Violation(where, "", f"has no drop for the run date {drop.run_date} (date= folder)")
         )
     if drop.days:
-        expected = pd.date_range(drop.days[0], drop.run_date, freq="D").date
+        # Days before the first drop of the data root are not missing: the shop had not
+        # started yet. Older drops (saved without first_day) start at the first day present.
+        first = max(drop.window_start, drop.first_day) if drop.first_day else drop.days[0]
+        expected = pd.date_range(first, drop.run_date, freq="D").date
         missing = sorted(set(expected) - set(drop.days) - {drop.run_date})
         if missing:
             violations.append(
@@ -219,7 +229,8 @@ def _window_violations(drop: Drop) -> list[Violation]:
                 )
             )
     orders = drop.orders
-    if orders.empty and not any(v.rule.startswith("is ") for v in drop.violations):
+    # An empty window is worth its own line only when no orders file was unreadable.
+    if orders.empty and not _concerns(drop.violations, ORDERS):
         violations.append(
             Violation(
                 where, "orders", f"the window {drop.window_start}..{drop.run_date} holds no orders"
@@ -239,9 +250,14 @@ def _reference_violations(drop: Drop) -> list[Violation]:
     violations = []
     orders = drop.orders
     if drop.menu is None:
-        violations.append(
-            Violation(drop.data_uri, "", f"has no menu.csv at or before {drop.run_date}")
-        )
+        if not _concerns(drop.violations, MENU):  # else the newest menu is there, but unreadable
+            violations.append(
+                Violation(
+                    _root(drop),
+                    "",
+                    f"has no menu.csv or menu.parquet at or before {drop.run_date}",
+                )
+            )
     elif not orders.empty:
         unknown = orders[orders["item_id"].notna() & ~orders["item_id"].isin(drop.menu["item_id"])]
         menu_file = drop.menu[SOURCE_FILE].iloc[0] if len(drop.menu) else "the menu"
@@ -252,6 +268,15 @@ def _reference_violations(drop: Drop) -> list[Violation]:
         source = drop.customers[SOURCE_FILE].iloc[0] if len(drop.customers) else "the snapshot"
         violations += _grouped(unknown, "customer_id", f"must be a customer of {source}")
     return violations
+
+
+def _root(drop: Drop) -> str:
+    return drop.data_uri or "the data root"
+
+
+def _concerns(violations: Iterable[Violation], kind: DropFile) -> bool:
+    """True when one of the violations is about a file of this kind."""
+    return any(v.file.rsplit("/", 1)[-1] in kind.file_names() for v in violations)
 
 
 def _grouped(rows: pd.DataFrame, column: str, rule: str) -> list[Violation]:
@@ -329,7 +354,7 @@ def run(drop_dir: str, out_dir: str, report_path: str) -> None:
     Writes the report to ``report_path`` in every case, the typed data to ``out_dir`` when
     the drop is valid, and raises :class:`ValidationFailed` when it is not.
     """
-    configure_logging()
+    configure_logging("validate")
     drop = Drop.load(drop_dir)
     violations = check(drop)
     Path(report_path).write_text(report_markdown(drop, violations))
