@@ -62,8 +62,8 @@ compile: venv ## Compile the pipeline into pipelines/compiled/ (checked in)
 
 ##@ Running
 .PHONY: data
-data: venv ## Generate the sample data set (60 days up to today) into .local/data
-	$(BURGER) generate-data --out .local/data --days 60
+data: venv ## (Re)generate the sample data set (60 days up to today) in .local/sample-data
+	$(BURGER) generate-data --force
 
 .PHONY: run
 run: venv ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
@@ -73,6 +73,34 @@ run: venv ## Run the daily pipeline for RUN_DATE (default today) on one machine,
 runs: venv ## List the recorded pipeline runs
 	$(BURGER) runs
 
+.PHONY: recs
+recs: venv ## Show a customer's recommendations: make recs CUSTOMER=c0000042 [RUN_DATE=...]
+	@test -n "$(CUSTOMER)" || { echo "usage: make recs CUSTOMER=<id> [RUN_DATE=YYYY-MM-DD]"; exit 2; }
+	$(BURGER) recs --customer '$(CUSTOMER)' $(if $(RUN_DATE),--date $(RUN_DATE))
+
+##@ Containers
+REGISTRY ?= localhost:5001
+PYTHON_IMAGE ?= python:3.11.14-slim-bookworm
+EXTRA_CA_BUNDLE ?=
+export REGISTRY PYTHON_IMAGE EXTRA_CA_BUNDLE
+
+.PHONY: base-image
+base-image: ## Provide the Python base image: pull PYTHON_IMAGE, else build it from Debian packages
+	bash images/python/build.sh "$(PYTHON_IMAGE)"
+
+.PHONY: images
+images: venv base-image ## Build the step images that changed (content tags); EXTRA_CA_BUNDLE=path for pip
+	$(BIN)/python images/build.py
+
+.PHONY: test-containers
+test-containers: venv ## Run the container tests (needs Docker and `make images`)
+	$(BIN)/python -m pytest -q -m docker tests/containers $(PYTEST_ARGS)
+
+.PHONY: run-docker
+run-docker: images ## Run the same compiled pipeline with every step in its own image
+	$(BURGER) run --runner docker $(RUN_OPTS)
+
+##@ Housekeeping
 .PHONY: clean
 clean: ## Remove local runs, data and the SQLite database (keeps .venv)
 	rm -rf .local

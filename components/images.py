@@ -1,10 +1,11 @@
 """The one place that maps a pipeline step to its container image reference.
 
-A step's tag is a hash of everything its image is built from: the shared base recipe, the
-step's own Dockerfile, the pinned dependency set and the library modules the step imports
-(found by reading the imports, so no list is kept by hand). An unchanged step keeps its tag;
-a changed one gets a new tag, so a compiled pipeline pins exactly the code that runs and
-KFP's cache, which keys on the image name, never serves results of older code.
+A step's tag is a hash of everything its image is built from: the base image's tag, the
+step's Dockerfile and every file that Dockerfile copies (read from its COPY lines, so no list
+is kept twice). The base's tag likewise covers images/base/Dockerfile, the pinned dependency
+files and the shared modules it copies. An unchanged step keeps its tag; a changed one gets
+a new tag, so a compiled pipeline pins exactly the code that runs and KFP's cache, which keys
+on the image name, never serves results of older code.
 """
 
 from __future__ import annotations
@@ -12,27 +13,80 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import shlex
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "src" / "burger_recs"
+IMAGES = REPO / "images"
 STEPS = ("ingest", "validate", "train", "evaluate", "recommend", "publish")
+BASE = "base"
 DEFAULT_REGISTRY = "localhost:5001"
 IMAGE_PREFIX = "burger-recs"
-# Build inputs every image shares (the base image recipe and the dependency pins).
-BASE_INPUTS = ("images/base/Dockerfile", "requirements.lock", "pyproject.toml")
+# Build-time inputs that never reach a final image (the extra CA bundle of a builder stage).
+BUILD_ONLY = (".local/",)
+
+
+def dockerfile(image: str) -> Path:
+    """Return the Dockerfile of an image (a step or ``base``)."""
+    if image not in (*STEPS, BASE):
+        raise ValueError(f"unknown step {image!r}; the steps are {', '.join(STEPS)}")
+    return IMAGES / image / "Dockerfile"
+
+
+def copied_files(path: Path) -> list[str]:
+    """Return the repository paths a Dockerfile COPYs from the build context."""
+    text = path.read_text().replace("\\\n", " ")
+    sources: list[str] = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True) if line.strip() else []
+        if not words or words[0].upper() != "COPY":
+            continue
+        args = words[1:]
+        if any(a.startswith("--from") for a in args):
+            continue  # from another stage, not from the repository
+        args = [a for a in args if not a.startswith("--")]
+        sources += [a for a in args[:-1] if not a.startswith(BUILD_ONLY)]
+    return sources
+
+
+def build_inputs(image: str) -> list[Path]:
+    """Return the files an image is built from: its Dockerfile and what it copies."""
+    path = dockerfile(image)
+    return [path, *(REPO / source for source in copied_files(path))]
+
+
+@functools.cache
+def content_tag(image: str) -> str:
+    """Return an image's content tag: 16 hex digits of the hash of its build inputs."""
+    digest = hashlib.sha256()
+    if image != BASE:
+        digest.update(content_tag(BASE).encode() + b"\0")
+    for path in build_inputs(image):
+        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def image_ref(image: str, registry: str = DEFAULT_REGISTRY) -> str:
+    """Return an image's reference, e.g. ``localhost:5001/burger-recs-train:<tag>``."""
+    return f"{registry.rstrip('/')}/{IMAGE_PREFIX}-{image}:{content_tag(image)}"
 
 
 @functools.cache
 def library_modules(module: str) -> frozenset[str]:
-    """Return ``module`` and every burger_recs module it imports, transitively."""
+    """Return ``module`` and every burger_recs module it imports, transitively.
+
+    Used by the tests to check that each image copies every module its step imports.
+    """
     seen: set[str] = set()
-    todo = [module]
+    parts = module.split(".")
+    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # parents are imported too
     while todo:
         name = todo.pop()
         if name in seen:
             continue
-        path = _module_path(name)
+        path = module_path(name)
         if path is None:
             continue
         seen.add(name)
@@ -45,7 +99,8 @@ def library_modules(module: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def _module_path(name: str) -> Path | None:
+def module_path(name: str) -> Path | None:
+    """Return the source file of a burger_recs module, or None for other modules."""
     if name != "burger_recs" and not name.startswith("burger_recs."):
         return None
     parts = name.split(".")[1:]
@@ -54,28 +109,3 @@ def _module_path(name: str) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def build_inputs(step: str) -> list[Path]:
-    """Return the files the step's image is built from, in a stable order."""
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step!r}; the steps are {', '.join(STEPS)}")
-    modules = library_modules(f"burger_recs.steps.{step}") | {"burger_recs"}
-    files = {REPO / p for p in BASE_INPUTS} | {REPO / "images" / step / "Dockerfile"}
-    files |= {p for m in modules if (p := _module_path(m)) is not None}
-    return sorted(p for p in files if p.is_file())
-
-
-@functools.cache
-def content_tag(step: str) -> str:
-    """Return the step's content tag: 16 hex digits of the hash of its build inputs."""
-    digest = hashlib.sha256()
-    for path in build_inputs(step):
-        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def image_ref(step: str, registry: str = DEFAULT_REGISTRY) -> str:
-    """Return a step's image reference, e.g. ``localhost:5001/burger-recs-train:<tag>``."""
-    return f"{registry.rstrip('/')}/{IMAGE_PREFIX}-{step}:{content_tag(step)}"

@@ -148,6 +148,14 @@ def run_command(
     verbose: Annotated[
         bool, typer.Option(help="Show every line the steps print, not only progress.")
     ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REGISTRY",
+            help="docker runner: the registry prefix the images "
+            "were built under (default: the compiled one, localhost:5001).",
+        ),
+    ] = None,
 ) -> None:
     """Run the compiled daily pipeline on this machine and print a summary."""
     from burger_recs.local_run import RunFailed, parse_params, run_pipeline
@@ -180,6 +188,7 @@ def run_command(
             runner=runner,
             quiet=quiet,
             verbose=verbose,
+            registry=registry if runner == "docker" else None,
         )
     except RunFailed as exc:
         typer.secho(f"\nrun {exc.result.run_id} FAILED", fg=typer.colors.RED, err=True)

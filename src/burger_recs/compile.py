@@ -14,3 +14,13 @@ def compile_pipeline(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(daily_recommendations, str(target))
     return target
+
+
+def retarget_images(ir_text: str, registry: str, default: str = "localhost:5001") -> str:
+    """Return the compiled IR with its step images moved from ``default`` to ``registry``.
+
+    Only the registry prefix changes; the content tags, and so the code they pin, stay.
+    """
+    old = f"image: {default.rstrip('/')}/"
+    new = f"image: {registry.rstrip('/')}/"
+    return ir_text.replace(old, new)

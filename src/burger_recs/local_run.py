@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import sqlalchemy as sa
 import yaml
 
 from burger_recs import db
+from burger_recs.compile import retarget_images
 from burger_recs.steps.publish import RunRecord, record_run
 
 log = logging.getLogger(__name__)
@@ -197,6 +199,45 @@ class _Tee(io.TextIOBase):
             stream.flush()
 
 
+# Environment variables handed on to step containers when set here.
+PASSED_ENV = (
+    "STORAGE_EMULATOR_HOST",
+    "BURGER_RECS_DB_RETRY_SECONDS",
+    "GOOGLE_CLOUD_PROJECT",
+    # Set on some machines because older OpenBLAS builds misbehave on their processors.
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
+
+
+def docker_options(data_uri: str, database_url: str) -> dict:
+    """Return DockerRunner options that let step containers see what the host run sees.
+
+    Containers run as the invoking user (kfp.local bind-mounts the pipeline root at the same
+    path, owned by that user), on the host network (so a database or GCS emulator on
+    localhost is reachable), with the data folder mounted read-only and a SQLite database's
+    folder mounted read-write, both at the same paths as on the host.
+    """
+    from docker.types import Mount
+
+    mounts = []
+    if not data_uri.startswith("gs://"):
+        mounts.append(Mount(data_uri, data_uri, type="bind", read_only=True))
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        folder = str(Path(url.database).resolve().parent)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount(folder, folder, type="bind"))
+    environment = {db.DATABASE_URL_ENV: database_url}
+    environment |= {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    return {
+        "user": f"{os.getuid()}:{os.getgid()}",
+        "environment": environment,
+        "mounts": mounts,
+        "network_mode": "host",
+    }
+
+
 def run_pipeline(
     pipeline_file: Path,
     arguments: dict[str, object],
@@ -207,6 +248,7 @@ def run_pipeline(
     quiet: bool = False,
     verbose: bool = False,
     runner_options: dict | None = None,
+    registry: str | None = None,
 ) -> LocalRun:
     """Run the compiled pipeline with kfp.local and return where its results are.
 
@@ -220,6 +262,7 @@ def run_pipeline(
         quiet: write step output to the run log only, not to the console.
         verbose: show every line the steps print (default: progress lines and errors).
         runner_options: extra options for the runner (docker: ``containers.run`` options).
+        registry: run the step images from this registry prefix instead of the compiled one.
 
     Raises:
         RunFailed: a step failed; the run is recorded as ``failed`` in the database.
@@ -236,10 +279,15 @@ def run_pipeline(
     if runner == "subprocess":
         local_runner = kfp.local.SubprocessRunner(use_venv=False)
     else:
-        local_runner = kfp.local.DockerRunner(**(runner_options or {}))
+        options = docker_options(str(arguments["data_uri"]), database_url)
+        local_runner = kfp.local.DockerRunner(**(options | (runner_options or {})))
     kfp.local.init(
         runner=local_runner, pipeline_root=str(result.artifacts.resolve()), raise_on_error=True
     )
+    if registry:
+        retargeted = result.folder / pipeline_file.name
+        retargeted.write_text(retarget_images(pipeline_file.read_text(), registry))
+        pipeline_file = retargeted
     pipeline = components.load_component_from_file(str(pipeline_file))
     arguments = {**arguments, "run_id": result.run_id}
     (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))

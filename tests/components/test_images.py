@@ -1,39 +1,72 @@
 """components/images.py: content tags follow exactly the files an image is built from."""
 
+import shutil
+
 import pytest
 
 from components import images
 
 
-def test_steps_import_only_what_they_need():
-    train_modules = images.library_modules("burger_recs.steps.train")
-    assert "burger_recs.steps.validate" in train_modules  # train reads validated data
-    assert "burger_recs.steps.publish" not in train_modules
-    assert "burger_recs.db" not in train_modules
-    assert "burger_recs.db" in images.library_modules("burger_recs.steps.publish")
+def _copied(image):
+    return set(images.copied_files(images.dockerfile(image)))
 
 
-def test_build_inputs_list_real_files_including_lock_and_step_module():
-    names = {p.relative_to(images.REPO).as_posix() for p in images.build_inputs("recommend")}
-    assert "requirements.lock" in names
-    assert "src/burger_recs/steps/recommend.py" in names
-    assert "src/burger_recs/scoring.py" in names
-    assert "src/burger_recs/steps/publish.py" not in names
+@pytest.mark.parametrize("step", images.STEPS)
+def test_each_image_copies_every_module_its_step_imports(step):
+    in_image = _copied(images.BASE) | _copied(step)
+    needed = {
+        images.module_path(m).relative_to(images.REPO).as_posix()
+        for m in images.library_modules(f"burger_recs.steps.{step}")
+    }
+    missing = needed - in_image
+    assert not missing, f"images/{step}/Dockerfile must COPY {sorted(missing)}"
 
 
-def test_a_change_to_one_module_changes_only_the_tags_of_images_that_copy_it(monkeypatch):
-    before = {s: images.content_tag(s) for s in images.STEPS}
-    target = images.LIBRARY / "steps" / "publish.py"
-    original = target.read_bytes()
+def test_base_holds_the_pinned_dependency_files_and_no_step_module():
+    base = _copied(images.BASE)
+    assert {"requirements.in", "requirements.lock"} <= base
+    assert not any("/steps/" in f and not f.endswith("__init__.py") for f in base)
+    # The extra CA bundle is a builder-stage input only: it is neither hashed nor kept.
+    assert not any(f.startswith(".local/") for f in base)
+
+
+def test_import_graph_follows_lazy_imports_and_parents():
+    modules = images.library_modules("burger_recs.steps.evaluate")
+    assert "burger_recs.report" in modules  # imported inside a function
+    assert {"burger_recs", "burger_recs.steps"} <= modules
+    assert "burger_recs.db" not in modules
+
+
+def _tags():
     images.content_tag.cache_clear()
-    try:
-        target.write_bytes(original + b"\n# changed\n")
-        after = {s: images.content_tag(s) for s in images.STEPS}
-    finally:
-        target.write_bytes(original)
-        images.content_tag.cache_clear()
-    changed = {s for s in images.STEPS if before[s] != after[s]}
-    assert changed == {"publish"}
+    return {s: images.content_tag(s) for s in (*images.STEPS, images.BASE)}
+
+
+@pytest.mark.parametrize(
+    ("changed_file", "expected"),
+    [
+        ("src/burger_recs/steps/recommend.py", {"recommend"}),
+        ("src/burger_recs/steps/train.py", {"train", "evaluate", "recommend", "publish"}),
+        ("src/burger_recs/contract.py", {"base", *images.STEPS}),
+        ("src/burger_recs/cli.py", set()),  # not in any image
+    ],
+)
+def test_a_change_retags_exactly_the_images_that_copy_the_file(
+    changed_file, expected, tmp_path, monkeypatch
+):
+    # Work on a copy of the build inputs, never on the tree itself.
+    for name in ("images", "src"):
+        shutil.copytree(images.REPO / name, tmp_path / name)
+    for name in ("requirements.in", "requirements.lock"):
+        shutil.copyfile(images.REPO / name, tmp_path / name)
+    monkeypatch.setattr(images, "REPO", tmp_path)
+    monkeypatch.setattr(images, "IMAGES", tmp_path / "images")
+    before = _tags()
+    target = tmp_path / changed_file
+    target.write_bytes(target.read_bytes() + b"\n# changed\n")
+    after = _tags()
+    images.content_tag.cache_clear()
+    assert {name for name in before if before[name] != after[name]} == expected
 
 
 def test_image_ref_uses_registry_and_rejects_unknown_steps():

@@ -210,7 +210,7 @@ def run(
     """Evaluate entry point of the pipeline step: write the evaluation and the report."""
     from burger_recs.report import render_html  # matplotlib is needed only here
 
-    configure_logging()
+    configure_logging("evaluate")
     data = ValidatedData.load(data_dir)
     model = train_step.TrainedModel.load(eval_model_path)
     result = evaluate(data, model, k, exclude_ordered, quality_margin)

@@ -200,7 +200,7 @@ def run(
         started_at: when the run started (ISO-8601), if known.
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
     """
-    configure_logging()
+    configure_logging("publish")
     evaluation = Evaluation.load(evaluation_path)
     data = ValidatedData.load(data_dir)
     record = RunRecord(

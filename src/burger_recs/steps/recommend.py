@@ -80,7 +80,7 @@ def run(model_path: str, data_dir: str, out_path: str, k: int, exclude_ordered: 
     Returns:
         The number of rows written.
     """
-    configure_logging()
+    configure_logging("recommend")
     data = ValidatedData.load(data_dir)
     frame = recommend(TrainedModel.load(model_path), data.orders, k, exclude_ordered)
     frame.to_parquet(out_path, index=False)

@@ -229,7 +229,7 @@ def run(
     Returns:
         The version of the serving model.
     """
-    configure_logging()
+    configure_logging("train")
     data = ValidatedData.load(data_dir)
     evaluation_until = holdout_start(data, holdout_days) - dt.timedelta(days=1)
     fit(data, params, until=evaluation_until).save(eval_model_path)

@@ -1,0 +1,135 @@
+"""The same compiled pipeline, every step in its own image, through kfp.local's DockerRunner.
+
+Needs a Docker engine and the images of `make images` (CI builds them first).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.cli import compiled_pipeline
+from burger_recs.contract import recommendations
+from burger_recs.local_run import run_pipeline
+from components.images import REPO, STEPS, image_ref
+from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
+
+pytestmark = pytest.mark.docker
+
+IMAGE_MAP = REPO / ".local" / "build" / "images.json"
+
+
+def _docker_ready():
+    if shutil.which("docker") is None:
+        return "no docker client"
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return "no Docker engine answers"
+    missing = [
+        s
+        for s in STEPS
+        if subprocess.run(
+            ["docker", "image", "inspect", image_ref(s)], capture_output=True
+        ).returncode
+        != 0
+    ]
+    if missing:
+        return f"images not built (run `make images`): {', '.join(missing)}"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def docker_ready():
+    problem = _docker_ready()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"container tests must run in CI: {problem}")
+        pytest.skip(problem)
+
+
+def _run(data, root, runner):
+    url = f"sqlite:///{root / 'recs.db'}"
+    arguments = {
+        "data_uri": str(data),
+        "run_date": RUN_DATE.isoformat(),
+        **FAST_PARAMS,
+        "quality_margin": -1.0,
+    }
+    result = run_pipeline(compiled_pipeline(), arguments, url, root, runner=runner, quiet=True)
+    with db.make_engine(url).connect() as conn:
+        rows = conn.execute(
+            sa.select(recommendations).order_by(
+                recommendations.c.customer_id, recommendations.c.rank
+            )
+        ).all()
+    return result, rows
+
+
+@pytest.fixture(scope="module")
+def docker_run(shop_data, tmp_path_factory):
+    return _run(shop_data, tmp_path_factory.mktemp("docker"), "docker")
+
+
+def _inspect(ref):
+    out = subprocess.run(
+        ["docker", "image", "inspect", ref], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)[0]["Config"]
+
+
+def test_compiled_spec_pins_the_images_make_images_built():
+    spec = compiled_pipeline().read_text()
+    built = json.loads(IMAGE_MAP.read_text())
+    assert set(built) == set(STEPS)
+    for step, ref in built.items():
+        assert ref == image_ref(step)
+        assert f"image: {ref}" in spec
+
+
+def test_every_step_ran_in_its_own_image(docker_run):
+    result, _ = docker_run
+    log = result.log_file.read_text()
+    reported = dict(re.findall(r"step (\w+): code \S+, image (\S+)", log))
+    assert reported == {step: image_ref(step) for step in STEPS}
+    for step in STEPS:
+        env = dict(e.split("=", 1) for e in _inspect(image_ref(step))["Env"])
+        assert re.search(rf"step {step}: code {re.escape(env['BURGER_RECS_CODE_VERSION'])},", log)
+    assert (
+        result.record["code_version"]
+        == dict(e.split("=", 1) for e in _inspect(image_ref("publish"))["Env"])[
+            "BURGER_RECS_CODE_VERSION"
+        ]
+    )
+
+
+def test_images_run_as_non_root_with_labels():
+    for step in STEPS:
+        config = _inspect(image_ref(step))
+        assert config["User"] == "10001:10001"
+        labels = config["Labels"]
+        for key in ("source", "revision", "version"):
+            assert labels[f"org.opencontainers.image.{key}"] not in ("", "unknown")
+        assert "PYTHONUNBUFFERED=1" in config["Env"]
+
+
+def test_containers_give_the_same_results_as_the_embedded_run(docker_run, shop_data, tmp_path):
+    result, docker_rows = docker_run
+    assert result.status == "published"
+    _, embedded_rows = _run(shop_data, tmp_path, "subprocess")
+    assert len(docker_rows) == len(embedded_rows) > 0
+
+    def top(rows, n=3):
+        best = {}
+        for r in rows:
+            if r.rank <= n:
+                best.setdefault(r.customer_id, []).append(r.item_id)
+        return best
+
+    docker_top, embedded_top = top(docker_rows), top(embedded_rows)
+    sample = sorted(embedded_top)[::10]
+    agree = sum(docker_top[c] == embedded_top[c] for c in sample)
+    assert agree == len(sample), f"{len(sample) - agree} of {len(sample)} customers differ"
