@@ -26,13 +26,13 @@ help: ## Show this help
 	@printf "\nVariables: DATA=<folder|gs://...> RUN_DATE=YYYY-MM-DD DATABASE_URL=<sqlalchemy url> PARAMS='k=5 epochs=30'\n"
 
 ##@ Development
-$(BIN)/activate: pyproject.toml requirements.lock
+$(BIN)/activate: pyproject.toml requirements.in requirements.lock requirements-dev.lock
 	@echo ">> creating $(VENV) with $(PYTHON)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# pip 23.x still builds setup.py-only sdists the legacy way, which lightfm 1.17 needs.
 	$(BIN)/pip install -q -c requirements.lock pip setuptools wheel numpy scipy cython
 	$(BIN)/pip install -q -c requirements.lock --no-build-isolation lightfm
-	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -c requirements-dev.lock -e '.[dev]'
 	@touch $(BIN)/activate
 	@echo ">> $(VENV) is ready: source $(BIN)/activate"
 
@@ -40,11 +40,8 @@ $(BIN)/activate: pyproject.toml requirements.lock
 venv: $(BIN)/activate ## Create the virtual environment .venv and install the project
 
 .PHONY: lock
-lock: venv ## Rewrite requirements.lock from the packages installed in .venv
-	@{ echo "# Exact versions of every Python package the venv and the images install."; \
-	   echo "# Used as a pip constraints file (-c). Regenerate with: make lock"; \
-	   $(BIN)/pip freeze --all --exclude-editable | grep -v '^burger-recs'; } > requirements.lock
-	@echo ">> wrote requirements.lock"
+lock: venv ## Rewrite requirements.lock (runtime) and requirements-dev.lock from .venv
+	$(BIN)/python scripts/lock.py
 
 .PHONY: lint
 lint: venv ## Run ruff on the whole tree
