@@ -25,16 +25,31 @@ def main() -> int:
     """Split `pip freeze` into the runtime and the development lock files."""
     freeze = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
     pins = sorted((line for line in freeze if "==" in line), key=str.lower)
     with tempfile.TemporaryDirectory() as tmp:
         report, constraints = Path(tmp) / "report.json", Path(tmp) / "pins.txt"
         constraints.write_text("\n".join(pins) + "\n")
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
-             "--no-build-isolation", "--report", str(report), "-c", str(constraints),
-             "-r", str(REPO / "requirements.in")],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "-q",
+                "--no-build-isolation",
+                "--report",
+                str(report),
+                "-c",
+                str(constraints),
+                "-r",
+                str(REPO / "requirements.in"),
+            ],
             check=True,
         )
         runtime = {_name(i["metadata"]["name"]) for i in json.loads(report.read_text())["install"]}
