@@ -82,9 +82,14 @@ class DataRoot:
 
         """
         if self.is_gcs:
+            from google.api_core.exceptions import NotFound
+
             if name in self.files(day) and not self._bucket.blob(self._key(day, name)).exists():
                 raise NotAFileError(f"{self.location(day, name)} is a folder, not a file")
-            return self._bucket.blob(self._key(day, name)).download_as_bytes()
+            try:
+                return self._bucket.blob(self._key(day, name)).download_as_bytes()
+            except NotFound:
+                raise FileNotFoundError(f"{self.location(day, name)} does not exist") from None
         path = Path(self.location(day, name))
         if path.is_dir():
             raise NotAFileError(f"{path} is a folder, not a file")
@@ -117,6 +122,13 @@ class DataRoot:
         return f"{self._prefix}{DAY_FOLDER_PREFIX}{day.isoformat()}/{name}"
 
     def _gcs_folders(self) -> list[str]:
+        from google.api_core.exceptions import NotFound
+
         iterator = self._bucket.list_blobs(prefix=self._prefix, delimiter="/")
-        list(iterator)  # the prefixes are known only once the pages have been read
+        try:
+            list(iterator)  # the prefixes are known only once the pages have been read
+        except NotFound:
+            raise FileNotFoundError(
+                f"data root {self.uri}: bucket {self._bucket.name} does not exist"
+            ) from None
         return [p[len(self._prefix) :].rstrip("/") for p in iterator.prefixes]

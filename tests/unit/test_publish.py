@@ -1,0 +1,299 @@
+"""Publishing a day of recommendations, on SQLite and PostgreSQL (burger_recs.steps.publish)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.contract import menu_items, pipeline_runs, recommendations
+from burger_recs.steps import publish as publish_step
+from burger_recs.steps.publish import RunRecord, publish, record_run
+
+DAY = dt.date(2026, 3, 28)
+OTHER_DAY = dt.date(2026, 3, 27)
+K = 3
+
+
+def recs_frame(customers: list[str], items: list[str], k: int = K) -> pd.DataFrame:
+    """Top-k rows per customer, in scrambled order; scores fall with the rank."""
+    rows = [
+        {
+            "customer_id": customer,
+            "rank": rank,
+            "item_id": items[(n + rank) % len(items)],
+            "score": round(1.0 - rank / 10 - n / 100, 4),
+        }
+        for n, customer in enumerate(customers)
+        for rank in range(1, k + 1)
+    ]
+    return pd.DataFrame(rows).sample(frac=1, random_state=3).reset_index(drop=True)
+
+
+def run_record(day: dt.date, run_id: str, status: str = "published", **kwargs) -> RunRecord:
+    values = {
+        "code_version": "code-abc",
+        "model_version": "model-1",
+        "metrics": {"precision_at_k": 0.25, "baseline_precision_at_k": 0.125},
+        "params": {"k": K},
+        "data_uri": "gs://shop/drops",
+        **kwargs,
+    }
+    return RunRecord(run_id=run_id, run_date=day, status=status, **values)
+
+
+def day_rows(engine: sa.Engine, day: dt.date) -> pd.DataFrame:
+    query = sa.select(recommendations).where(recommendations.c.run_date == day)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).mappings().all())
+    if frame.empty:
+        return frame
+    return frame.sort_values(["customer_id", "rank"]).reset_index(drop=True)
+
+
+def run_rows(engine: sa.Engine) -> dict[str, dict]:
+    with engine.connect() as conn:
+        return {r["run_id"]: dict(r) for r in conn.execute(sa.select(pipeline_runs)).mappings()}
+
+
+def as_published(recs: pd.DataFrame) -> list[tuple]:
+    """The (customer_id, rank, item_id, score) rows of a frame, in key order."""
+    keys = ["customer_id", "rank", "item_id", "score"]
+    frame = recs[keys].sort_values(["customer_id", "rank"])
+    return [(c, int(r), i, pytest.approx(s)) for c, r, i, s in frame.itertuples(index=False)]
+
+
+ITEMS = ["i01", "i02", "i03", "i04", "i05"]
+MENU = pd.DataFrame(
+    {
+        "item_id": ITEMS,
+        "name": [f"Combo {i}" for i in ITEMS],
+        "ingredients": ["beef;cheddar;fries"] * 5,
+        "price": [9.5, 10.0, 8.25, 11.0, 7.5],
+    }
+)
+
+
+def test_publish_writes_k_ranked_rows_per_customer_and_the_run(engine):
+    customers = ["c001", "c002", "0042"]
+    recs = recs_frame(customers, ITEMS)
+
+    written = publish(engine, run_record(DAY, "run-1"), recs, MENU)
+
+    assert written == len(customers) * K
+    rows = day_rows(engine, DAY)
+    assert len(rows) == len(customers) * K
+    assert rows.groupby("customer_id")["rank"].apply(list).to_dict() == {
+        c: list(range(1, K + 1)) for c in customers
+    }
+    assert as_published(rows) == as_published(recs)
+    assert set(rows["run_date"]) == {DAY}
+    assert set(rows["model_version"]) == {"model-1"}
+    assert set(rows["code_version"]) == {"code-abc"}
+
+    run = run_rows(engine)["run-1"]
+    assert run["status"] == "published"
+    assert run["run_date"] == DAY
+    assert run["metrics"] == {"precision_at_k": 0.25, "baseline_precision_at_k": 0.125}
+    assert run["params"] == {"k": K}
+    assert run["rows_written"] == len(customers) * K
+    assert run["customers"] == len(customers)
+    assert run["model_version"] == "model-1"
+    assert run["code_version"] == "code-abc"
+    assert run["data_uri"] == "gs://shop/drops"
+    assert run["finished_at"] is not None
+
+
+def test_republishing_a_day_replaces_it_and_leaves_other_days_alone(engine):
+    other = recs_frame(["c001", "c002"], ITEMS)
+    publish(engine, run_record(OTHER_DAY, "run-0"), other, MENU)
+    publish(engine, run_record(DAY, "run-1"), recs_frame(["c001", "c002", "c003"], ITEMS), MENU)
+
+    replacement = recs_frame(["c002", "c004"], ["i05", "i04", "i03", "i02"])
+    replacement["score"] = replacement["score"] / 2
+    publish(engine, run_record(DAY, "run-2", model_version="model-2"), replacement, MENU)
+
+    rows = day_rows(engine, DAY)
+    assert as_published(rows) == as_published(replacement)  # exactly one copy: the new one
+    assert set(rows["model_version"]) == {"model-2"}
+    assert as_published(day_rows(engine, OTHER_DAY)) == as_published(other)
+    assert set(day_rows(engine, OTHER_DAY)["model_version"]) == {"model-1"}
+    assert sorted(run_rows(engine)) == ["run-0", "run-1", "run-2"]
+
+
+def test_a_gated_run_writes_no_rows_and_keeps_the_published_day(engine):
+    recs = recs_frame(["c001", "c002"], ITEMS)
+    publish(engine, run_record(DAY, "run-1"), recs, MENU)
+
+    gated = run_record(DAY, "run-2", status="gated", message="model below baseline")
+    written = publish(engine, gated, recs_frame(["c009"], ITEMS), MENU)
+
+    assert written == 0
+    rows = day_rows(engine, DAY)
+    assert as_published(rows) == as_published(recs)
+    assert set(rows["model_version"]) == {"model-1"}
+    run = run_rows(engine)["run-2"]
+    assert run["status"] == "gated"
+    assert run["rows_written"] == 0
+    assert run["message"] == "model below baseline"
+
+
+def test_a_published_run_without_rows_is_refused(engine):
+    with pytest.raises(ValueError, match="nothing to publish"):
+        publish(engine, run_record(DAY, "run-1"), recs_frame([], ITEMS), MENU)
+    assert run_rows(engine) == {}
+
+
+def test_a_key_violation_mid_transaction_keeps_the_old_day_and_records_no_run(engine):
+    old = recs_frame(["c001", "c002"], ITEMS)
+    publish(engine, run_record(DAY, "run-1"), old, MENU)
+    broken = recs_frame(["c001", "c002", "c003"], ITEMS)
+    broken = pd.concat([broken, broken.iloc[[0]]], ignore_index=True)  # a duplicate key
+
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        publish(engine, run_record(DAY, "run-2", model_version="model-2"), broken, MENU)
+
+    rows = day_rows(engine, DAY)
+    assert as_published(rows) == as_published(old)
+    assert set(rows["model_version"]) == {"model-1"}
+    assert sorted(run_rows(engine)) == ["run-1"]
+
+
+def test_a_crash_after_loading_half_keeps_the_old_day_and_records_no_run(engine, monkeypatch):
+    old = recs_frame(["c001", "c002"], ITEMS)
+    publish(engine, run_record(DAY, "run-1"), old, MENU)
+    real_load = publish_step._load
+    loaded = []
+
+    def load_half_then_crash(conn, rows):
+        real_load(conn, rows.iloc[: len(rows) // 2])
+        loaded.append(len(rows) // 2)
+        raise RuntimeError("the pod was evicted")
+
+    monkeypatch.setattr(publish_step, "_load", load_half_then_crash)
+    new = recs_frame(["c003", "c004", "c005", "c006"], ITEMS)
+    with pytest.raises(RuntimeError, match="evicted"):
+        publish(engine, run_record(DAY, "run-2"), new, MENU)
+
+    assert loaded == [len(new) // 2]  # the half was written inside the transaction...
+    assert as_published(day_rows(engine, DAY)) == as_published(old)  # ...and rolled back
+    assert sorted(run_rows(engine)) == ["run-1"]
+
+
+def test_record_run_upserts_by_run_id(engine):
+    record_run(engine, run_record(DAY, "run-1", status="failed", message="train crashed"))
+    record_run(engine, run_record(OTHER_DAY, "run-0", status="gated"))
+    again = run_record(
+        DAY, "run-1", status="published", message=None, metrics={"precision_at_k": 0.5}
+    )
+    record_run(engine, again)
+
+    runs = run_rows(engine)
+    assert sorted(runs) == ["run-0", "run-1"]
+    assert runs["run-1"]["status"] == "published"
+    assert runs["run-1"]["message"] is None
+    assert runs["run-1"]["metrics"] == {"precision_at_k": 0.5}
+    assert runs["run-0"]["status"] == "gated"
+
+
+def test_menu_names_are_stored_and_shown_by_rank_for_the_latest_day(engine):
+    publish(engine, run_record(OTHER_DAY, "run-0"), recs_frame(["c001", "c002"], ITEMS), MENU)
+    renamed = MENU.assign(name=MENU["name"].str.upper())
+    latest = recs_frame(["c001"], ["i05", "i03", "i01"])
+    publish(engine, run_record(DAY, "run-1", model_version="model-2"), latest, renamed)
+
+    with engine.connect() as conn:
+        menu = {r.item_id: r for r in conn.execute(sa.select(menu_items))}
+    assert {i: m.name for i, m in menu.items()} == {i: f"COMBO {i.upper()}" for i in ITEMS}
+    assert {m.last_seen for m in menu.values()} == {DAY}
+    assert menu["i03"].price == pytest.approx(8.25)
+
+    day, rows = db.customer_recommendations(engine, "c001")
+    assert day == DAY  # the customer's latest day
+    expected = latest.sort_values("rank")
+    assert [r.rank for r in rows] == list(range(1, K + 1))
+    assert [r.item_id for r in rows] == list(expected["item_id"])
+    assert [r.name for r in rows] == [f"COMBO {i.upper()}" for i in expected["item_id"]]
+    assert {r.model_version for r in rows} == {"model-2"}
+
+    day, rows = db.customer_recommendations(engine, "c002")
+    assert day == OTHER_DAY  # c002 has nothing on DAY: their own latest day is shown
+    assert [r.rank for r in rows] == list(range(1, K + 1))
+
+    day, rows = db.customer_recommendations(engine, "c001", OTHER_DAY)
+    assert day == OTHER_DAY
+    assert [r.model_version for r in rows] == ["model-1"] * K
+    assert db.customer_recommendations(engine, "nobody") == (None, [])
+
+
+def test_recent_runs_lists_the_newest_first(engine):
+    base = dt.datetime(2026, 3, 28, 6, 0, tzinfo=dt.UTC)
+    for run_id, hours in [("b", 2), ("a", 0), ("d", 5), ("c", 3)]:
+        finished = base + dt.timedelta(hours=hours)
+        record_run(engine, run_record(DAY, run_id, status="gated", finished_at=finished))
+
+    assert [r.run_id for r in db.recent_runs(engine)] == ["d", "c", "b", "a"]
+    assert [r.run_id for r in db.recent_runs(engine, limit=2)] == ["d", "c"]
+
+
+@pytest.mark.postgres
+def test_postgresql_loads_the_rows_with_copy(pg_engine, monkeypatch):
+    import psycopg
+
+    copies: list[str] = []
+    real_copy = psycopg.Cursor.copy
+
+    def spy_copy(self, statement, *args, **kwargs):
+        copies.append(str(statement))
+        return real_copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy_copy)
+    statements: list[str] = []
+    sa.event.listen(
+        pg_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
+
+    recs = recs_frame(["c001", "c002"], ITEMS)
+    publish(pg_engine, run_record(DAY, "run-1"), recs, MENU)
+
+    assert copies == [
+        "COPY recommendations (run_date, customer_id, rank, item_id, score, model_version, "
+        "code_version) FROM STDIN"
+    ]
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT INTO RECOMMEND")]
+    assert as_published(day_rows(pg_engine, DAY)) == as_published(recs)
+
+
+@pytest.mark.postgres
+def test_postgresql_retries_the_whole_day_when_the_connection_is_killed(pg_engine, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # tenacity's backoff, made instant
+    old = recs_frame(["c001"], ITEMS)
+    publish(pg_engine, run_record(DAY, "run-1"), old, MENU)
+    real_load = publish_step._load
+    attempts = []
+
+    def load_on_a_killed_connection(conn, rows):
+        attempts.append(len(rows))
+        if len(attempts) == 1:  # the server ends the session between the DELETE and the COPY
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            killer = db.make_engine(pg_engine.url.render_as_string(hide_password=False))
+            with killer.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killer.dispose()
+        real_load(conn, rows)
+
+    monkeypatch.setattr(publish_step, "_load", load_on_a_killed_connection)
+    new = recs_frame(["c002", "c003"], ITEMS)
+    assert publish(pg_engine, run_record(DAY, "run-2"), new, MENU) == len(new)
+
+    assert len(attempts) == 2
+    assert len(waits) == 1
+    assert as_published(day_rows(pg_engine, DAY)) == as_published(new)
+    assert sorted(run_rows(pg_engine)) == ["run-1", "run-2"]
