@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from tenacity import (
     before_sleep_log,
@@ -114,23 +116,27 @@ def ensure_schema(engine: sa.Engine) -> None:
 def is_transient(exc: BaseException) -> bool:
     """Tell whether a database error may go away on retry (the server went away...).
 
-    Wrong passwords, missing databases or tables and SQL errors are permanent.
+    Takes SQLAlchemy's wrapped errors and the drivers' own (psycopg raises its errors
+    directly from COPY). Wrong passwords, missing databases or tables and SQL errors are
+    permanent.
     """
-    if not isinstance(exc, sa.exc.DBAPIError):
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException = exc.orig or exc
+        operational = isinstance(exc, sa.exc.OperationalError)
+    elif isinstance(exc, psycopg.Error | sqlite3.Error):
+        orig = exc
+        operational = isinstance(exc, psycopg.OperationalError | sqlite3.OperationalError)
+    else:
         return False
-    if exc.connection_invalidated:
-        return True
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate:
         return sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES) or sqlstate in (
             _TRANSIENT_SQLSTATES
         )
-    message = str(exc.orig).lower()
-    if "password authentication failed" in message or "does not exist" in message:
-        return False
-    return isinstance(exc, sa.exc.OperationalError) and any(
-        m in message for m in _TRANSIENT_MESSAGES
-    )
+    message = str(orig).lower()
+    return operational and any(m in message for m in _TRANSIENT_MESSAGES)
 
 
 def with_retries(action: Callable[[], T], seconds: float | None = None) -> T:
