@@ -131,6 +131,7 @@ def _convert(text: str, kind: type) -> object:
     return kind(text)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Console lines worth a person's attention; the run log keeps every line.
 _PROGRESS = re.compile(
     r"Executing task|finished with status|Running pipeline|"
@@ -343,7 +344,7 @@ def _collect(result: LocalRun) -> None:
 
 def _failure_message(result: LocalRun, exc: Exception) -> str:
     """Name the failed step and add the exception the step raised, from the run log."""
-    text = str(exc)
+    text = _ANSI.sub("", str(exc))
     if not result.log_file.exists():
         return text
     lines = result.log_file.read_text(errors="replace").splitlines()

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from burger_recs.steps.evaluate import Evaluation
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
 
 
 def _png(fig: plt.Figure) -> str:

@@ -116,6 +116,22 @@ def test_images_run_as_non_root_with_labels():
         assert "PYTHONUNBUFFERED=1" in config["Env"]
 
 
+def test_the_extra_ca_bundle_never_reaches_an_image():
+    for step in ("base", *STEPS):
+        ref = image_ref(step)
+        history = subprocess.run(
+            ["docker", "history", "--no-trunc", ref], capture_output=True, text=True, check=True
+        ).stdout
+        assert "extra-ca" not in history
+        listing = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", "ls", ref, "-a", "/"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert "build" not in listing
+
+
 def test_containers_give_the_same_results_as_the_embedded_run(docker_run, shop_data, tmp_path):
     result, docker_rows = docker_run
     assert result.status == "published"

@@ -1,7 +1,9 @@
 """The compiled pipeline, run end to end by kfp.local's SubprocessRunner."""
 
+import json
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +11,7 @@ from burger_recs import db
 from burger_recs.cli import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.local_run import RunFailed, parse_params, run_pipeline
+from burger_recs.steps.train import TrainedModel
 from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
 
 
@@ -69,6 +72,25 @@ def test_run_keeps_logs_artifacts_and_reports(published):
     assert "precision@10" in report and "data:image/png;base64," in report
     assert "Result: valid" in (result.folder / "validation.md").read_text()
     assert result.artifact("train", "model").stat().st_size > 0
+
+
+def test_every_artifact_carries_the_code_version(published):
+    _, _, result = published
+    version = result.record["code_version"]
+    assert (
+        json.loads((result.artifact("ingest", "drop") / "manifest.json").read_text())[
+            "code_version"
+        ]
+        == version
+    )
+    validated = result.artifact("validate", "validated") / "meta.json"
+    assert json.loads(validated.read_text())["code_version"] == version
+    assert TrainedModel.load(result.artifact("train", "model")).code_version == version
+    evaluation = json.loads(result.artifact("evaluate", "evaluation").read_text())
+    assert evaluation["code_version"] == version
+    recs = pq.read_schema(result.artifact("recommend", "recommendations")).metadata
+    assert recs[b"code_version"].decode() == version == recs[b"model_code_version"].decode()
+    assert version in (result.folder / "report.html").read_text()
 
 
 def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):

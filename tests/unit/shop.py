@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
 
 RUN_DATE = dt.date(2026, 3, 28)
 WINDOW_DAYS = 28

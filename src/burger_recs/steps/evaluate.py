@@ -23,7 +23,7 @@ from scipy.stats import rankdata
 from burger_recs.logs import configure as configure_logging
 from burger_recs.scoring import Factors, score_blocks, top_k_of
 from burger_recs.steps import train as train_step
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Evaluation:
         payload = asdict(self)
         payload["holdout_start"] = self.holdout_start.isoformat()
         payload["metrics"] = self.metrics()
+        payload["code_version"] = code_version()
         Path(path).write_text(json.dumps(payload, indent=2))
 
     @classmethod
@@ -93,6 +94,7 @@ class Evaluation:
         """Read an evaluation written by :meth:`save`."""
         payload = json.loads(Path(path).read_text())
         payload.pop("metrics")
+        payload.pop("code_version", None)
         payload["holdout_start"] = dt.date.fromisoformat(payload["holdout_start"])
         payload["model"] = RankingScores(**payload["model"])
         payload["baseline"] = RankingScores(**payload["baseline"])

@@ -22,6 +22,7 @@ import pandas as pd
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
 from burger_recs.logs import configure as configure_logging
 from burger_recs.storage import DataRoot, NotAFileError
+from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Drop:
                 frame.to_parquet(folder / f"{name}.parquet", index=False)
         manifest = {
             "data_uri": self.data_uri,
+            "code_version": code_version(),
             "run_date": self.run_date.isoformat(),
             "window_start": self.window_start.isoformat(),
             "days": [d.isoformat() for d in self.days],

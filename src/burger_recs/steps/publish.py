@@ -23,7 +23,7 @@ from burger_recs import db
 from burger_recs.contract import menu_items, pipeline_runs, recommendations
 from burger_recs.logs import configure as configure_logging
 from burger_recs.steps.evaluate import Evaluation
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,14 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from burger_recs.logs import configure as configure_logging
 from burger_recs.scoring import DEFAULT_BLOCK, score_blocks, top_k_of
 from burger_recs.steps.train import TrainedModel, interaction_matrix
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
+from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,14 @@ def run(model_path: str, data_dir: str, out_path: str, k: int, exclude_ordered: 
     """
     configure_logging("recommend")
     data = ValidatedData.load(data_dir)
-    frame = recommend(TrainedModel.load(model_path), data.orders, k, exclude_ordered)
-    frame.to_parquet(out_path, index=False)
+    model = TrainedModel.load(model_path)
+    frame = recommend(model, data.orders, k, exclude_ordered)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    stamp = {
+        b"code_version": code_version().encode(),
+        b"model_code_version": model.code_version.encode(),
+    }
+    pq.write_table(
+        table.replace_schema_metadata({**(table.schema.metadata or {}), **stamp}), out_path
+    )
     return len(frame)

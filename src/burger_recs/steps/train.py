@@ -21,7 +21,8 @@ from lightfm import LightFM
 from burger_recs.contract import INGREDIENT_SEPARATOR
 from burger_recs.logs import configure as configure_logging
 from burger_recs.scoring import Factors
-from burger_recs.steps.validate import ValidatedData
+from burger_recs.validated import ValidatedData
+from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class TrainedModel:
         params: the hyper-parameters.
         trained_until: the last day of training data.
         interactions: number of (customer, item) pairs trained on.
+        feature_names: the names of the item features (item ids, then ingredients).
+        code_version: the code that trained the model.
     """
 
     model: LightFM
@@ -89,6 +92,7 @@ class TrainedModel:
     trained_until: dt.date
     interactions: int
     feature_names: list[str] = field(default_factory=list)
+    code_version: str = field(default_factory=code_version)
 
     def factors(self) -> Factors:
         """Return the model as factor matrices for vectorised scoring.

@@ -8,10 +8,8 @@ checking early, and the run stops only after the whole report is written.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +25,7 @@ from burger_recs.contract import (
 )
 from burger_recs.logs import configure as configure_logging
 from burger_recs.steps.ingest import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
+from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
 
@@ -105,52 +104,8 @@ _BUILTIN_RULES = {
 }
 
 
-_FRAMES = ("orders", "menu", "customers")
-
-
 class ValidationFailed(ValueError):
     """The drop breaks the data contract; the message lists every problem."""
-
-
-@dataclass
-class ValidatedData:
-    """The drop in typed form, ready for training.
-
-    Attributes:
-        run_date: the last day of the window.
-        window_start: the first day of the window.
-        orders: order_id, customer_id, item_id (str), quantity (int), ordered_at (UTC), day.
-        menu: item_id, name, ingredients, price, plus extra columns.
-        customers: every known customer id (from the snapshot and the orders) and signup_date.
-
-    """
-
-    run_date: dt.date
-    window_start: dt.date
-    orders: pd.DataFrame
-    menu: pd.DataFrame
-    customers: pd.DataFrame
-
-    def save(self, folder: str | Path) -> None:
-        """Write the frames as Parquet files into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _FRAMES:
-            getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
-        (folder / "window.txt").write_text(f"{self.window_start} {self.run_date}\n")
-
-    @classmethod
-    def load(cls, folder: str | Path) -> ValidatedData:
-        """Read frames written by :meth:`save`."""
-        folder = Path(folder)
-        start, end = (folder / "window.txt").read_text().split()
-        return cls(
-            run_date=dt.date.fromisoformat(end),
-            window_start=dt.date.fromisoformat(start),
-            **{
-                n: pd.read_parquet(folder / f"{n}.parquet") for n in ("orders", "menu", "customers")
-            },
-        )
 
 
 def check(drop: Drop) -> list[Violation]:

@@ -1,0 +1,75 @@
+"""Every broken drop of tests/data/bad_inputs/ stops the compiled pipeline at validate.
+
+Run through kfp.local like a real day: the run fails with a message naming what is wrong,
+nothing is trained, and the database keeps exactly what it had (plus the failed run's record).
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.cli import compiled_pipeline
+from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.local_run import RunFailed, run_pipeline
+from burger_recs.steps.publish import RunRecord, publish
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
+RUN_DATE = "2026-03-04"  # the day every case is built for (see the cases' README)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """A database that already serves yesterday's recommendations."""
+    root = tmp_path_factory.mktemp("bad-inputs")
+    url = f"sqlite:///{root / 'recs.db'}"
+    recs = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C2", "C2"],
+            "rank": [1, 2, 1, 2],
+            "item_id": ["I1", "I2", "I2", "I1"],
+            "score": [2.0, 1.0, 2.0, 1.0],
+        }
+    )
+    record = RunRecord("yesterday", dt.date(2026, 3, 3), "published", model_version="m0")
+    publish(db.make_engine(url), record, recs)
+    return root, url
+
+
+def _snapshot(url):
+    with db.make_engine(url).connect() as conn:
+        recs = conn.execute(
+            sa.select(recommendations).order_by(
+                recommendations.c.run_date, recommendations.c.customer_id, recommendations.c.rank
+            )
+        ).all()
+        runs = conn.execute(sa.select(pipeline_runs.c.run_id, pipeline_runs.c.status)).all()
+    return recs, set(runs)
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_broken_drop_fails_at_validate_and_changes_nothing(case, database):
+    root, url = database
+    recs_before, runs_before = _snapshot(url)
+    arguments = {
+        "data_uri": str(CASES / case),
+        "run_date": RUN_DATE,
+        "window_days": 4,
+        "holdout_days": 1,
+        "epochs": 1,
+    }
+    with pytest.raises(RunFailed) as failure:
+        run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
+    message = str(failure.value)
+    assert "Inner task failed: 'validate'" in message
+    for expected in (CASES / case / "expect.txt").read_text().splitlines():
+        assert expected in message
+    run = failure.value.result
+    assert run.artifact("train", "model") is None
+    assert "nothing was trained or published" in (run.folder / "validation.md").read_text()
+    recs_after, runs_after = _snapshot(url)
+    assert recs_after == recs_before
+    assert runs_after == runs_before | {(run.run_id, "failed")}
