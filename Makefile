@@ -53,8 +53,9 @@ test: venv ## Run the test suite (PostgreSQL tests use BURGER_RECS_TEST_POSTGRES
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# `make run` and `make run-docker` compile first, so the IR they run pins the current code.
 .PHONY: compile
-compile: venv ## Compile the pipeline into pipelines/compiled/ (checked in)
+compile: venv ## Compile the pipeline into pipelines/compiled/ (checked in; commit it)
 	$(BURGER) compile
 
 ##@ Running
@@ -63,7 +64,7 @@ data: venv ## (Re)generate the sample data set (60 days up to today) in .local/s
 	$(BURGER) generate-data --force
 
 .PHONY: run
-run: venv ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
+run: compile ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
 	$(BURGER) run $(RUN_OPTS)
 
 .PHONY: runs
@@ -89,12 +90,16 @@ base-image: ## Provide the Python base image: pull PYTHON_IMAGE, else build it f
 images: venv base-image ## Build the step images that changed (content tags); EXTRA_CA_BUNDLE=path for pip
 	$(BIN)/python images/build.py
 
+.PHONY: bench-loop
+bench-loop: venv ## Time the edit -> result loop: embedded, cold and warm containers
+	$(BIN)/python scripts/bench_loop.py
+
 .PHONY: test-containers
 test-containers: venv ## Run the container tests (needs Docker and `make images`)
 	$(BIN)/python -m pytest -q -m docker tests/containers $(PYTEST_ARGS)
 
 .PHONY: run-docker
-run-docker: images ## Run the same compiled pipeline with every step in its own image
+run-docker: images compile ## Run the same compiled pipeline with every step in its own image
 	$(BURGER) run --runner docker $(RUN_OPTS)
 
 ##@ Housekeeping
