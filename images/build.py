@@ -56,13 +56,15 @@ def _git(*args: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def build(image: str, ref: str, build_args: dict[str, str]) -> float:
-    """Build one image; return the seconds it took. Raises SystemExit on failure."""
+def build(image: str, ref: str, build_args: dict[str, str], labels: dict[str, str]) -> float:
+    """Build one image with OCI labels; return the seconds it took (SystemExit on failure)."""
     log = BUILD_DIR / f"{image}.log"
     started = time.monotonic()
     command = ["build", "-f", f"images/{image}/Dockerfile", "-t", ref]
     for key, value in build_args.items():
         command += ["--build-arg", f"{key}={value}"]
+    for key, value in labels.items():
+        command += ["--label", f"org.opencontainers.image.{key}={value}"]
     print(f"  building {image} (log: {log.relative_to(REPO)}) ...", flush=True)
     with log.open("w") as handle:
         result = subprocess.run(
@@ -120,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(args.extra_ca_bundle, EXTRA_CA)
     else:
         EXTRA_CA.write_text("")
-    common = {
-        "SOURCE": _git("config", "--get", "remote.origin.url") or "burger-recs",
-        "REVISION": _git("rev-parse", "HEAD") or "unknown",
-        "VERSION": __version__,
+    labels = {
+        "source": _git("config", "--get", "remote.origin.url") or "burger-recs",
+        "revision": _git("rev-parse", "HEAD") or "unknown",
+        "version": __version__,
     }
     code_version = git_version(REPO) or f"unknown-{__version__}"
     refs = {}
@@ -134,12 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         if present(ref):
             status = "unchanged"
         else:
-            extra = (
-                {"PYTHON_IMAGE": args.python_image}
-                if image == BASE
-                else {"BASE_IMAGE": refs[BASE], "CODE_VERSION": code_version, "IMAGE_REF": ref}
-            )
-            status = f"built in {build(image, ref, {**common, **extra}):.0f}s"
+            if image == BASE:
+                build_args, base = {"PYTHON_IMAGE": args.python_image}, args.python_image
+            else:
+                build_args = {
+                    "BASE_IMAGE": refs[BASE],
+                    "CODE_VERSION": code_version,
+                    "IMAGE_REF": ref,
+                }
+                base = refs[BASE]
+            image_labels = {**labels, "title": f"burger-recs-{image}", "base.name": base}
+            status = f"built in {build(image, ref, build_args, image_labels):.0f}s"
         if args.push:
             if _docker("push", ref).returncode != 0:
                 raise SystemExit(f"error: pushing {ref} failed")
@@ -147,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {image:<10} {ref}  {size_mb(ref):,.0f} MB  ({status})", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({s: refs[s] for s in STEPS}, indent=2) + "\n")
-    print(f"step image map: {args.json}")
+    shown = args.json.relative_to(REPO) if args.json.is_relative_to(REPO) else args.json
+    print(f"step image map: {shown}")
     return 0
 
 
