@@ -21,6 +21,8 @@ LIBRARY = REPO / "src" / "burger_recs"
 IMAGES = REPO / "images"
 STEPS = ("ingest", "validate", "train", "evaluate", "recommend", "publish")
 BASE = "base"
+# Images of the dev cluster's services: built FROM the base like a step, never run as one.
+SERVICES = ("gcs-emulator",)
 DEFAULT_REGISTRY = "localhost:5001"
 IMAGE_PREFIX = "burger-recs"
 # Build-time inputs that never reach a final image (the extra CA bundle of a builder stage).
@@ -28,8 +30,8 @@ BUILD_ONLY = (".local/",)
 
 
 def dockerfile(image: str) -> Path:
-    """Return the Dockerfile of an image (a step or ``base``)."""
-    if image not in (*STEPS, BASE):
+    """Return the Dockerfile of an image (a step, ``base`` or one of ``SERVICES``)."""
+    if image not in (*STEPS, BASE, *SERVICES):
         raise ValueError(f"unknown step {image!r}; the steps are {', '.join(STEPS)}")
     return IMAGES / image / "Dockerfile"
 

@@ -1,6 +1,7 @@
 """The daily pipeline: ingest -> validate -> train -> evaluate -> recommend -> publish.
 
-Wiring only: every step is a component from components/, every default a library default.
+Wiring only: every step is a component from components/, every default a library default,
+and every task's cluster settings (Secrets, requests, retries) come from components/cluster.py.
 Compiled with ``burger-recs compile`` into pipelines/compiled/daily_recommendations.yaml,
 the one spec that runs embedded, in containers and on a cluster.
 """
@@ -8,6 +9,7 @@ the one spec that runs embedded, in containers and on a cluster.
 from kfp import dsl
 
 from burger_recs.steps.train import TrainParams
+from components.cluster import on_cluster
 from components.evaluate import evaluate
 from components.ingest import ingest
 from components.publish import publish
@@ -85,7 +87,7 @@ def daily_recommendations(
         k=k,
         exclude_ordered=exclude_ordered,
     )
-    publish(
+    published = publish(
         recommendations=recommended.outputs["recommendations"],
         validated=checked.outputs["validated"],
         evaluation=evaluated.outputs["evaluation"],
@@ -94,4 +96,12 @@ def daily_recommendations(
         data_uri=data_uri,
         started_at=ingested.outputs["started_at"],
         orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    )
+    on_cluster(
+        ingest=ingested,
+        validate=checked,
+        train=trained,
+        evaluate=evaluated,
+        recommend=recommended,
+        publish=published,
     )

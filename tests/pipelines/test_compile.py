@@ -15,7 +15,7 @@ def test_checked_in_ir_matches_a_fresh_compile(tmp_path):
 
 
 def test_ir_pins_every_step_to_its_content_tagged_image():
-    spec = yaml.safe_load(compiled_pipeline().read_text())
+    spec = next(yaml.safe_load_all(compiled_pipeline().read_text()))
     executors = spec["deploymentSpec"]["executors"]
     images = {name.removeprefix("exec-"): e["container"]["image"] for name, e in executors.items()}
     assert images == {step: image_ref(step) for step in STEPS}
@@ -25,7 +25,7 @@ def test_ir_pins_every_step_to_its_content_tagged_image():
 
 
 def test_ir_has_the_documented_parameters():
-    spec = yaml.safe_load(compiled_pipeline().read_text())
+    spec = next(yaml.safe_load_all(compiled_pipeline().read_text()))
     params = spec["root"]["inputDefinitions"]["parameters"]
     for name in (
         "run_date",

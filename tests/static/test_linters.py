@@ -18,7 +18,7 @@ def _lint(tool, paths):
 
 
 def test_there_is_something_to_lint():
-    assert len(DOCKERFILES) == 7  # base + six steps
+    assert len(DOCKERFILES) == 8  # base + six steps + the dev cluster's GCS emulator
     assert REPO / ".ci" / "run" in SCRIPTS
 
 

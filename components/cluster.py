@@ -1,0 +1,99 @@
+"""How each step runs on a Kubernetes cluster: its Secrets, requests, retries and caching.
+
+KFP platform settings only, applied by the pipeline to every task; the embedded and
+container runs (kfp.local) ignore them. Secrets reach a step as environment variables read
+from Kubernetes Secrets in the namespace the runs' pods run in (``kubeflow`` for a standalone
+KFP): the compiled IR names the Secret and its keys, never a value. The dev cluster's overlay
+(manifests/overlays/dev) creates these Secrets; production provides Secrets of the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kfp import kubernetes
+from kfp.dsl import PipelineTask
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """A Kubernetes Secret whose keys become a step's environment variables."""
+
+    name: str
+    keys: tuple[str, ...]
+    optional: bool = False
+
+
+# DATABASE_URL (burger_recs.db) for publish.
+DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",))
+# GCS settings for ingest: on the dev cluster STORAGE_EMULATOR_HOST (burger_recs.storage).
+# Optional, because in production GCS access may come from Workload Identity instead.
+STORAGE = SecretEnv("burger-recs-storage", ("STORAGE_EMULATOR_HOST",), optional=True)
+
+
+@dataclass(frozen=True)
+class OnCluster:
+    """One step's cluster settings.
+
+    Attributes:
+        cpu: CPU request.
+        memory: memory request.
+        retries: retries after a failure; only for steps whose failures may be transient
+            (network, database) and that are safe to run again.
+        secrets: Secrets the step reads as environment variables.
+        cache: whether KFP may serve the step from its cache. Off for steps that read or
+            write outside KFP (the drops may change, the database must be written).
+    """
+
+    cpu: str
+    memory: str
+    retries: int = 0
+    secrets: tuple[SecretEnv, ...] = field(default_factory=tuple)
+    cache: bool = True
+
+
+# Training, evaluation and scoring are deterministic: a failure there would only repeat.
+STEPS = {
+    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE,), cache=False),
+    "validate": OnCluster("250m", "1Gi"),
+    "train": OnCluster("1", "1Gi"),
+    "evaluate": OnCluster("500m", "1Gi"),
+    "recommend": OnCluster("500m", "1Gi"),
+    # Publishing a day is atomic and replaces the day, so running it again is safe.
+    "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
+}
+# Images are content-tagged and pushed before a run, or loaded into kind: never re-pulled.
+PULL_POLICY = "IfNotPresent"
+
+
+def on_cluster(**tasks: PipelineTask) -> None:
+    """Apply each step's cluster settings (``STEPS``) to its task, given by step name.
+
+    Raises:
+        ValueError: a step of ``STEPS`` has no task, or a task names no step.
+    """
+    if set(tasks) != set(STEPS):
+        raise ValueError(f"expected a task for each of {sorted(STEPS)}, got {sorted(tasks)}")
+    for step, task in tasks.items():
+        _apply(STEPS[step], task)
+
+
+def _apply(settings: OnCluster, task: PipelineTask) -> None:
+    task.set_cpu_request(settings.cpu).set_memory_request(settings.memory)
+    if settings.retries:
+        # One short retry for a lost pod or node; database and GCS faults are already
+        # retried inside the step, and a permanent error (wrong password) must fail fast,
+        # also under kfp.local, which follows this policy.
+        task.set_retry(
+            num_retries=settings.retries,
+            backoff_duration="5s",
+            backoff_factor=2.0,
+            backoff_max_duration="60s",
+        )
+    if not settings.cache:
+        task.set_caching_options(enable_caching=False)
+    kubernetes.set_image_pull_policy(task, PULL_POLICY)
+    for secret in settings.secrets:
+        kubernetes.use_secret_as_env(
+            task, secret.name, {key: key for key in secret.keys}, optional=secret.optional
+        )

