@@ -95,6 +95,30 @@ menu_items = sa.Table(
 
 RUN_STATUSES = ("published", "gated", "failed")
 
+# SQL identifiers that come from configuration (the schema of the output tables) must be
+# plain names before they get near a statement; values are always bound parameters.
+SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def sql_identifier(name: str, what: str = "SQL identifier") -> str:
+    """Return ``name`` when it is a plain lower-case SQL identifier, else raise ValueError.
+
+    Plain means what PostgreSQL and SQLite take unquoted and unchanged: a lower-case letter or
+    an underscore, then lower-case letters, digits or underscores, at most 63 characters
+    (PostgreSQL's limit). Quotes, dots, spaces, semicolons, dashes and upper case are refused,
+    so a configured name can never change what a statement does.
+
+    Args:
+        name: the identifier.
+        what: what the name is (a setting's name), for the error message.
+    """
+    if not isinstance(name, str) or not SQL_IDENTIFIER.fullmatch(name):
+        raise ValueError(
+            f"{what} {name!r} is not a plain SQL identifier: use 1 to 63 lower-case letters, "
+            "digits and underscores, not starting with a digit"
+        )
+    return name
+
 
 @dataclass(frozen=True)
 class Violation:

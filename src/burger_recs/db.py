@@ -3,7 +3,8 @@
 The URL comes from the ``DATABASE_URL`` environment variable (a Kubernetes Secret on a
 cluster), never from a pipeline parameter, and it is only ever shown with the password
 hidden. SQLite runs in WAL mode so that readers keep reading the previous day while a new
-one is written; PostgreSQL gives the same through MVCC.
+one is written; PostgreSQL gives the same through MVCC. On PostgreSQL the output tables may
+live in a schema of their own (``BURGER_RECS_DB_SCHEMA``, a validated plain identifier).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from tenacity import (
     wait_exponential,
 )
 
-from burger_recs.contract import menu_items, metadata, pipeline_runs, recommendations
+from burger_recs.contract import (
+    menu_items,
+    metadata,
+    pipeline_runs,
+    recommendations,
+    sql_identifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,8 @@ DATABASE_URL_ENV = "DATABASE_URL"
 # How long a publish keeps retrying a database that went away, in seconds.
 RETRY_SECONDS_ENV = "BURGER_RECS_DB_RETRY_SECONDS"
 DEFAULT_RETRY_SECONDS = 120.0
+# The PostgreSQL schema of the output tables (default: the connection's search path).
+SCHEMA_ENV = "BURGER_RECS_DB_SCHEMA"
 
 # SQLSTATE classes and codes that a retry can cure: connection exceptions, the server
 # shutting down or starting up, serialization failures and deadlocks.
@@ -60,6 +69,10 @@ class DatabaseNotConfigured(RuntimeError):
     """No DATABASE_URL in the environment."""
 
 
+class SchemaUnavailable(RuntimeError):
+    """The output tables are missing and cannot be created there (a permanent error)."""
+
+
 def database_url(url: str | None = None) -> str:
     """Return ``url`` or the ``DATABASE_URL`` environment variable.
 
@@ -83,16 +96,43 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def make_engine(url: str | None = None) -> sa.Engine:
+def table_schema(schema: str | None = None) -> str | None:
+    """Return the schema of the output tables: ``schema`` or ``BURGER_RECS_DB_SCHEMA``.
+
+    Returns:
+        The schema, or None for the connection's default (an empty setting).
+
+    Raises:
+        ValueError: the name is not a plain SQL identifier.
+    """
+    name = schema if schema is not None else os.environ.get(SCHEMA_ENV, "")
+    return sql_identifier(name, SCHEMA_ENV) if name else None
+
+
+def make_engine(url: str | None = None, schema: str | None = None) -> sa.Engine:
     """Create an engine for ``url`` (default: ``DATABASE_URL``).
 
     ``postgresql://`` URLs use psycopg 3. SQLite files get their folder created, WAL mode
     and a busy timeout.
+
+    Args:
+        url: the database URL.
+        schema: the PostgreSQL schema of the output tables (default:
+            ``BURGER_RECS_DB_SCHEMA``, else the connection's default). It must exist.
+
+    Raises:
+        ValueError: the schema is not a plain SQL identifier, or is set for SQLite.
     """
     parsed = sa.make_url(database_url(url))
+    schema = table_schema(schema)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
+        if schema:
+            raise ValueError(
+                f"{SCHEMA_ENV}={schema}: schemas of the output tables are for PostgreSQL; "
+                "unset it for SQLite"
+            )
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
@@ -105,12 +145,46 @@ def make_engine(url: str | None = None) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    engine = sa.create_engine(parsed, pool_pre_ping=True)
+    if schema:
+        # Every statement names the tables schema-qualified; the name is a checked identifier.
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
 
 
 def ensure_schema(engine: sa.Engine) -> None:
-    """Create the output tables that do not exist yet (existing ones are left alone)."""
-    with_retries(lambda: metadata.create_all(engine, checkfirst=True))
+    """Create the output tables that do not exist yet (existing ones are left alone).
+
+    Raises:
+        SchemaUnavailable: a table is missing and cannot be created (no privilege to, or
+            the configured schema does not exist); the message names the tables and why.
+    """
+    try:
+        with_retries(lambda: metadata.create_all(engine, checkfirst=True))
+    except sa.exc.DBAPIError as exc:
+        problem = None if is_transient(exc) else _missing_tables_problem(engine, exc)
+        if problem is None:
+            raise  # not about missing tables (a wrong password says so itself)
+        raise SchemaUnavailable(problem) from exc
+
+
+def _missing_tables_problem(engine: sa.Engine, exc: sa.exc.DBAPIError) -> str | None:
+    """Describe why missing tables cannot be created, or None if no table is missing."""
+    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+    try:
+        inspector = sa.inspect(engine)
+        tables = metadata.sorted_tables
+        missing = [t.name for t in tables if not inspector.has_table(t.name, schema=schema)]
+    except sa.exc.SQLAlchemyError:
+        return None
+    if not missing:
+        return None
+    where = f"schema {schema} ({SCHEMA_ENV}) of " if schema else ""
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    return (
+        f"the output table(s) {', '.join(missing)} are missing in {where}"
+        f"{engine.url.render_as_string(hide_password=True)} and cannot be created: {reason}"
+    )
 
 
 def is_transient(exc: BaseException) -> bool:
