@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from burger_recs import db
+from burger_recs.submit import DEV_DATA_URI, DEV_HOST, DEV_UI
 from burger_recs.version import code_version
 
 app = typer.Typer(
@@ -269,6 +270,104 @@ def compile_command(
     typer.echo(f"compiled {_show(target)}")
 
 
+@app.command("submit")
+def submit_command(
+    host: Annotated[
+        str, typer.Option(envvar="KFP_HOST", help="The KFP API (default: the dev cluster's).")
+    ] = DEV_HOST,
+    ui: Annotated[str, typer.Option(help="The Kubeflow UI, for links.")] = DEV_UI,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REGISTRY",
+            help="Registry prefix the images were pushed to (default: the compiled one, "
+            "localhost:5001).",
+        ),
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="Data root (default: the dev cluster's GCS emulator).")
+    ] = DEV_DATA_URI,
+    run_date: Annotated[
+        str | None, typer.Option(help="Day to run for, YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Pipeline parameter NAME=VALUE (repeatable), e.g. --param k=5."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Follow the run to its end: step states, a failed step's logs.")
+    ] = False,
+    timeout: Annotated[int, typer.Option(help="--wait: give up after this many seconds.")] = 7200,
+    kubectl: Annotated[str, typer.Option(help="kubectl, for a failed step's logs.")] = "kubectl",
+    kube_context: Annotated[str | None, typer.Option(help="kubectl context.")] = None,
+) -> None:
+    """Upload the compiled pipeline to Kubeflow Pipelines and start a run (make submit)."""
+    from burger_recs import submit as kfp
+    from burger_recs.compile import retarget_images
+    from burger_recs.local_run import parse_params
+    from burger_recs.steps.ingest import resolve_run_date
+
+    pipeline_file = compiled_pipeline()
+    try:
+        day = resolve_run_date(run_date or "")
+        params = parse_params(param or [], pipeline_file)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    ir_text = pipeline_file.read_text()
+    if registry:
+        ir_text = retarget_images(ir_text, registry)
+    arguments = {"data_uri": data, "run_date": day.isoformat(), **params}
+    typer.echo(f"submitting {pipeline_file.name} for {day} on {data} to {host}", err=True)
+    try:
+        run = kfp.submit(
+            kfp.KfpApi(host),
+            ir_text,
+            arguments,
+            code_version(),
+            ui,
+            typer.echo,
+            wait=wait,
+            fetch_logs=kfp.kubectl_logs(kubectl, kube_context),
+            timeout_seconds=timeout,
+        )
+    except kfp.KfpError as exc:
+        raise _fail(str(exc)) from None
+    if wait and run.get("state") != "SUCCEEDED":
+        raise typer.Exit(code=1)
+
+
+@app.command("reconcile-schedule")
+def reconcile_schedule_command(
+    schedule: Annotated[
+        Path, typer.Option(help="The schedule file (production's is in git).")
+    ] = Path("manifests/overlays/prod/schedule.yaml"),
+    host: Annotated[str, typer.Option(envvar="KFP_HOST", help="The KFP API.")] = DEV_HOST,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PIPELINE_VERSION",
+            help="Pipeline version to schedule (default: the pipeline's newest).",
+        ),
+    ] = None,
+    cluster_timezone: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KFP_CRON_TIMEZONE",
+            help="KFP's cronScheduleTimezone, checked against the schedule's timezone.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print what would change; change nothing.")] = False,
+) -> None:
+    """Make KFP's recurring run match the schedule file (idempotent; the PostSync hook Job)."""
+    from burger_recs import schedule as reconciler
+    from burger_recs.submit import KfpError
+
+    try:
+        reconciler.run(schedule, host, version, cluster_timezone, typer.echo, dry_run=dry_run)
+    except (reconciler.ScheduleError, KfpError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command("recs")
 def recs_command(
     customer: Annotated[str, typer.Option(help="Customer id.")],
@@ -325,3 +424,86 @@ def runs_command(
             f"{r.run_id[:23]:<24}{r.run_date!s:<12}{r.status:<11}{r.code_version[:19]:<20}"
             f"{pk:<17}{r.rows_written:>9,}  {finished}"
         )
+
+
+MovieLensFolder = Annotated[
+    Path,
+    typer.Argument(
+        help="The MovieLens 100k folder (ua.base, ua.test, u.item, u.genre, u.user). Its "
+        "licence forbids redistribution: never copy it into the repository.",
+        show_default=False,
+    ),
+]
+MinRatingOption = Annotated[
+    int, typer.Option(min=1, max=5, help="The lowest rating (1-5) that counts as an order.")
+]
+
+
+@app.command("import-movielens")
+def import_movielens_command(
+    path: MovieLensFolder,
+    out: Annotated[Path, typer.Option(help="Data root to write the daily drops into.")],
+    min_rating: MinRatingOption = 1,
+    force: Annotated[bool, typer.Option(help="Replace existing day folders in --out.")] = False,
+) -> None:
+    """Convert MovieLens 100k into daily drops of the data contract, for the pipeline."""
+    from burger_recs.movielens import import_movielens
+
+    try:
+        summary = import_movielens(
+            path,
+            out,
+            min_rating=min_rating,
+            force=force,
+            progress=lambda message: typer.echo(f"  {message}", err=True),
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        hint = " (use --force to replace)" if isinstance(exc, FileExistsError) else ""
+        raise _fail(f"{exc}{hint}") from None
+    typer.echo(
+        f"wrote {summary.days} days ({summary.first_date}..{summary.last_date}, "
+        f"{summary.empty_days} without orders) of {summary.orders:,} orders (ratings >= "
+        f"{min_rating}; {summary.skipped_ratings:,} lower ones left out), "
+        f"{summary.customers:,} customers, {summary.items:,} items to {_show(out)}\n"
+        f"run the pipeline on it: burger-recs run --data {_show(out)} "
+        f"--run-date {summary.last_date}"
+    )
+
+
+@app.command("quality")
+def quality_command(
+    path: MovieLensFolder,
+    seeds: Annotated[int, typer.Option(min=1, help="Training seeds; figures are means.")] = 5,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Epochs of the documentation's protocol (10).")
+    ] = 10,
+    run_dates: Annotated[
+        int, typer.Option(min=1, help="Run dates of the temporal evaluation, 28 days apart.")
+    ] = 6,
+    min_rating: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=5,
+            help="Temporal evaluation: the lowest rating that counts as an order (the "
+            "protocol always takes every rating).",
+        ),
+    ] = 1,
+) -> None:
+    """Print the pipeline's figures on MovieLens 100k next to the published ones."""
+    from burger_recs.quality import movielens_report, pipeline_defaults
+
+    settings = pipeline_defaults(compiled_pipeline())
+    try:
+        report = movielens_report(
+            path,
+            settings,
+            seeds=range(seeds),
+            epochs=epochs,
+            run_date_count=run_dates,
+            min_rating=min_rating,
+            progress=lambda message: typer.echo(f"  {message}", err=True),
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(report.render())

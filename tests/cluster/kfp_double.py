@@ -8,7 +8,8 @@ misspelt or invented field is refused. Every refused request is kept in ``violat
 answered with HTTP 400, like the server's InvalidArgument.
 
 Runs move through ``run_script``: each GET of a run returns the next snapshot, and the last
-one from then on.
+one from then on. Recurring runs (the production schedule's reconciler) are created, listed,
+enabled, disabled and deleted as the server does, with its checks of cron and concurrency.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class KfpDouble:
         self.specs: dict[str, dict] = {}  # version id -> its pipeline spec
         self.experiments: dict[str, dict] = {}
         self.runs: dict[str, dict] = {}
+        self.recurring_runs: dict[str, dict] = {}
         self.run_script: list[dict] = [{"state": "SUCCEEDED"}]
         self.requests: list[Request] = []
         self.violations: list[str] = []
@@ -151,12 +153,11 @@ class KfpDouble:
         if request.method == "GET" and parts[0] == "pipelines" and parts[2:] == ["versions"]:
             if parts[1] not in self.pipelines:
                 raise Refused(404, f"pipeline {parts[1]} not found", code=5)
-            name = name_filter(request.query)
-            found = [
-                v
-                for v in self.versions.values()
-                if v["pipeline_id"] == parts[1] and v["display_name"] == name
-            ]
+            found = [v for v in self.versions.values() if v["pipeline_id"] == parts[1]]
+            if "filter" in request.query:
+                name = name_filter(request.query)
+                found = [v for v in found if v["display_name"] == name]
+            found = _sorted_page(found, request.query)
             return {"pipeline_versions": found, "total_size": len(found)} if found else {}
         if route == ("GET", "/experiments"):
             name = name_filter(request.query)
@@ -173,6 +174,8 @@ class KfpDouble:
             return self._create_run(request.body)
         if request.method == "GET" and parts[0] == "runs" and len(parts) == 2:
             return self._get_run(parts[1])
+        if parts[0] == "recurringruns":
+            return self._recurring_runs(request, parts[1:])
         raise Refused(404, f"no route {request.method} {request.path}", code=5)
 
     def _create_pipeline(self, body: object) -> dict:
@@ -251,6 +254,12 @@ class KfpDouble:
             raise Refused(404, f"no pipeline version {reference}", code=5)
         if body.get("experiment_id") and body["experiment_id"] not in self.experiments:
             raise Refused(404, f"experiment {body['experiment_id']} not found", code=5)
+        self._check_parameters(version, body)
+        run = {**body, "run_id": self._id("run"), "state": "PENDING", "created_at": NOW}
+        self.runs[run["run_id"]] = run
+        return run
+
+    def _check_parameters(self, version: dict, body: dict) -> None:
         spec = self.specs[version["pipeline_version_id"]]
         declared = spec["root"]["inputDefinitions"]["parameters"]
         given = (body.get("runtime_config") or {}).get("parameters") or {}
@@ -264,8 +273,94 @@ class KfpDouble:
             required = "defaultValue" not in definition and not definition.get("isOptional")
             if required and name not in given:
                 raise Refused(400, f"missing parameter {name}")
-        run = {**body, "run_id": self._id("run"), "state": "PENDING", "created_at": NOW}
-        self.runs[run["run_id"]] = run
+
+    # -- recurring runs --------------------------------------------------------------------
+    def _recurring_runs(self, request: Request, rest: list[str]) -> dict:
+        if not rest:
+            if request.method == "POST":
+                return self._create_recurring_run(request.body)
+            if request.method == "GET":
+                unknown = set(request.query) - {
+                    "filter",
+                    "page_size",
+                    "page_token",
+                    "sort_by",
+                    "experiment_id",
+                    "namespace",
+                }
+                if unknown:
+                    raise Refused(400, f"unknown query parameters {sorted(unknown)}")
+                found = list(self.recurring_runs.values())
+                if "filter" in request.query:
+                    name = name_filter(request.query)
+                    found = [r for r in found if r["display_name"] == name]
+                if "experiment_id" in request.query:
+                    wanted = request.query["experiment_id"][0]
+                    found = [r for r in found if r.get("experiment_id") == wanted]
+                # The proto names this field recurringRuns, and the server keeps proto names.
+                return {"recurringRuns": found, "total_size": len(found)} if found else {}
+        elif len(rest) == 1:
+            run_id, _, verb = rest[0].partition(":")
+            if run_id not in self.recurring_runs:
+                raise Refused(404, f"recurring run {run_id} not found", code=5)
+            run = self.recurring_runs[run_id]
+            if request.method == "GET" and not verb:
+                return run
+            if request.method == "DELETE" and not verb:
+                del self.recurring_runs[run_id]
+                return {}
+            if request.method == "POST" and verb in ("enable", "disable"):
+                if request.body:
+                    raise Refused(400, f":{verb} takes no body")
+                enabled = verb == "enable"
+                run["mode"] = "ENABLE" if enabled else "DISABLE"
+                run["status"] = "ENABLED" if enabled else "DISABLED"
+                return {}
+        raise Refused(404, f"no route {request.method} {request.path}", code=5)
+
+    def _create_recurring_run(self, body: object) -> dict:
+        check_fields(body, "V2beta1RecurringRun", "recurring_run")
+        for output in ("recurring_run_id", "status", "created_at", "updated_at", "error"):
+            if output in body:
+                raise Refused(400, f"{output} is set by the server")
+        if not body.get("display_name"):
+            raise Refused(400, "Recurring run's name cannot be empty")
+        reference = body.get("pipeline_version_reference")
+        if bool(reference) == bool(body.get("pipeline_spec")):
+            raise Refused(400, "give either pipeline_version_reference or pipeline_spec")
+        version = self.versions.get(reference.get("pipeline_version_id", ""))
+        if version is None or version["pipeline_id"] != reference.get("pipeline_id"):
+            raise Refused(404, f"no pipeline version {reference}", code=5)
+        if body.get("experiment_id") and body["experiment_id"] not in self.experiments:
+            raise Refused(404, f"experiment {body['experiment_id']} not found", code=5)
+        self._check_parameters(version, body)
+        # int64 is a JSON string (the SDK sends a number, which the server also reads).
+        concurrency = str(body.get("max_concurrency", "0"))
+        if not concurrency.isdigit() or not 1 <= int(concurrency) <= 10:
+            raise Refused(
+                400, "Max concurrency of a recurring run must be at least 1 and at most 10"
+            )
+        trigger = body.get("trigger") or {}
+        if len(trigger) != 1 or not (trigger.get("cron_schedule") or {}).get("cron"):
+            raise Refused(400, f"expected a trigger with a cron schedule, got {trigger}")
+        cron = trigger["cron_schedule"]["cron"]
+        if not (cron.startswith("@") or len(cron.split()) in (5, 6)):
+            raise Refused(400, f"Schedule cron is not a supported format: {cron!r}")
+        mode = body.get("mode", "MODE_UNSPECIFIED")
+        if mode not in ("MODE_UNSPECIFIED", "ENABLE", "DISABLE"):
+            raise Refused(400, f"Recurring run's mode is invalid: {mode}")
+        enabled = mode == "ENABLE"
+        run = {
+            **body,
+            "recurring_run_id": self._id("recurring"),
+            "max_concurrency": concurrency,
+            "mode": "ENABLE" if enabled else "DISABLE",
+            "status": "ENABLED" if enabled else "DISABLED",
+            "created_at": NOW,
+            "updated_at": NOW,
+            "namespace": "",
+        }
+        self.recurring_runs[run["recurring_run_id"]] = run
         return run
 
     def _get_run(self, run_id: str) -> dict:
@@ -275,6 +370,21 @@ class KfpDouble:
         self._gets[run_id] = n + 1
         snapshot = self.run_script[min(n, len(self.run_script) - 1)]
         return {**self.runs[run_id], **snapshot}
+
+
+def _sorted_page(items: list[dict], query: dict[str, list[str]]) -> list[dict]:
+    """Order by ``sort_by`` (``created_at desc``: the newest first) and keep one page."""
+    sort_by = query.get("sort_by", [""])[0]
+    if sort_by not in ("", "created_at", "created_at desc"):
+        raise Refused(400, f"cannot sort by {sort_by!r}")
+    if sort_by:
+        # Equal timestamps: the later created (inserted) one counts as newer.
+        ranked = sorted(enumerate(items), key=lambda pair: (pair[1]["created_at"], pair[0]))
+        items = [item for _, item in ranked]
+        if sort_by.endswith(" desc"):
+            items.reverse()
+    size = query.get("page_size", [""])[0]
+    return items[: int(size)] if size else items
 
 
 def snapshot(state: str, *tasks: dict) -> dict:
@@ -332,6 +442,6 @@ def _handler(double: KfpDouble) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_DELETE = _serve
 
     return Handler

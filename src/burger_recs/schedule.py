@@ -1,0 +1,493 @@
+"""The production schedule, declared in git: one recurring run in Kubeflow Pipelines.
+
+KFP has no custom resource for recurring runs, so the daily schedule lives in a versioned
+file (``manifests/overlays/prod/schedule.yaml``) and this reconciler makes KFP match it. It
+finds the pipeline version the production rendering declares (the newest version when none is
+named), then creates, replaces or leaves alone the one recurring run whose display name the
+file gives. It owns every recurring run of that name: duplicates are deleted. Running it twice
+changes nothing: when KFP already matches, it makes no write at all.
+
+The KFP v2beta1 API has no update call for recurring runs, so a changed schedule or version is
+a new recurring run, created before the old one is deleted (the schedule never disappears; the
+two overlap for a moment, and publishing a day twice only replaces it). Enabling or disabling
+alone is done in place.
+
+It runs in the step base image as the Argo CD PostSync hook Job of the production overlay
+(``python -m burger_recs.schedule``) and on a laptop as ``burger-recs reconcile-schedule``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from burger_recs.submit import KfpApi, KfpError
+
+Echo = Callable[[str], None]
+# The KFP API inside the cluster, seen from a pod in namespace kubeflow.
+IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+# Environment of the hook Job (manifests/overlays/prod/reconcile-schedule-job.yaml).
+HOST_ENV = "KFP_HOST"
+VERSION_ENV = "PIPELINE_VERSION"
+# KFP's scheduler runs every cron in one timezone: the ConfigMap pipeline-install-config, key
+# cronScheduleTimezone (the controller's env CRON_SCHEDULE_TIMEZONE; empty means UTC).
+TIMEZONE_ENV = "KFP_CRON_TIMEZONE"
+# robfig/cron v1 (KFP's parser) descriptors; anything else must have six fields.
+CRON_DESCRIPTORS = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
+_TIMEZONE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+_EQUALS = 1  # Predicate.Operation EQUALS, as kfp.Client sends it
+
+
+class ScheduleError(RuntimeError):
+    """The schedule file is invalid, or KFP cannot be brought to match it."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The recurring run the schedule file declares.
+
+    Attributes:
+        name: display name of the recurring run; the reconciler owns every one of this name.
+        pipeline: the pipeline (its display name) whose version runs.
+        experiment: the experiment the recurring run and its runs belong to.
+        cron: KFP cron expression: six fields, seconds first (``0 30 23 * * *``).
+        timezone: the timezone ``cron`` is meant in; KFP's scheduler must use the same one.
+        parameters: the pipeline's parameters for every run.
+        max_concurrency: how many of its runs may run at once (KFP: 1 to 10).
+        catchup: whether runs missed while the schedule was paused are started afterwards.
+        enabled: whether the schedule starts runs.
+    """
+
+    name: str
+    pipeline: str
+    experiment: str
+    cron: str
+    timezone: str
+    parameters: dict[str, object] = field(default_factory=dict)
+    max_concurrency: int = 1
+    catchup: bool = False
+    enabled: bool = True
+
+
+_REQUIRED = {"name": str, "pipeline": str, "experiment": str, "cron": str, "timezone": str}
+_OPTIONAL = {"parameters": dict, "max_concurrency": int, "catchup": bool, "enabled": bool}
+
+
+def parse_schedule(text: str, where: str = "schedule") -> Schedule:
+    """Return the schedule a schedule file declares.
+
+    Raises:
+        ScheduleError: a key is missing, unknown or of the wrong type, or a value is invalid.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScheduleError(f"{where}: not YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScheduleError(f"{where}: expected a mapping of settings")
+    unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ScheduleError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
+        if key not in data:
+            if key in _REQUIRED:
+                raise ScheduleError(f"{where}: missing setting {key}")
+            continue
+        value = data[key]
+        # bool is an int in Python: max_concurrency: true is no number.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ScheduleError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+        if kind is str and not value.strip():
+            raise ScheduleError(f"{where}: {key} is empty")
+    schedule = Schedule(**data)
+    check_cron(schedule.cron, where)
+    if not _TIMEZONE.match(schedule.timezone):
+        raise ScheduleError(f"{where}: timezone {schedule.timezone!r} is no IANA zone name")
+    if not 1 <= schedule.max_concurrency <= 10:
+        raise ScheduleError(f"{where}: max_concurrency must be 1 to 10 (KFP's limits)")
+    for name, value in schedule.parameters.items():
+        if not isinstance(name, str) or not isinstance(value, str | int | float | bool):
+            raise ScheduleError(
+                f"{where}: parameter {name!r} must be a string, number or boolean, got {value!r}"
+            )
+    return schedule
+
+
+def load_schedule(path: Path) -> Schedule:
+    """Read and check a schedule file."""
+    return parse_schedule(path.read_text(), str(path))
+
+
+def check_cron(cron: str, where: str = "schedule") -> None:
+    """Refuse what KFP's cron parser would read differently from a crontab line.
+
+    KFP parses with robfig/cron v1: six fields, the first being seconds. It also takes five
+    fields, as seconds to months, so a crontab line such as ``30 23 * * *`` would run every
+    hour at minute 23; five fields are refused here for that reason.
+    """
+    if cron.strip() in CRON_DESCRIPTORS:
+        return
+    fields = cron.split()
+    if len(fields) != 6:
+        hint = (
+            " (a five-field crontab line? KFP wants seconds first: "
+            f"'0 {cron.strip()}' runs at the same times)"
+            if len(fields) == 5
+            else ""
+        )
+        raise ScheduleError(
+            f"{where}: cron {cron!r} must have six fields: second minute hour day-of-month "
+            f"month day-of-week{hint}"
+        )
+    bad = [f for f in fields if not _CRON_FIELD.match(f)]
+    if bad:
+        raise ScheduleError(f"{where}: cron {cron!r} has invalid fields {bad}")
+
+
+def check_timezone(schedule: Schedule, cluster_timezone: str | None, echo: Echo) -> None:
+    """Fail unless KFP's scheduler reads the cron in the schedule's timezone.
+
+    Args:
+        schedule: the declared schedule.
+        cluster_timezone: KFP's ``cronScheduleTimezone`` ("" means UTC), or None when it is
+            not known (then only a note is printed).
+        echo: where to print that note.
+    """
+    if cluster_timezone is None:
+        echo(
+            f"note: cannot check that KFP's scheduler uses timezone {schedule.timezone} "
+            f"(set ${TIMEZONE_ENV} to its cronScheduleTimezone)"
+        )
+        return
+    actual = cluster_timezone.strip() or "UTC"
+    if actual != schedule.timezone:
+        raise ScheduleError(
+            f"the schedule's cron is meant in {schedule.timezone}, but KFP's scheduler reads "
+            f"every cron in {actual} (ConfigMap pipeline-install-config, key "
+            "cronScheduleTimezone, in KFP's namespace). Set one to the other; after changing "
+            "the ConfigMap, restart deployment/ml-pipeline-scheduledworkflow."
+        )
+
+
+class ScheduleApi(KfpApi):
+    """The KFP v2beta1 calls the reconciler adds to those of ``make submit``."""
+
+    @staticmethod
+    def _name_filter(name: str) -> str:
+        predicate = {"operation": _EQUALS, "key": "display_name", "stringValue": name}
+        return json.dumps({"predicates": [predicate]})
+
+    def latest_version(self, pipeline_id: str) -> dict | None:
+        """Return the pipeline's most recently created version, or None."""
+        params = {"sort_by": "created_at desc", "page_size": 1}
+        found = self._call("GET", f"/pipelines/{pipeline_id}/versions", params=params)
+        versions = found.get("pipeline_versions")
+        return versions[0] if versions else None
+
+    def find_recurring_runs(self, name: str) -> list[dict]:
+        """Return every recurring run whose display name is ``name``, in any experiment."""
+        runs: list[dict] = []
+        params: dict[str, object] = {"filter": self._name_filter(name), "page_size": 100}
+        while True:
+            page = self._call("GET", "/recurringruns", params=params)
+            # The proto names this field recurringRuns (camelCase), and the API keeps it.
+            runs += page.get("recurringRuns") or []
+            token = page.get("next_page_token")
+            if not token:
+                return runs
+            params = {**params, "page_token": token}
+
+    def create_recurring_run(self, body: dict) -> dict:
+        """Create a recurring run (a ``V2beta1RecurringRun`` body)."""
+        return self._call("POST", "/recurringruns", json=body)
+
+    def delete_recurring_run(self, recurring_run_id: str) -> None:
+        """Delete a recurring run; its past runs stay."""
+        self._call("DELETE", f"/recurringruns/{recurring_run_id}")
+
+    def set_recurring_run_enabled(self, recurring_run_id: str, enabled: bool) -> None:
+        """Enable or disable a recurring run in place."""
+        verb = "enable" if enabled else "disable"
+        self._call("POST", f"/recurringruns/{recurring_run_id}:{verb}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the reconciler did."""
+
+    action: str  # created | updated | unchanged (and, with dry_run, would-...)
+    recurring_run_id: str | None
+    version: str
+    changes: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+
+def desired_recurring_run(schedule: Schedule, version: dict, experiment_id: str | None) -> dict:
+    """Return the ``V2beta1RecurringRun`` body the schedule asks for, on ``version``."""
+    name = version.get("display_name") or version.get("name") or version["pipeline_version_id"]
+    code = (version.get("tags") or {}).get("code_version")
+    about = [f"pipeline_version={name}"]
+    if code:
+        about.append(f"code_version={code}")
+    if version.get("code_source_url"):
+        about.append(f"code={version['code_source_url']}")
+    body = {
+        "display_name": schedule.name,
+        "description": "declared in git (manifests/overlays/prod/schedule.yaml): "
+        + " ".join(about),
+        "pipeline_version_reference": {
+            "pipeline_id": version["pipeline_id"],
+            "pipeline_version_id": version["pipeline_version_id"],
+        },
+        "runtime_config": {"parameters": dict(schedule.parameters)},
+        "trigger": {"cron_schedule": {"cron": schedule.cron}},
+        "max_concurrency": str(schedule.max_concurrency),  # int64: a string in JSON
+        "no_catchup": not schedule.catchup,
+        "mode": "ENABLE" if schedule.enabled else "DISABLE",
+    }
+    if experiment_id:
+        body["experiment_id"] = experiment_id
+    return body
+
+
+def _number(value: object) -> object:
+    # The API keeps parameters as protobuf Values: every number comes back a double.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def comparable(run: dict) -> dict[str, object]:
+    """Return what the reconciler compares of a recurring run, as the API shows it."""
+    reference = run.get("pipeline_version_reference") or {}
+    trigger = run.get("trigger") or {}
+    parameters = (run.get("runtime_config") or {}).get("parameters") or {}
+    status = run.get("status") or {"ENABLE": "ENABLED", "DISABLE": "DISABLED"}.get(
+        run.get("mode") or "", "DISABLED"
+    )
+    return {
+        "description": run.get("description") or "",
+        "experiment": run.get("experiment_id") or "",
+        "pipeline": reference.get("pipeline_id") or "",
+        "pipeline version": reference.get("pipeline_version_id")
+        or run.get("pipeline_version_id")
+        or "",
+        "parameters": {key: _number(value) for key, value in sorted(parameters.items())},
+        "cron": (trigger.get("cron_schedule") or {}).get("cron") or "",
+        "periodic": bool(trigger.get("periodic_schedule")),
+        "max concurrency": str(run.get("max_concurrency") or "0"),
+        "catch-up": not run.get("no_catchup", False),
+        "enabled": status == "ENABLED",
+    }
+
+
+def differences(existing: dict, desired: dict) -> list[str]:
+    """Return a line per compared setting that differs, ``name: old -> new``."""
+    old, new = comparable(existing), comparable(desired)
+    return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in new if old[key] != new[key]]
+
+
+def wait_for_version(
+    api: ScheduleApi,
+    pipeline_id: str,
+    name: str,
+    attempts: int = 10,
+    delay: float = 6.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """Return the pipeline's version named ``name``, waiting for KFP to list it.
+
+    KFP in Kubernetes-native mode lists PipelineVersion resources through a cache, so a
+    version Argo CD has just applied may take a moment to appear.
+
+    Raises:
+        ScheduleError: the version did not appear.
+    """
+    for attempt in range(attempts):
+        found = api.find_version(pipeline_id, name)
+        if found:
+            return found
+        if attempt + 1 < attempts:
+            sleep(delay)
+    raise ScheduleError(
+        f"pipeline version {name} is not in KFP (asked {attempts} times). Is the "
+        f"PipelineVersion applied and valid? kubectl -n kubeflow get pipelineversion {name} "
+        "-o yaml (its status.conditions), and the ml-pipeline logs"
+    )
+
+
+def _check_parameters(schedule: Schedule, version: dict) -> None:
+    spec = version.get("pipeline_spec") or {}
+    spec = spec.get("pipeline_spec", spec)  # the API nests the IR when a platform spec exists
+    declared = ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters")
+    if declared is None:
+        return
+    unknown = sorted(set(schedule.parameters) - set(declared))
+    if unknown:
+        raise ScheduleError(
+            f"the schedule sets {', '.join(unknown)}, which the pipeline version "
+            f"{version.get('display_name')} does not declare (it has {', '.join(sorted(declared))})"
+        )
+
+
+def reconcile(
+    api: ScheduleApi,
+    schedule: Schedule,
+    version_name: str | None = None,
+    cluster_timezone: str | None = None,
+    echo: Echo = print,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = 10,
+) -> Outcome:
+    """Make KFP's recurring runs named ``schedule.name`` one run matching the schedule.
+
+    Args:
+        api: the KFP API.
+        schedule: the declared schedule.
+        version_name: the pipeline version to run (the rendering's); None means the
+            pipeline's most recently created version.
+        cluster_timezone: KFP's cron timezone, to check against the schedule's.
+        echo: where to report.
+        dry_run: report what would change, change nothing.
+        sleep: how to wait for a version KFP does not list yet.
+        attempts: how often to look for it.
+
+    Raises:
+        ScheduleError: KFP cannot be made to match (with the reason).
+        KfpError: the API refused a request.
+    """
+    check_timezone(schedule, cluster_timezone, echo)
+    pipeline = api.find_pipeline(schedule.pipeline)
+    if pipeline is None:
+        raise ScheduleError(
+            f"KFP has no pipeline {schedule.pipeline}: is the Pipeline resource applied? "
+            "kubectl -n kubeflow get pipelines.pipelines.kubeflow.org"
+        )
+    pipeline_id = pipeline["pipeline_id"]
+    if version_name:
+        version = wait_for_version(api, pipeline_id, version_name, attempts, sleep=sleep)
+    else:
+        version = api.latest_version(pipeline_id)
+        if version is None:
+            raise ScheduleError(f"pipeline {schedule.pipeline} has no version yet")
+    shown = version.get("display_name") or version["pipeline_version_id"]
+    if (version.get("tags") or {}).get("images") == "tag-only-preview":
+        raise ScheduleError(
+            f"pipeline version {shown} is a tag-only preview rendering (make render-prod "
+            "PREVIEW=1), whose images may not exist: it is never scheduled. CI on main renders "
+            "the pinned one once it has pushed the images."
+        )
+    _check_parameters(schedule, version)
+
+    experiment = api.find_experiment(schedule.experiment)
+    if experiment is None and not dry_run:
+        experiment = api.create_experiment(
+            schedule.experiment, "burger-recs production runs, scheduled from git"
+        )
+        echo(f"experiment {schedule.experiment}: created")
+    experiment_id = experiment["experiment_id"] if experiment else None
+    desired = desired_recurring_run(schedule, version, experiment_id)
+
+    existing = api.find_recurring_runs(schedule.name)
+    matching = [run for run in existing if not differences(run, desired)]
+    would = "would be " if dry_run else ""
+    if len(existing) == 1 and matching:
+        run_id = existing[0]["recurring_run_id"]
+        echo(f"recurring run {schedule.name} ({run_id}): up to date, on {shown}")
+        return Outcome("unchanged", run_id, shown)
+
+    if len(existing) == 1:
+        changes = differences(existing[0], desired)
+        if len(changes) == 1 and changes[0].startswith("enabled:"):
+            run_id = existing[0]["recurring_run_id"]
+            if not dry_run:
+                api.set_recurring_run_enabled(run_id, schedule.enabled)
+            state = "enabled" if schedule.enabled else "disabled"
+            echo(f"recurring run {schedule.name} ({run_id}): {would}{state}")
+            return Outcome(f"{'would-' if dry_run else ''}updated", run_id, shown, (changes[0],))
+
+    changes = tuple(differences(existing[0], desired)) if existing else ()
+    keep = matching[0] if matching else None
+    if keep is None and not dry_run:
+        keep = api.create_recurring_run(desired)
+    keep_id = keep["recurring_run_id"] if keep else None
+    stale = [run["recurring_run_id"] for run in existing if run is not keep]
+    if not dry_run:
+        for run_id in stale:
+            api.delete_recurring_run(run_id)
+    action = "created" if not existing else "updated"
+    echo(
+        f"recurring run {schedule.name} ({keep_id or 'new'}): {would}{action}, on {shown}, "
+        f"cron '{schedule.cron}' ({schedule.timezone})"
+    )
+    for change in changes:
+        echo(f"  {change}")
+    for run_id in stale:
+        echo(f"  {would}deleted the recurring run {run_id} it replaces")
+    return Outcome(f"{'would-' if dry_run else ''}{action}", keep_id, shown, changes, tuple(stale))
+
+
+def run(
+    schedule_file: Path,
+    host: str,
+    version_name: str | None,
+    cluster_timezone: str | None,
+    echo: Echo = print,
+    dry_run: bool = False,
+) -> Outcome:
+    """Read the schedule file and reconcile KFP at ``host`` with it."""
+    schedule = load_schedule(schedule_file)
+    what = f"version {version_name}" if version_name else "its newest version"
+    echo(f"reconciling {schedule.name}: pipeline {schedule.pipeline} ({what}) at {host}")
+    return reconcile(
+        ScheduleApi(host), schedule, version_name, cluster_timezone, echo, dry_run=dry_run
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the hook Job: ``python -m burger_recs.schedule --schedule FILE``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m burger_recs.schedule",
+        description="Make KFP's recurring run match the schedule file (idempotent).",
+    )
+    parser.add_argument("--schedule", type=Path, required=True, help="the schedule file")
+    parser.add_argument(
+        "--host", default=os.environ.get(HOST_ENV) or IN_CLUSTER_HOST, help=f"${HOST_ENV}"
+    )
+    parser.add_argument(
+        "--version",
+        default=os.environ.get(VERSION_ENV) or None,
+        help=f"pipeline version name (${VERSION_ENV}; default: the newest)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="change nothing")
+    args = parser.parse_args(argv)
+    try:
+        run(
+            args.schedule,
+            args.host,
+            args.version,
+            os.environ.get(TIMEZONE_ENV),
+            lambda line: print(line, flush=True),
+            dry_run=args.dry_run,
+        )
+    except (ScheduleError, KfpError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

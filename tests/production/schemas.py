@@ -1,0 +1,160 @@
+"""Schemas of the custom resources production uses, for validating without a cluster.
+
+Each is a documented subset of the resource's CRD schema, written from the CRD at the version
+the project pins, with ``additionalProperties: false`` where the CRD lists its fields, so a
+misspelt or invented field fails here as the API server's structural pruning would drop it:
+
+- ``Pipeline`` and ``PipelineVersion`` (pipelines.kubeflow.org/v2beta1): Kubeflow Pipelines
+  2.17.0, manifests/kustomize/base/crds/pipelines.kubeflow.org_{pipelines,pipelineversions}.yaml
+  (every spec field; pipelineSpec and platformSpec are schemaless there, checked here for the
+  keys the kfp SDK writes). KFP's webhook adds checks this cannot: the Pipeline named by
+  spec.pipelineName must exist, and a version's spec is immutable.
+- ``Application`` (argoproj.io/v1alpha1): Argo CD, manifests/crds/application-crd.yaml, only the
+  fields used here: spec.project, source, destination, syncPolicy, revisionHistoryLimit.
+"""
+
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            "maxLength": 253,
+        },
+        "namespace": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+PIPELINE = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "pipelines.kubeflow.org/v2beta1"},
+        "kind": {"const": "Pipeline"},
+        "metadata": METADATA,
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "description": {"type": "string"},
+                "displayName": {"type": "string"},
+                "tags": STRING_MAP,
+            },
+        },
+    },
+}
+
+PIPELINE_VERSION = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "pipelines.kubeflow.org/v2beta1"},
+        "kind": {"const": "PipelineVersion"},
+        "metadata": METADATA,
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["pipelineSpec"],
+            "properties": {
+                "codeSourceURL": {"type": "string"},
+                "description": {"type": "string"},
+                "displayName": {"type": "string"},
+                "pipelineName": {"type": "string"},
+                "pipelineSpec": {
+                    "type": "object",
+                    "required": ["pipelineInfo", "root", "deploymentSpec", "schemaVersion"],
+                },
+                "pipelineSpecURI": {"type": "string"},
+                "platformSpec": {"type": "object", "required": ["platforms"]},
+                "tags": STRING_MAP,
+                "versionName": {
+                    "type": "string",
+                    "maxLength": 253,
+                    "pattern": r"^[a-z0-9]([a-z0-9\.\-]*[a-z0-9])?$",
+                },
+            },
+        },
+    },
+}
+
+APPLICATION = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "argoproj.io/v1alpha1"},
+        "kind": {"const": "Application"},
+        "metadata": METADATA,
+        "spec": {
+            "type": "object",
+            "required": ["destination", "project"],
+            "additionalProperties": False,
+            "properties": {
+                "project": {"type": "string"},
+                "revisionHistoryLimit": {"type": "integer"},
+                "source": {
+                    "type": "object",
+                    "required": ["repoURL"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "repoURL": {"type": "string"},
+                        "targetRevision": {"type": "string"},
+                        "path": {"type": "string"},
+                    },
+                },
+                "destination": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "namespace": {"type": "string"},
+                        "server": {"type": "string"},
+                    },
+                },
+                "syncPolicy": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "automated": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "allowEmpty": {"type": "boolean"},
+                                "enabled": {"type": "boolean"},
+                                "prune": {"type": "boolean"},
+                                "selfHeal": {"type": "boolean"},
+                            },
+                        },
+                        "syncOptions": {"type": "array", "items": {"type": "string"}},
+                        "retry": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "limit": {"type": "integer"},
+                                "refresh": {"type": "boolean"},
+                                "backoff": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "duration": {"type": "string"},
+                                        "factor": {"type": "integer"},
+                                        "maxDuration": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+BY_KIND = {
+    ("pipelines.kubeflow.org/v2beta1", "Pipeline"): PIPELINE,
+    ("pipelines.kubeflow.org/v2beta1", "PipelineVersion"): PIPELINE_VERSION,
+    ("argoproj.io/v1alpha1", "Application"): APPLICATION,
+}

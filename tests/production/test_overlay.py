@@ -1,0 +1,163 @@
+"""The production overlay and the Argo CD Application, validated without a cluster.
+
+The overlay is built with the venv's kubectl (kustomize); built-in objects are validated
+against the Kubernetes schemas of the kind node's version, KFP's and Argo CD's resources
+against documented subsets of their CRD schemas (schemas.py).
+"""
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from burger_recs import production, schedule, submit
+from components import cluster
+from components.images import BASE
+from tests.cluster.test_manifests import _node_version, build
+from tests.production.schemas import BY_KIND
+
+APPLICATION = yaml.safe_load(production.APPLICATION.read_text())
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return build(production.OVERLAY)
+
+
+def _one(objects, kind):
+    (found,) = [o for o in objects if o["kind"] == kind]
+    return found
+
+
+def _validate(obj):
+    schema = BY_KIND.get((obj["apiVersion"], obj["kind"]))
+    if schema is not None:
+        jsonschema.validate(obj, schema)
+    else:
+        kubernetes_validate.validate(obj, _node_version(), strict=True)
+
+
+def test_the_overlay_builds_and_every_object_validates(prod):
+    assert sorted(o["kind"] for o in prod) == ["ConfigMap", "Job", "Pipeline", "PipelineVersion"]
+    for obj in prod:
+        try:
+            _validate(obj)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}")
+        # Where KFP keeps pipelines and runs the steps' pods.
+        assert obj["metadata"]["namespace"] == submit.NAMESPACE
+
+
+def test_the_schemas_refuse_what_the_api_server_would(prod):
+    version = _one(prod, "PipelineVersion")
+    for broken in (
+        {**version, "spec": {**version["spec"], "codeSourceUrl": "x"}},  # misspelt
+        {**version, "spec": {k: v for k, v in version["spec"].items() if k != "pipelineSpec"}},
+        {**version, "metadata": {**version["metadata"], "name": "Burger_Recs"}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            _validate(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        _validate({**APPLICATION, "spec": {**APPLICATION["spec"], "syncPolicy": {"auto": {}}}})
+
+
+def test_the_reconciler_job_runs_after_each_sync_on_the_rendered_version(prod):
+    job = _one(prod, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PostSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # The step base image in the production registry, pinned by the lock's digest (or, in
+    # a tag-only preview rendering, by its content tag alone).
+    lock = production.read_lock(production.OVERLAY / production.LOCK)
+    assert container["image"].startswith(f"{lock.registry}/burger-recs-base:")
+    version = _one(prod, "PipelineVersion")
+    if version["metadata"]["annotations"]["burger-recs/images"] == "pinned":
+        assert container["image"] == lock.images[BASE]
+    assert container["command"] == ["python", "-m", "burger_recs.schedule"]
+    env = {e["name"]: e for e in container["env"]}
+    # The version this sync applies, put there by kustomize from the PipelineVersion.
+    assert env[schedule.VERSION_ENV]["value"] == _one(prod, "PipelineVersion")["metadata"]["name"]
+    assert env[schedule.HOST_ENV]["value"] == schedule.IN_CLUSTER_HOST
+    assert env[schedule.TIMEZONE_ENV]["valueFrom"]["configMapKeyRef"] == {
+        "name": "pipeline-install-config",
+        "key": "cronScheduleTimezone",
+        "optional": True,
+    }
+    # Its schedule file is the ConfigMap kustomize made from schedule.yaml.
+    config = _one(prod, "ConfigMap")
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "schedule"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "schedule"]
+    assert volume["configMap"]["name"] == config["metadata"]["name"]
+    args = container["args"]
+    assert args[args.index("--schedule") + 1] == f"{mount['mountPath']}/schedule.yaml"
+    assert schedule.parse_schedule(config["data"]["schedule.yaml"]) == schedule.load_schedule(
+        production.OVERLAY / "schedule.yaml"
+    )
+    # No Kubernetes API access, non-root, read-only root filesystem.
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_pipeline_version_belongs_to_the_pipeline_and_is_applied_after_it(prod):
+    pipeline, version = _one(prod, "Pipeline"), _one(prod, "PipelineVersion")
+    assert version["spec"]["pipelineName"] == pipeline["metadata"]["name"]
+    info = version["spec"]["pipelineSpec"]["pipelineInfo"]["name"]
+    assert (
+        info
+        == pipeline["metadata"]["name"]
+        == schedule.load_schedule(production.OVERLAY / "schedule.yaml").pipeline
+    )
+    wave = "argocd.argoproj.io/sync-wave"
+    assert int(pipeline["metadata"]["annotations"][wave]) < int(
+        version["metadata"]["annotations"][wave]
+    )
+    assert version["spec"]["codeSourceURL"].startswith(production.repo_url() + "/tree/")
+
+
+def _secret_refs(version):
+    platform = version["spec"]["platformSpec"]["platforms"]["kubernetes"]
+    return [
+        secret
+        for executor in platform["deploymentSpec"]["executors"].values()
+        for secret in executor.get("secretAsEnv", [])
+    ]
+
+
+def test_secrets_are_referenced_by_name_and_never_defined(prod, compiled_docs):
+    assert not [o for o in prod if o["kind"] == "Secret"]
+    # A reference is a name and keys, nothing else.
+    refs = _secret_refs(_one(prod, "PipelineVersion"))
+    named = {"secretName", "secretNameParameter", "keyToEnv", "optional"}
+    assert refs and all(set(ref) <= named for ref in refs)
+    for ref in refs:
+        constant = ref["secretNameParameter"]["runtimeValue"]["constant"]
+        assert constant == ref["secretName"]
+        assert all(set(key) == {"envVar", "secretKey"} for key in ref["keyToEnv"])
+    # The code names the Secrets components/cluster.py declares (production provides them).
+    fresh = _one(compiled_docs, "PipelineVersion")
+    assert {ref["secretName"] for ref in _secret_refs(fresh)} == {
+        cluster.DATABASE.name,
+        cluster.STORAGE.name,
+    }
+    # The Job takes no value from a Secret, and no credential as a plain value.
+    (container,) = _one(prod, "Job")["spec"]["template"]["spec"]["containers"]
+    assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+
+
+def test_the_application_syncs_the_overlay_automatically_with_prune_and_self_heal():
+    _validate(APPLICATION)
+    spec = APPLICATION["spec"]
+    assert spec["source"]["path"] == production.OVERLAY.relative_to(production.REPO).as_posix()
+    assert spec["source"]["targetRevision"] == "main"
+    assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert spec["destination"]["namespace"] == submit.NAMESPACE
+    assert spec["destination"]["server"] == "https://kubernetes.default.svc"
+    # The repository the rendering's codeSourceURL names.
+    assert production.repo_url() == spec["source"]["repoURL"].removesuffix(".git")
+    # Deleting the Application must not delete the pipeline and its history.
+    assert "resources-finalizer.argocd.argoproj.io" not in APPLICATION["metadata"].get(
+        "finalizers", []
+    )

@@ -1,0 +1,371 @@
+"""The schedule's reconciler against the local double of the KFP v2beta1 API.
+
+The double (tests/cluster/kfp_double.py) checks every request as the real API reads it,
+recurring runs included (cron, concurrency, parameters against the version's pipeline); the
+last test shows it accepts what the kfp SDK's own client sends for recurring runs.
+"""
+
+import dataclasses
+import warnings
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from burger_recs import production
+from burger_recs import schedule as reconciler
+from burger_recs.cli import app
+from burger_recs.schedule import Schedule, ScheduleApi, ScheduleError, parse_schedule
+from components import images
+
+API = "/apis/v2beta1"
+SCHEDULE_FILE = production.OVERLAY / "schedule.yaml"
+SCHEDULE = Schedule(
+    name="burger-recs-daily",
+    pipeline="burger-recs-daily",
+    experiment="burger-recs-production",
+    cron="0 30 23 * * *",
+    timezone="UTC",
+    parameters={"data_uri": "gs://shop-drops/daily", "run_date": "[[ScheduledTime.2006-01-02]]"},
+)
+
+
+class Sleeps:
+    """Stands in for time.sleep: records, never waits; may run something on each call."""
+
+    def __init__(self, then=None):
+        self.calls = []
+        self.then = then
+
+    def __call__(self, seconds):
+        self.calls.append(seconds)
+        if self.then:
+            self.then(len(self.calls))
+
+
+@pytest.fixture
+def kfp(kfp_double, ir_text):
+    """The double with the pipeline and two versions of it, v1 older than v2."""
+    spec = next(yaml.safe_load_all(ir_text))
+    pipeline = kfp_double._create_pipeline({"display_name": "burger-recs-daily"})
+    for name, code in (
+        ("burger-recs-daily-v1", "111111111111"),
+        ("burger-recs-daily-v2", "2" * 12),
+    ):
+        version = kfp_double.add_version(pipeline["pipeline_id"], name, spec)
+        version["tags"] = {"code_version": code, "images": "pinned"}
+        version["code_source_url"] = f"https://github.com/example/burger-recs/tree/{code}"
+        version["pipeline_spec"] = spec  # as the API returns a version
+    kfp_double.spec = spec
+    return kfp_double
+
+
+def _version_id(kfp, name):
+    (found,) = [v for v in kfp.versions.values() if v["display_name"] == name]
+    return found["pipeline_version_id"]
+
+
+def _reconcile(kfp, schedule=SCHEDULE, version="burger-recs-daily-v2", **kwargs):
+    lines = []
+    kwargs.setdefault("sleep", Sleeps())
+    outcome = reconciler.reconcile(
+        ScheduleApi(kfp.url), schedule, version, echo=lines.append, **kwargs
+    )
+    return outcome, lines
+
+
+def _writes(kfp):
+    return [r for r in kfp.requests if r.method in ("POST", "DELETE")]
+
+
+def test_creates_the_recurring_run_when_there_is_none(kfp):
+    outcome, lines = _reconcile(kfp, cluster_timezone="UTC")
+    assert outcome.action == "created"
+    (run,) = kfp.recurring_runs.values()
+    assert run["recurring_run_id"] == outcome.recurring_run_id
+    assert run["display_name"] == "burger-recs-daily"
+    assert run["trigger"] == {"cron_schedule": {"cron": "0 30 23 * * *"}}
+    assert run["runtime_config"]["parameters"] == SCHEDULE.parameters
+    assert run["max_concurrency"] == "1" and run["no_catchup"] is True
+    assert run["status"] == "ENABLED"
+    assert run["pipeline_version_reference"]["pipeline_version_id"] == _version_id(
+        kfp, "burger-recs-daily-v2"
+    )
+    (experiment,) = kfp.experiments.values()
+    assert experiment["display_name"] == "burger-recs-production"
+    assert run["experiment_id"] == experiment["experiment_id"]
+    # Which code it runs, on the recurring run itself.
+    assert "pipeline_version=burger-recs-daily-v2" in run["description"]
+    assert "code_version=222222222222" in run["description"]
+    assert "created, on burger-recs-daily-v2" in "\n".join(lines)
+
+
+def test_running_it_again_changes_nothing(kfp):
+    _reconcile(kfp)
+    writes = len(_writes(kfp))
+    before = {k: dict(v) for k, v in kfp.recurring_runs.items()}
+    outcome, lines = _reconcile(kfp)
+    assert outcome.action == "unchanged"
+    assert len(_writes(kfp)) == writes  # no write at all
+    assert kfp.recurring_runs == before
+    assert "up to date" in lines[-1]
+
+
+def test_a_new_version_replaces_the_recurring_run_new_first(kfp):
+    first, _ = _reconcile(kfp, version="burger-recs-daily-v1")
+    kfp.requests.clear()
+    outcome, lines = _reconcile(kfp, version="burger-recs-daily-v2")
+    assert outcome.action == "updated"
+    assert outcome.deleted == (first.recurring_run_id,)
+    (run,) = kfp.recurring_runs.values()
+    assert run["recurring_run_id"] == outcome.recurring_run_id != first.recurring_run_id
+    assert run["pipeline_version_reference"]["pipeline_version_id"] == _version_id(
+        kfp, "burger-recs-daily-v2"
+    )
+    # Created before the old one is deleted: the schedule never disappears.
+    writes = [(r.method, r.path) for r in _writes(kfp)]
+    assert writes == [
+        ("POST", f"{API}/recurringruns"),
+        ("DELETE", f"{API}/recurringruns/{first.recurring_run_id}"),
+    ]
+    assert any(line.strip().startswith("pipeline version:") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"cron": "0 0 22 * * *"}, "cron"),
+        ({"parameters": {**SCHEDULE.parameters, "k": 5}}, "parameters"),
+        ({"max_concurrency": 2}, "max concurrency"),
+        ({"catchup": True}, "catch-up"),
+        ({"experiment": "another-experiment"}, "experiment"),
+    ],
+)
+def test_a_changed_schedule_replaces_the_recurring_run(kfp, change, shown):
+    _reconcile(kfp)
+    outcome, _ = _reconcile(kfp, dataclasses.replace(SCHEDULE, **change))
+    assert outcome.action == "updated"
+    assert [c.split(":")[0] for c in outcome.changes] == [shown]
+    (run,) = kfp.recurring_runs.values()
+    assert run["recurring_run_id"] == outcome.recurring_run_id
+    assert _reconcile(kfp, dataclasses.replace(SCHEDULE, **change))[0].action == "unchanged"
+
+
+def test_disabling_and_enabling_happen_in_place(kfp):
+    created, _ = _reconcile(kfp)
+    outcome, _ = _reconcile(kfp, dataclasses.replace(SCHEDULE, enabled=False))
+    assert outcome.action == "updated"
+    (run,) = kfp.recurring_runs.values()
+    assert run["recurring_run_id"] == created.recurring_run_id
+    assert run["status"] == "DISABLED"
+    assert kfp.calls("POST", f"{API}/recurringruns/{created.recurring_run_id}:disable")
+    assert _reconcile(kfp, dataclasses.replace(SCHEDULE, enabled=False))[0].action == "unchanged"
+    _reconcile(kfp)
+    assert kfp.recurring_runs[created.recurring_run_id]["status"] == "ENABLED"
+
+
+def test_duplicates_of_its_name_are_deleted_and_a_matching_one_kept(kfp):
+    api = ScheduleApi(kfp.url)
+    created, _ = _reconcile(kfp)
+    matching = dict(kfp.recurring_runs[created.recurring_run_id])
+    body = {
+        k: v
+        for k, v in matching.items()
+        if k not in ("recurring_run_id", "status", "created_at", "updated_at", "namespace")
+    }
+    api.create_recurring_run({**body, "trigger": {"cron_schedule": {"cron": "0 0 1 * * *"}}})
+    kfp.requests.clear()
+    outcome, _ = _reconcile(kfp)
+    assert outcome.action == "updated"
+    assert list(kfp.recurring_runs) == [created.recurring_run_id]
+    assert [r.method for r in _writes(kfp)] == ["DELETE"]  # nothing created
+
+
+def test_without_a_version_name_the_newest_version_is_scheduled(kfp):
+    outcome, _ = _reconcile(kfp, version=None)
+    assert outcome.version == "burger-recs-daily-v2"
+    (request,) = [r for r in kfp.calls("GET") if "sort_by" in r.query]
+    assert request.query["sort_by"] == ["created_at desc"]
+
+
+def test_a_version_kfp_does_not_list_yet_is_waited_for(kfp):
+    pipeline_id = next(iter(kfp.pipelines))
+
+    def appear(calls):
+        if calls == 2:
+            kfp.add_version(pipeline_id, "burger-recs-daily-v3", kfp.spec)
+
+    sleeps = Sleeps(then=appear)
+    outcome, _ = _reconcile(kfp, version="burger-recs-daily-v3", sleep=sleeps)
+    assert outcome.version == "burger-recs-daily-v3"
+    assert len(sleeps.calls) == 2
+
+    sleeps = Sleeps()
+    with pytest.raises(ScheduleError, match="burger-recs-daily-v9 is not in KFP"):
+        _reconcile(kfp, version="burger-recs-daily-v9", sleep=sleeps, attempts=4)
+    assert len(sleeps.calls) == 3
+    assert len(kfp.recurring_runs) == 1
+
+
+def test_refuses_before_any_write(kfp):
+    for kwargs, error in (
+        ({"cluster_timezone": "Europe/Berlin"}, "reads every cron in Europe/Berlin"),
+        ({"schedule": dataclasses.replace(SCHEDULE, pipeline="nope")}, "no pipeline nope"),
+        ({"schedule": dataclasses.replace(SCHEDULE, parameters={"kk": 1})}, "kk, which"),
+    ):
+        with pytest.raises(ScheduleError, match=error):
+            _reconcile(kfp, **kwargs)
+    # A tag-only preview rendering is never scheduled (its images may not exist).
+    kfp.versions[_version_id(kfp, "burger-recs-daily-v2")]["tags"]["images"] = "tag-only-preview"
+    with pytest.raises(ScheduleError, match="tag-only preview"):
+        _reconcile(kfp)
+    assert _writes(kfp) == []
+    # KFP's own default, an empty cronScheduleTimezone, is UTC.
+    assert _reconcile(kfp, version="burger-recs-daily-v1", cluster_timezone="")[0].action == (
+        "created"
+    )
+
+
+def test_a_dry_run_changes_nothing(kfp):
+    outcome, lines = _reconcile(kfp, dry_run=True)
+    assert outcome.action == "would-created"
+    assert _writes(kfp) == [] and kfp.recurring_runs == {}
+    assert "would be created" in "\n".join(lines)
+
+
+def test_the_double_refuses_what_the_server_refuses(kfp):
+    api = ScheduleApi(kfp.url)
+    _reconcile(kfp)
+    (run,) = kfp.recurring_runs.values()
+    body = {
+        k: v
+        for k, v in run.items()
+        if k not in ("recurring_run_id", "status", "created_at", "updated_at", "namespace")
+    }
+    for change, error in (
+        ({"max_concurrency": "11"}, "at most 10"),
+        ({"trigger": {"cron_schedule": {"cron": "0 30 23"}}}, "cron is not a supported"),
+        ({"runtime_config": {"parameters": {"run_date": "x"}}}, "missing parameter data_uri"),
+        ({"mode": "ON"}, "mode is invalid"),
+        ({"cron": "0 0 * * * *"}, "unknown field"),
+    ):
+        with pytest.raises(reconciler.KfpError, match=error):
+            api.create_recurring_run({**body, **change})
+    kfp.violations.clear()  # refused on purpose
+
+
+# -- the schedule file --------------------------------------------------------------------
+def test_the_schedule_file_is_valid_and_fits_the_pipeline(kfp):
+    schedule = reconciler.load_schedule(SCHEDULE_FILE)
+    assert schedule == SCHEDULE
+    declared = kfp.spec["root"]["inputDefinitions"]["parameters"]
+    assert set(schedule.parameters) <= set(declared)
+    # The double checks the parameters' types and that every required one is given.
+    outcome, _ = _reconcile(kfp, schedule)
+    assert outcome.action == "created"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("cron: '30 23 * * *'", r"six fields.*'0 30 23 \* \* \*' runs at the same times"),
+        ("cron: '0 30 23 * * * *'", "six fields"),
+        ("cron: '0 30 23 * * ;'", "invalid fields"),
+        ("max_concurrency: 11", "1 to 10"),
+        ("max_concurrency: true", "must be a int"),
+        ("catchup: 'no'", "must be a bool"),
+        ("timezone: 'Europe Berlin'", "no IANA zone name"),
+        ("parameters: {k: [1]}", "parameter 'k'"),
+        ("every: day", "unknown setting"),
+        ("name: ''", "name is empty"),
+    ],
+)
+def test_the_schedule_file_is_checked(text, error):
+    base = yaml.safe_load(SCHEDULE_FILE.read_text())
+    changed = {**base, **yaml.safe_load(text)}
+    with pytest.raises(ScheduleError, match=error):
+        parse_schedule(yaml.safe_dump(changed))
+    del base["cron"]
+    with pytest.raises(ScheduleError, match="missing setting cron"):
+        parse_schedule(yaml.safe_dump(base))
+    assert parse_schedule(yaml.safe_dump({**base, "cron": "@daily"})).cron == "@daily"
+
+
+# -- the two ways to run it ---------------------------------------------------------------
+def test_the_command_and_the_job_entry_point_reconcile(kfp, monkeypatch, capsys):
+    result = CliRunner().invoke(
+        app,
+        [
+            "reconcile-schedule",
+            "--schedule",
+            str(SCHEDULE_FILE),
+            "--host",
+            kfp.url,
+            "--version",
+            "burger-recs-daily-v1",
+            "--cluster-timezone",
+            "UTC",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "created, on burger-recs-daily-v1" in result.output
+    # The hook Job: python -m burger_recs.schedule, configured by its environment.
+    monkeypatch.setenv("KFP_HOST", kfp.url)
+    monkeypatch.setenv("PIPELINE_VERSION", "burger-recs-daily-v2")
+    monkeypatch.setenv("KFP_CRON_TIMEZONE", "UTC")
+    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 0
+    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 0
+    out = capsys.readouterr().out
+    assert "updated, on burger-recs-daily-v2" in out and "up to date" in out
+    assert len(kfp.recurring_runs) == 1
+    monkeypatch.setenv("KFP_CRON_TIMEZONE", "America/New_York")
+    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 1
+    assert "error: the schedule's cron is meant in UTC" in capsys.readouterr().err
+
+
+def test_the_base_image_holds_the_reconciler_and_everything_it_imports():
+    base = set(images.copied_files(images.dockerfile(images.BASE)))
+    needed = {
+        images.module_path(m).relative_to(images.REPO).as_posix()
+        for m in images.library_modules("burger_recs.schedule")
+    }
+    assert needed <= base, f"images/base/Dockerfile must COPY {sorted(needed - base)}"
+
+
+# -- the double agrees with the kfp SDK ---------------------------------------------------
+def test_the_double_accepts_what_the_kfp_sdk_sends_for_recurring_runs(kfp, monkeypatch, tmp_path):
+    import kfp as sdk
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        client = sdk.Client(host=kfp.url)
+    experiment = client.create_experiment("sdk-experiment")
+    version_id = _version_id(kfp, "burger-recs-daily-v1")
+    created = client.create_recurring_run(
+        experiment.experiment_id,
+        "sdk-recurring",
+        cron_expression="0 0 6 * * *",
+        max_concurrency=1,
+        no_catchup=True,
+        params={"data_uri": "gs://x/y"},
+        pipeline_id=next(iter(kfp.pipelines)),
+        version_id=version_id,
+    )
+    listed = client.list_recurring_runs(
+        filter='{"predicates": [{"operation": "EQUALS", "key": "display_name", '
+        '"stringValue": "sdk-recurring"}]}'
+    )
+    assert [r.recurring_run_id for r in listed.recurring_runs] == [created.recurring_run_id]
+    assert listed.recurring_runs[0].trigger.cron_schedule.cron == "0 0 6 * * *"
+    client.disable_recurring_run(created.recurring_run_id)
+    assert kfp.recurring_runs[created.recurring_run_id]["status"] == "DISABLED"
+    sdk_body = kfp.calls("POST", f"{API}/recurringruns")[-1].body
+
+    _reconcile(kfp)
+    ours = kfp.calls("POST", f"{API}/recurringruns")[-1].body
+    # The same fields wherever the SDK sends one (it sends empty ones we leave out).
+    assert {k for k, v in sdk_body.items() if v is not None} - {"service_account"} <= set(ours)
+    assert sdk_body["trigger"].keys() == ours["trigger"].keys()
+    client.delete_recurring_run(created.recurring_run_id)
+    assert created.recurring_run_id not in kfp.recurring_runs
