@@ -87,7 +87,9 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def pipeline_parameters(pipeline_file: Path) -> dict[str, tuple[type, object]]:
     """Return the compiled pipeline's parameters: name -> (type, default or None)."""
-    spec = yaml.safe_load(pipeline_file.read_text())
+    # The first document is the pipeline spec; a second one holds the platform (Kubernetes)
+    # settings.
+    spec = next(yaml.safe_load_all(pipeline_file.read_text()))
     params = spec["root"]["inputDefinitions"]["parameters"]
     return {
         name: (_IR_TYPES[p["parameterType"]], p.get("defaultValue")) for name, p in params.items()
@@ -208,6 +210,7 @@ PASSED_ENV = (
     # Set on some machines because older OpenBLAS builds misbehave on their processors.
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
+    "BURGER_RECS_DB_SCHEMA",
 )
 
 
@@ -216,8 +219,9 @@ def docker_options(data_uri: str, database_url: str) -> dict:
 
     Containers run as the invoking user (kfp.local bind-mounts the pipeline root at the same
     path, owned by that user), on the host network (so a database or GCS emulator on
-    localhost is reachable), with the data folder mounted read-only and a SQLite database's
-    folder mounted read-write, both at the same paths as on the host.
+    localhost is reachable), with a read-only root filesystem and a tmpfs /tmp as in a pod,
+    the data folder mounted read-only and a SQLite database's folder read-write, both at the
+    same paths as on the host.
     """
     from docker.types import Mount
 
@@ -236,6 +240,8 @@ def docker_options(data_uri: str, database_url: str) -> dict:
         "environment": environment,
         "mounts": mounts,
         "network_mode": "host",
+        "read_only": True,
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=512m"},  # noqa: S108 - the container's own
     }
 
 
@@ -297,6 +303,8 @@ def run_pipeline(
         with _teed(result.log_file, verbose, quiet), warnings.catch_warnings():
             # Step images are not named "python"; kfp.local's warning about it is noise here.
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+            # So is its warning that the cluster settings (CPU/memory requests) do nothing here.
+            warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
             pipeline(**arguments)
     except Exception as exc:
         result.status = "failed"
