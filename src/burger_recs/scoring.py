@@ -1,4 +1,4 @@
-"""Vectorised scoring: factor matrices, blocked matrix products and top-k by argpartition.
+"""Vectorised scoring: factor matrices, blocked matrix products, top-k and shards.
 
 Shared by the recommend step (top-k for every customer) and the evaluate step (ranking
 metrics), so that what is evaluated is exactly what is served.
@@ -65,11 +65,69 @@ def score_blocks(
 
 
 def top_k_of(scores: np.ndarray, k: int) -> np.ndarray:
-    """Return, per row, the column indices of the k highest scores, best first."""
-    k = min(k, scores.shape[1])
-    if k < scores.shape[1]:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    """Return, per row, the column indices of the k highest scores, best first (:func:`top_k`)."""
+    return top_k(scores, k)[0]
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per row, the column indices of the k highest scores, best first, and the scores.
+
+    Equal scores rank by column (the lower item index first), so the result is exactly
+    ``np.argsort(-scores, axis=1, kind="stable")[:, :k]``, but found without sorting a row:
+    each row's k-th highest score comes from ``np.partition`` (values only, cheaper than
+    ``argpartition``), and the columns at or above it are the top k. The rows where that is
+    not exactly k columns (a tie across the k-th place, or NaN) are sorted in full.
+    """
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if k < n_cols:
+        kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k]
+        candidates = scores >= kth[:, None]
+        exact = np.count_nonzero(candidates, axis=1) == k
+        if exact.all():
+            part = (np.flatnonzero(candidates) % n_cols).reshape(n_rows, k)
+        else:
+            part = np.empty((n_rows, k), dtype=np.intp)
+            part[exact] = (np.flatnonzero(candidates[exact]) % n_cols).reshape(-1, k)
+            part[~exact] = np.argsort(-scores[~exact], axis=1, kind="stable")[:, :k]
     else:
-        part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+        part = np.tile(np.arange(n_cols), (n_rows, 1))
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def shard_rows(n_rows: int, shard: int, shards: int, block_size: int = DEFAULT_BLOCK) -> np.ndarray:
+    """Return the rows (customers, in the model's sorted order) that one shard scores.
+
+    Shards are contiguous ranges of whole scoring blocks: the ``ceil(n_rows / block_size)``
+    blocks are dealt out in order, shard ``i`` of ``n`` getting blocks
+    ``[i * blocks // n, (i + 1) * blocks // n)``. So every customer is scored in exactly the
+    same matrix product as without shards, and the scores are bit-identical, not merely
+    close (a BLAS product may round a row differently when it sits elsewhere in a block).
+    The split depends only on the model, which every shard reads, so it is the same on every
+    retry; the shards together cover every customer exactly once, in order. More shards than
+    blocks leave some shards empty.
+
+    Args:
+        n_rows: the model's number of customers.
+        shard: which shard, from 0.
+        shards: how many shards; ``shards=1`` is every customer.
+        block_size: customers per scoring block (:func:`score_blocks`).
+
+    Raises:
+        ValueError: ``shards`` is below 1 or ``shard`` is not in ``[0, shards)``.
+    """
+    check_shard(shard, shards)
+    blocks = -(-n_rows // block_size)
+    start = shard * blocks // shards * block_size
+    stop = min((shard + 1) * blocks // shards * block_size, n_rows)
+    return np.arange(start, stop)
+
+
+def check_shard(shard: int, shards: int) -> None:
+    """Raise ValueError unless ``0 <= shard < shards``."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard must be between 0 and shards - 1 = {shards - 1}, got {shard}")

@@ -1,21 +1,27 @@
 """Recommend: the top-k menu items for every customer, scored in blocks.
 
 Scores come from the model's factor matrices (one matrix product per block of customers)
-and the top k are found with argpartition, never with a per-customer predict loop.
+and the top k are found by partitioning each block (:func:`burger_recs.scoring.top_k_of`),
+never with a per-customer predict loop. The step streams: each block's rows are written
+before the next block is scored, so its memory does not grow with the customers. With
+``shards`` it scores one shard of the customers (:func:`burger_recs.scoring.shard_rows`),
+for the pipeline's fan-out; the shards together are exactly the unsharded result.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from burger_recs.logs import configure as configure_logging
-from burger_recs.scoring import DEFAULT_BLOCK, score_blocks, top_k_of
+from burger_recs.scoring import DEFAULT_BLOCK, check_shard, score_blocks, shard_rows, top_k
 from burger_recs.steps.train import TrainedModel, interaction_matrix
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
@@ -23,6 +29,16 @@ from burger_recs.version import code_version
 log = logging.getLogger(__name__)
 
 COLUMNS = ("customer_id", "rank", "item_id", "score")
+SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("rank", pa.int16()),
+        ("item_id", pa.string()),
+        ("score", pa.float32()),
+    ]
+)
+# Rows per Parquet row group of the output (about 25,000 customers at k=10).
+ROW_GROUP_ROWS = 1 << 18
 
 
 def recommend(
@@ -31,8 +47,10 @@ def recommend(
     k: int,
     exclude_ordered: bool = False,
     block_size: int = DEFAULT_BLOCK,
+    shard: int = 0,
+    shards: int = 1,
 ) -> pd.DataFrame:
-    """Return the top-k items of every customer the model knows.
+    """Return the top-k items of every customer the model knows (or of one shard of them).
 
     Args:
         model: the trained model.
@@ -41,58 +59,139 @@ def recommend(
         exclude_ordered: leave out items the customer ordered in the window. A customer who
             ordered nearly the whole menu may then get fewer than k rows.
         block_size: customers scored per matrix product.
+        shard: which shard of the customers to score, from 0 (see :func:`shard_rows`).
+        shards: how many shards the customers are split into; 1 scores every customer.
 
     Returns:
         A frame with customer_id, rank (1 = best), item_id and score, ordered by customer
         and rank.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
     exclude = (
         interaction_matrix(orders, model.customer_ids, model.item_ids) if exclude_ordered else None
     )
+    batches = recommend_batches(model, k, exclude, block_size, shard, shards)
+    return pa.Table.from_batches(list(batches), schema=SCHEMA).to_pandas()
+
+
+def recommend_batches(
+    model: TrainedModel,
+    k: int,
+    exclude: sp.csr_matrix | None = None,
+    block_size: int = DEFAULT_BLOCK,
+    shard: int = 0,
+    shards: int = 1,
+) -> Iterator[pa.RecordBatch]:
+    """Yield the recommendations of one shard of the customers, one batch per block scored.
+
+    Only one block of scores (block_size x items) and its top k are in memory at a time, so
+    memory does not grow with the number of customers beyond the model itself.
+
+    Args:
+        model: the trained model.
+        k: items per customer.
+        exclude: a (customers x items) matrix whose non-zeros must not be recommended.
+        block_size: customers scored per matrix product.
+        shard: which shard of the customers, from 0.
+        shards: how many shards.
+
+    Yields:
+        Batches in :data:`SCHEMA`, by customer (in the model's order) and rank.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    rows = shard_rows(len(model.customer_ids), shard, shards, block_size)
     factors = model.factors()
-    n_customers, k = len(model.customer_ids), min(k, len(model.item_ids))
-    item_idx = np.empty((n_customers, k), dtype=np.int64)
-    scores = np.empty((n_customers, k), dtype=np.float32)
+    k = min(k, len(model.item_ids))
+    customer_ids = pa.array(model.customer_ids, pa.string())
+    item_ids = pa.array(model.item_ids, pa.string())
+    ranks = np.arange(1, k + 1, dtype=np.int16)
     started = time.monotonic()
-    for block, block_scores in score_blocks(factors, exclude=exclude, block_size=block_size):
-        top = top_k_of(block_scores, k)
-        item_idx[block] = top
-        scores[block] = np.take_along_axis(block_scores, top, axis=1)
+    for block, block_scores in score_blocks(factors, exclude, block_size, rows):
+        top, top_scores = top_k(block_scores, k)
+        scores = top_scores.ravel()
+        columns = [np.repeat(block, k), np.tile(ranks, len(block)), top.ravel(), scores]
+        finite = np.isfinite(scores)
+        if not finite.all():  # excluded items: a customer may get fewer than k rows
+            columns = [column[finite] for column in columns]
+        customers, rank, items, score = columns
+        yield pa.record_batch(
+            [customer_ids.take(customers), rank, item_ids.take(items), score], schema=SCHEMA
+        )
+    seconds = time.monotonic() - started
     log.info(
-        "recommend: %d customers x %d items in %.2fs",
-        n_customers,
+        "recommend: shard %d of %d: %d of %d customers x %d items in %.2fs (%.0f customers/s)",
+        shard,
+        shards,
+        len(rows),
+        len(model.customer_ids),
         len(model.item_ids),
-        time.monotonic() - started,
+        seconds,
+        len(rows) / max(seconds, 1e-9),
     )
-    frame = pd.DataFrame(
-        {
-            "customer_id": np.repeat(model.customer_ids, k),
-            "rank": np.tile(np.arange(1, k + 1, dtype=np.int16), n_customers),
-            "item_id": model.item_ids[item_idx.ravel()],
-            "score": scores.ravel(),
-        }
-    )
-    return frame[np.isfinite(frame["score"])].reset_index(drop=True)
 
 
-def run(model_path: str, data_dir: str, out_path: str, k: int, exclude_ordered: bool) -> int:
+def run(
+    model_path: str,
+    data_dir: str,
+    out_path: str,
+    k: int,
+    exclude_ordered: bool,
+    shard: int = 0,
+    shards: int = 1,
+) -> int:
     """Recommend entry point of the pipeline step: write the recommendations as Parquet.
+
+    Streams: each block of customers is scored and written before the next one, so the
+    step's memory stays bounded whatever the number of customers. The validated data is
+    read only when ``exclude_ordered`` needs the orders.
+
+    Args:
+        model_path: the train step's model.
+        data_dir: the validated data.
+        out_path: the Parquet file to write.
+        k: items per customer.
+        exclude_ordered: leave out items the customer ordered in the window.
+        shard: which shard of the customers to score, from 0.
+        shards: how many shards the customers are split into; 1 scores every customer.
 
     Returns:
         The number of rows written.
     """
     configure_logging("recommend")
-    data = ValidatedData.load(data_dir)
+    check_shard(shard, shards)
     model = TrainedModel.load(model_path)
-    frame = recommend(model, data.orders, k, exclude_ordered)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    exclude = None
+    if exclude_ordered:
+        orders = ValidatedData.load(data_dir).orders
+        exclude = interaction_matrix(orders, model.customer_ids, model.item_ids)
     stamp = {
         b"code_version": code_version().encode(),
         b"model_code_version": model.code_version.encode(),
+        b"shard": f"{shard}/{shards}".encode(),
     }
-    pq.write_table(
-        table.replace_schema_metadata({**(table.schema.metadata or {}), **stamp}), out_path
-    )
-    return len(frame)
+    written = pending_rows = 0
+    pending: list[pa.RecordBatch] = []
+    # Customer ids are sorted runs of k equal values: plain encoding (then Snappy) writes and
+    # reads them about twice as fast as a dictionary of a million ids, and smaller.
+    with pq.ParquetWriter(
+        out_path, SCHEMA.with_metadata(stamp), use_dictionary=["rank", "item_id"]
+    ) as writer:
+        for batch in recommend_batches(model, k, exclude, shard=shard, shards=shards):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending))
+                written, pending, pending_rows = written + pending_rows, [], 0
+        if pending or not written:
+            writer.write_table(pa.Table.from_batches(pending, schema=SCHEMA))
+    return written + pending_rows
+
+
+def shard_plan(shards: int) -> list[int]:
+    """Return the shard numbers ``0 .. shards - 1``: the items the pipeline fans out over.
+
+    Raises:
+        ValueError: ``shards`` is below 1.
+    """
+    check_shard(0, shards)
+    return list(range(shards))

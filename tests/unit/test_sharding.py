@@ -1,0 +1,376 @@
+"""Sharded recommend and publish: shard assignment, staging and the one atomic commit.
+
+Scoring shards (burger_recs.scoring, burger_recs.steps.recommend) must together give exactly
+the unsharded result; staging (burger_recs.steps.publish.stage) must be replaceable shard by
+shard; the commit (burger_recs.steps.publish.commit) must publish all shards or nothing.
+Every database test runs on SQLite and on PostgreSQL (the ``engine`` fixture).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.db import make_engine
+from burger_recs.scoring import shard_rows, top_k_of
+from burger_recs.steps import publish as publish_step
+from burger_recs.steps import recommend, train
+from burger_recs.steps.publish import (
+    STAGE_PREFIX,
+    RunRecord,
+    ShardsNotStaged,
+    commit,
+    publish,
+    recommendation_stages,
+    stage,
+    stage_table,
+    staging_metadata,
+)
+from tests.unit.shop import tiny_shop
+
+DAY = dt.date(2026, 3, 28)
+ITEMS = [f"i{n:02d}" for n in range(8)]
+MENU = pd.DataFrame(
+    {
+        "item_id": ITEMS,
+        "name": [f"Combo {i}" for i in ITEMS],
+        "ingredients": "beef;cheddar;fries",
+        "price": 9.5,
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which customers a shard scores
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_rows", [0, 1, 5, 64, 100, 1001])
+@pytest.mark.parametrize("shards", [1, 2, 3, 7, 40])
+@pytest.mark.parametrize("block_size", [1, 16, 4096])
+def test_shards_cover_every_customer_exactly_once_in_order(n_rows, shards, block_size):
+    parts = [shard_rows(n_rows, s, shards, block_size) for s in range(shards)]
+    assert np.concatenate(parts).tolist() == list(range(n_rows))
+    for part in parts:
+        if len(part):  # whole blocks: a shard starts where a block starts
+            assert part[0] % block_size == 0
+
+
+def test_shards_are_balanced_to_a_block():
+    sizes = [len(shard_rows(1_000_000, s, 3)) for s in range(3)]
+    assert sum(sizes) == 1_000_000
+    assert max(sizes) - min(sizes) <= 4096
+
+
+def test_one_shard_is_every_customer():
+    assert shard_rows(10, 0, 1).tolist() == list(range(10))
+
+
+@pytest.mark.parametrize(("shard", "shards"), [(0, 0), (-1, 2), (2, 2), (5, 3)])
+def test_a_shard_outside_the_shards_is_refused(shard, shards):
+    with pytest.raises(ValueError, match="shard"):
+        shard_rows(10, shard, shards)
+
+
+def test_shard_plan_lists_the_shards_and_refuses_none():
+    assert recommend.shard_plan(3) == [0, 1, 2]
+    assert recommend.shard_plan(1) == [0]
+    with pytest.raises(ValueError, match="shards must be at least 1"):
+        recommend.shard_plan(0)
+
+
+def test_top_k_breaks_ties_by_item_and_matches_a_stable_full_sort():
+    # Bit-identical shards need a top k that depends on nothing but the scores.
+    rng = np.random.default_rng(4)
+    scores = rng.integers(0, 5, size=(300, 40)).astype(np.float32)  # ties everywhere
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    scores[rng.random(scores.shape) < 0.02] = np.nan
+    for k in (1, 5, 10, 40, 60):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, 40)]
+        assert np.array_equal(top_k_of(scores, k), expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring by shard
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shop():
+    return tiny_shop(customers=50)
+
+
+@pytest.fixture(scope="module")
+def model(shop):
+    return train.fit(shop, train.TrainParams(epochs=5, no_components=8))
+
+
+@pytest.mark.parametrize("exclude_ordered", [False, True])
+def test_shards_together_are_exactly_the_unsharded_recommendations(shop, model, exclude_ordered):
+    whole = recommend.recommend(model, shop.orders, 4, exclude_ordered, block_size=8)
+    parts = [
+        recommend.recommend(model, shop.orders, 4, exclude_ordered, 8, shard=s, shards=3)
+        for s in range(3)
+    ]
+    assert all(len(p) for p in parts)  # 50 customers in 7 blocks: no shard is empty
+    assert pd.concat(parts, ignore_index=True).equals(whole)  # scores bit for bit
+
+
+def test_the_step_writes_each_shard_and_one_shard_is_the_whole_day(shop, model, tmp_path):
+    model_path, data_dir = tmp_path / "model.pkl", tmp_path / "validated"
+    model.save(model_path)
+    shop.save(data_dir)
+    whole = recommend.recommend(model, shop.orders, 3)
+
+    def step(shard: int, shards: int) -> pd.DataFrame:
+        out = tmp_path / f"recs-{shard}-{shards}.parquet"
+        written = recommend.run(str(model_path), str(data_dir), str(out), 3, False, shard, shards)
+        frame = pd.read_parquet(out)
+        assert written == len(frame)
+        assert pq.read_schema(out).metadata[b"shard"] == f"{shard}/{shards}".encode()
+        return frame
+
+    assert step(0, 1).equals(whole)
+    # 50 customers fit one block: one shard gets them all, the other none (an empty file).
+    assert step(0, 2).empty and list(step(0, 2).columns) == list(whole.columns)
+    assert step(1, 2).equals(whole)
+
+
+# ---------------------------------------------------------------------------------------------
+# Staging and commit, on SQLite and PostgreSQL
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def db(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """The ``engine``, with no staging left over from other tests (PostgreSQL keeps it)."""
+    _drop_staging(engine)
+    yield engine
+    _drop_staging(engine)
+
+
+def _drop_staging(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        for name in sa.inspect(conn).get_table_names():
+            if name.startswith(STAGE_PREFIX):
+                conn.execute(sa.text(f'DROP TABLE "{name}"'))
+    staging_metadata.drop_all(engine)
+
+
+def recs_frame(customers: list[str], seed: int = 0, k: int = 3) -> pd.DataFrame:
+    """Top-k rows per customer, best first, with float32 scores as the recommend step has."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in customers:
+        items = rng.choice(ITEMS, size=k, replace=False)
+        scores = np.sort(rng.normal(size=k).astype(np.float32))[::-1]
+        rows += [(customer, rank + 1, items[rank], scores[rank]) for rank in range(k)]
+    frame = pd.DataFrame(rows, columns=["customer_id", "rank", "item_id", "score"])
+    return frame.astype({"rank": np.int16, "score": np.float32})
+
+
+CUSTOMERS = [f"c{n:03d}" for n in range(12)]
+
+
+def shard_frames(recs: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
+    """Split a day's rows into shards of whole customers, in customer order."""
+    customers = sorted(recs["customer_id"].unique())
+    bounds = [len(customers) * s // shards for s in range(shards + 1)]
+    return [
+        recs[recs["customer_id"].isin(customers[bounds[s] : bounds[s + 1]])].reset_index(drop=True)
+        for s in range(shards)
+    ]
+
+
+def record(run_id: str, status: str = "published", **values) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        run_date=DAY,
+        status=status,
+        code_version="code-abc",
+        model_version=values.pop("model_version", "model-1"),
+        metrics={"precision_at_k": 0.25},
+        params={"k": 3},
+        **values,
+    )
+
+
+def day(engine: sa.Engine) -> list[tuple]:
+    r = recommendations.c
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                sa.select(r.customer_id, r.rank, r.item_id, r.score, r.model_version)
+                .where(r.run_date == DAY)
+                .order_by(r.customer_id, r.rank)
+            )
+        ]
+
+
+def runs(engine: sa.Engine) -> dict[str, dict]:
+    with engine.connect() as conn:
+        return {r["run_id"]: dict(r) for r in conn.execute(sa.select(pipeline_runs)).mappings()}
+
+
+def staged(engine: sa.Engine, run_id: str, shard: int) -> list[tuple]:
+    table = stage_table(run_id, shard)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(table).order_by(*table.c))]
+
+
+def staging_tables(engine: sa.Engine) -> list[str]:
+    return sorted(n for n in sa.inspect(engine).get_table_names() if n.startswith(STAGE_PREFIX))
+
+
+def stage_all(engine: sa.Engine, run_id: str, frames: list[pd.DataFrame]) -> list[int]:
+    return [stage(engine, run_id, s, len(frames), f) for s, f in enumerate(frames)]
+
+
+def test_three_shards_commit_exactly_what_one_publish_writes(db, tmp_path):
+    recs = recs_frame(CUSTOMERS)
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    publish(reference, record("one"), recs, MENU)
+
+    counts = stage_all(db, "three", shard_frames(recs, 3))
+    written = commit(db, rec := record("three"), 3, MENU, staged_rows=counts)
+
+    assert written == len(recs) == sum(counts)
+    assert day(db) == day(reference)  # scores bit for bit, on both databases
+    run = runs(db)["three"]
+    assert run["status"] == "published"
+    assert (run["rows_written"], run["customers"]) == (len(recs), len(CUSTOMERS))
+    assert (rec.rows_written, rec.customers) == (len(recs), len(CUSTOMERS))
+    assert staging_tables(db) == []  # the commit dropped the run's staging...
+    with db.connect() as conn:  # ...and its bookkeeping
+        assert conn.execute(sa.select(recommendation_stages)).all() == []
+
+
+def test_one_shard_publishes_like_publish(db):
+    recs = recs_frame(CUSTOMERS)
+    stage(db, "run-1", 0, 1, recs)
+    assert commit(db, record("run-1"), 1, MENU) == len(recs)
+    published = [(c, r, i, pytest.approx(float(s)), "model-1") for c, r, i, s in recs.values]
+    assert day(db) == published
+
+
+def test_staging_a_shard_again_replaces_its_rows(db):
+    frames = shard_frames(recs_frame(CUSTOMERS), 3)
+    stage_all(db, "run-1", frames)
+    first, others = staged(db, "run-1", 1), [staged(db, "run-1", s) for s in (0, 2)]
+    retried = recs_frame(list(frames[1]["customer_id"].unique()), seed=9)
+
+    stage(db, "run-1", 1, 3, retried)
+
+    again = staged(db, "run-1", 1)
+    assert again != first and len(again) == len(retried)
+    assert [staged(db, "run-1", s) for s in (0, 2)] == others  # the others are untouched
+    commit(db, record("run-1"), 3, MENU)
+    expected = pd.concat([frames[0], retried, frames[2]], ignore_index=True)
+    assert [row[:3] for row in day(db)] == [
+        (c, r, i) for c, r, i in expected[["customer_id", "rank", "item_id"]].values
+    ]
+
+
+def test_a_stage_that_fails_midway_leaves_no_half_shard(db, monkeypatch):
+    frames = shard_frames(recs_frame(CUSTOMERS), 2)
+    stage(db, "run-1", 0, 2, frames[0])
+    real_load = publish_step._load_into
+
+    def load_half_then_crash(conn, table, rows):
+        real_load(conn, table, rows.iloc[: len(rows) // 2])
+        raise RuntimeError("the pod was evicted")
+
+    monkeypatch.setattr(publish_step, "_load_into", load_half_then_crash)
+    with pytest.raises(RuntimeError, match="evicted"):
+        stage(db, "run-1", 1, 2, frames[1])
+    monkeypatch.undo()
+
+    with pytest.raises(ShardsNotStaged, match=r"shard\(s\) 1 of 2 are not staged"):
+        commit(db, record("run-1"), 2, MENU)
+    stage(db, "run-1", 1, 2, frames[1])  # the retry of the shard alone
+    assert commit(db, record("run-1"), 2, MENU) == sum(len(f) for f in frames)
+
+
+def test_a_failure_in_the_commit_keeps_the_previous_day_and_the_staging(db, monkeypatch):
+    publish(db, record("yesterday", model_version="model-0"), recs_frame(CUSTOMERS[:4]), MENU)
+    before = day(db)
+    stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS, seed=5), 3))
+    real_upsert = publish_step._upsert
+
+    def upsert_then_crash(conn, table, rows):
+        real_upsert(conn, table, rows)
+        if table is pipeline_runs:  # the last statement: everything else is done by now
+            raise RuntimeError("the connection dropped")
+
+    monkeypatch.setattr(publish_step, "_upsert", upsert_then_crash)
+    with pytest.raises(RuntimeError, match="dropped"):
+        commit(db, record("run-1"), 3, MENU)
+    monkeypatch.undo()
+
+    assert day(db) == before
+    assert sorted(runs(db)) == ["yesterday"]
+    assert len(staging_tables(db)) == 3  # still staged: the commit alone can be retried
+    assert commit(db, record("run-1"), 3, MENU) == 3 * len(CUSTOMERS)
+    assert {row[-1] for row in day(db)} == {"model-1"}
+
+
+def test_committing_again_after_success_changes_nothing(db):
+    stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS), 2))
+    commit(db, record("run-1"), 2, MENU)
+    after = day(db)
+
+    again = record("run-1")
+    assert commit(db, again, 2, MENU) == len(after)
+    assert again.customers == len(CUSTOMERS)
+    assert day(db) == after
+
+
+def test_a_missing_shard_or_a_wrong_count_refuses_the_commit(db):
+    publish(db, record("yesterday", model_version="model-0"), recs_frame(CUSTOMERS[:2]), MENU)
+    before = day(db)
+    frames = shard_frames(recs_frame(CUSTOMERS), 3)
+    stage(db, "run-1", 0, 3, frames[0])
+    stage(db, "run-1", 2, 3, frames[2])
+
+    with pytest.raises(ShardsNotStaged, match=r"shard\(s\) 1 of 3"):
+        commit(db, record("run-1"), 3, MENU)
+    stage(db, "run-1", 1, 3, frames[1])
+    with pytest.raises(ShardsNotStaged, match="reported"):
+        commit(db, record("run-1"), 3, MENU, staged_rows=[1, 2, 3])
+    assert day(db) == before
+    assert sorted(runs(db)) == ["yesterday"]
+
+
+def test_staging_from_an_attempt_with_another_shard_count_is_ignored_and_dropped(db):
+    recs = recs_frame(CUSTOMERS)
+    stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS, seed=3), 4))  # abandoned
+    stage_all(db, "run-1", shard_frames(recs, 2))
+
+    assert commit(db, record("run-1"), 2, MENU) == len(recs)
+    assert [row[:3] for row in day(db)] == [
+        (c, r, i) for c, r, i in recs[["customer_id", "rank", "item_id"]].values
+    ]
+    assert staging_tables(db) == []
+
+
+def test_a_gated_commit_keeps_the_day_records_the_run_and_drops_the_staging(db):
+    publish(db, record("yesterday", model_version="model-0"), recs_frame(CUSTOMERS[:2]), MENU)
+    before = day(db)
+    stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS), 2))
+
+    gated = record("run-1", status="gated", message="model below baseline")
+    assert commit(db, gated, 2, MENU) == 0
+
+    assert day(db) == before
+    assert runs(db)["run-1"]["status"] == "gated"
+    assert staging_tables(db) == []
+
+
+def test_staging_tables_are_plain_identifiers_whatever_the_run_id():
+    names = {stage_table(run_id, 3).name for run_id in ("a", 'x"; DROP TABLE y; --', "Ü" * 200)}
+    assert len(names) == 3
+    for name in names:
+        assert name.startswith(STAGE_PREFIX) and name.endswith("_3")
+        assert name.replace("_", "").isalnum() and name.islower() and len(name) <= 63
