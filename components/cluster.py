@@ -61,6 +61,12 @@ STEPS = {
     "recommend": OnCluster("500m", "1Gi"),
     # Publishing a day is atomic and replaces the day, so running it again is safe.
     "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
+    # Sharded days: a plan, then score and stage each shard, then one atomic commit.
+    "shard_plan": OnCluster("100m", "256Mi"),
+    "recommend_shard": OnCluster("500m", "1Gi"),
+    # Staging a shard replaces its staging table; a commit that already happened is a no-op.
+    "stage_shard": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
+    "commit": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
 }
 # Images are content-tagged and pushed before a run, or loaded into kind: never re-pulled.
 PULL_POLICY = "IfNotPresent"

@@ -1,5 +1,8 @@
 """The daily pipeline: ingest -> validate -> train -> evaluate -> recommend -> publish.
 
+With ``shards`` > 1, recommend and publish become a ParallelFor of scored and staged shards
+followed by one commit that makes the whole day visible at once.
+
 Wiring only: every step is a component from components/, every default a library default,
 and every task's cluster settings (Secrets, requests, retries) come from components/cluster.py.
 Compiled with ``burger-recs compile`` into pipelines/compiled/daily_recommendations.yaml,
@@ -10,10 +13,14 @@ from kfp import dsl
 
 from burger_recs.steps.train import TrainParams
 from components.cluster import on_cluster
+from components.commit import commit
 from components.evaluate import evaluate
 from components.ingest import ingest
 from components.publish import publish
 from components.recommend import recommend
+from components.recommend_shard import recommend_shard
+from components.shard_plan import shard_plan
+from components.stage_shard import stage_shard
 from components.train import train
 from components.validate import validate
 
@@ -42,6 +49,7 @@ def daily_recommendations(
     seed: int = _DEFAULTS.seed,
     num_threads: int = _DEFAULTS.num_threads,
     quality_margin: float = 0.1,
+    shards: int = 1,
 ):
     """Compute and publish one day of recommendations.
 
@@ -61,6 +69,8 @@ def daily_recommendations(
         num_threads: training threads (1 keeps training reproducible).
         quality_margin: publish only if model precision@k >= baseline x (1 + margin);
             negative turns the gate off.
+        shards: score and stage the customers in this many parallel shards (ParallelFor),
+            then make the day visible in one commit; 1 scores and publishes in one step each.
     """
     ingested = ingest(data_uri=data_uri, run_date=run_date, window_days=window_days)
     checked = validate(drop=ingested.outputs["drop"])
@@ -81,22 +91,52 @@ def daily_recommendations(
         exclude_ordered=exclude_ordered,
         quality_margin=quality_margin,
     )
-    recommended = recommend(
-        model=trained.outputs["model"],
-        validated=checked.outputs["validated"],
-        k=k,
-        exclude_ordered=exclude_ordered,
-    )
-    published = publish(
-        recommendations=recommended.outputs["recommendations"],
-        validated=checked.outputs["validated"],
-        evaluation=evaluated.outputs["evaluation"],
-        model_version=trained.outputs["Output"],
-        run_id=run_id,
-        data_uri=data_uri,
-        started_at=ingested.outputs["started_at"],
-        orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-    )
+    with dsl.If(shards == 1, name="one-shard"):
+        recommended = recommend(
+            model=trained.outputs["model"],
+            validated=checked.outputs["validated"],
+            k=k,
+            exclude_ordered=exclude_ordered,
+        )
+        published = publish(
+            recommendations=recommended.outputs["recommendations"],
+            validated=checked.outputs["validated"],
+            evaluation=evaluated.outputs["evaluation"],
+            model_version=trained.outputs["Output"],
+            run_id=run_id,
+            data_uri=data_uri,
+            started_at=ingested.outputs["started_at"],
+            orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        )
+    with dsl.Else(name="sharded"):
+        planned = shard_plan(shards=shards)
+        with dsl.ParallelFor(planned.output, name="shard") as shard:
+            scored = recommend_shard(
+                model=trained.outputs["model"],
+                validated=checked.outputs["validated"],
+                k=k,
+                exclude_ordered=exclude_ordered,
+                shard=shard,
+                shards=shards,
+            )
+            staged = stage_shard(
+                recommendations=scored.outputs["recommendations"],
+                run_id=run_id,
+                orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                shard=shard,
+                shards=shards,
+            )
+        committed = commit(
+            validated=checked.outputs["validated"],
+            evaluation=evaluated.outputs["evaluation"],
+            model_version=trained.outputs["Output"],
+            run_id=run_id,
+            data_uri=data_uri,
+            started_at=ingested.outputs["started_at"],
+            orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            shards=shards,
+            staged_rows=dsl.Collected(staged.output),
+        )
     on_cluster(
         ingest=ingested,
         validate=checked,
@@ -104,4 +144,8 @@ def daily_recommendations(
         evaluate=evaluated,
         recommend=recommended,
         publish=published,
+        shard_plan=planned,
+        recommend_shard=scored,
+        stage_shard=staged,
+        commit=committed,
     )

@@ -161,19 +161,32 @@ def version_name(ir_text: str) -> str:
 
 
 def step_order(ir_text: str) -> list[str]:
-    """Return the pipeline's tasks in the order they run (dependencies first)."""
-    tasks = pipeline_spec(ir_text)["root"]["dag"]["tasks"]
-    order: list[str] = []
-    while len(order) < len(tasks):
-        ready = sorted(
-            name
-            for name, task in tasks.items()
-            if name not in order and set(task.get("dependentTasks", [])) <= set(order)
-        )
-        if not ready:
-            raise ValueError("the pipeline's tasks depend on each other in a cycle")
-        order.append(ready[0])
-    return order
+    """Return the pipeline's steps in the order they run (dependencies first).
+
+    Sub-DAGs (conditions, loops) are expanded in place, so the steps inside a branch are
+    listed where the branch runs.
+    """
+    spec = pipeline_spec(ir_text)
+    components = spec.get("components", {})
+
+    def expand(tasks: dict) -> list[str]:
+        done: list[str] = []
+        order: list[str] = []
+        while len(done) < len(tasks):
+            ready = sorted(
+                name
+                for name, task in tasks.items()
+                if name not in done and set(task.get("dependentTasks", [])) <= set(done)
+            )
+            if not ready:
+                raise ValueError("the pipeline's tasks depend on each other in a cycle")
+            name = ready[0]
+            done.append(name)
+            inner = components.get(tasks[name]["componentRef"]["name"], {}).get("dag")
+            order += expand(inner["tasks"]) if inner else [name]
+        return order
+
+    return expand(spec["root"]["dag"]["tasks"])
 
 
 def ensure_version(api: KfpApi, ir_text: str, code_version: str) -> PipelineVersion:

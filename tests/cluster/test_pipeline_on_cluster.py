@@ -13,8 +13,20 @@ def ir(ir_text):
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
 
+# The sharded branch's tasks, beside the six steps.
+SHARD_TASKS = {"shard_plan", "recommend_shard", "stage_shard", "commit"}
+
+
+def _all_tasks(spec):
+    """Every task of the pipeline, including those inside conditions and loops."""
+    found = dict(spec["root"]["dag"]["tasks"])
+    for component in spec["components"].values():
+        found |= component.get("dag", {}).get("tasks", {})
+    return found
+
+
 def test_every_step_has_cluster_settings():
-    assert set(cluster.STEPS) == set(images.STEPS)
+    assert set(cluster.STEPS) == set(images.STEPS) | SHARD_TASKS
 
 
 def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
@@ -33,28 +45,34 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
         "evaluate": [],
         "recommend": [],
         "publish": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
+        "shard-plan": [],
+        "recommend-shard": [],
+        "stage-shard": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
+        "commit": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
     }
 
 
 def test_images_are_never_pulled_again_and_every_step_requests_cpu_and_memory(ir):
     spec, executors = ir
     assert {e["imagePullPolicy"] for e in executors.values()} == {"IfNotPresent"}
-    assert len(executors) == len(images.STEPS)
+    assert len(executors) == len(cluster.STEPS)
     for name, executor in spec["deploymentSpec"]["executors"].items():
         resources = executor["container"]["resources"]
-        step = cluster.STEPS[name.removeprefix("exec-")]
+        step = cluster.STEPS[name.removeprefix("exec-").replace("-", "_")]
         assert resources["resourceCpuRequest"] == step.cpu
         assert resources["resourceMemoryRequest"] == step.memory
 
 
 def test_only_steps_that_are_safe_to_repeat_retry_and_they_are_never_cached(ir):
     spec, _ = ir
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = {n: t for n, t in _all_tasks(spec).items() if "componentRef" in t}
+    tasks = {n: t for n, t in tasks.items() if not n.startswith(("condition", "for-loop"))}
     retried = {name for name, t in tasks.items() if "retryPolicy" in t}
-    assert retried == {"ingest", "publish"}
+    writers = {"ingest", "publish", "stage-shard", "commit"}
+    assert retried == writers
     assert tasks["publish"]["retryPolicy"]["maxRetryCount"] == 1
     uncached = {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")}
-    assert uncached == {"ingest", "publish"}  # they read the drops and write the database
+    assert uncached == writers  # they read the drops or write the database
 
 
 def test_a_pipeline_that_forgets_a_step_is_refused():
