@@ -15,7 +15,9 @@ the process's ``ru_maxrss`` is its peak memory):
 Step and baseline alternate and each pair is repeated; the fastest of each is kept (the
 machine may be shared). PostgreSQL comes from ``BURGER_RECS_TEST_POSTGRES_URL`` or is started
 with scripts/test-services.sh and stopped again. The table is printed and written into
-docs/benchmarks.md between ``<!-- bench:SCALE -->`` markers.
+docs/benchmarks.md between ``<!-- bench:SCALE -->`` markers. The figures are also kept in
+``results.json`` in the work folder: a run of some ``--parts`` replaces those parts' figures and
+keeps the others from earlier runs (the table says which), so the section stays whole.
 
 Usage: scripts/bench.py --scale 100000 [--repeat 3] [--parts train,recommend,...] [--no-write]
 """
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -402,6 +404,51 @@ class Measured:
     extra: dict = field(default_factory=dict)
 
 
+# Which part of PARTS a measurement belongs to, by key prefix (longest first); the steps
+# outside every part (validate, evaluate) are figures only, with no baseline.
+PART_OF = {
+    "step:recommend-shard": "publish",
+    "step:sharded-publish": "publish",
+    "step:publish": "publish",
+    "raw:copy": "publish",
+    "raw:executemany": "publish",
+    "step:ingest": "ingest",
+    "raw:read_csv": "ingest",
+    "step:train": "train",
+    "raw:train": "train",
+    "step:recommend": "recommend",
+    "raw:recommend": "recommend",
+    "pipeline": "pipeline",
+    "inprocess": "pipeline",
+}
+
+
+def part_of(key: str) -> str | None:
+    """Return the part of ``PARTS`` that measurement ``key`` belongs to, or None."""
+    for prefix, part in PART_OF.items():
+        if key == prefix or key.startswith((prefix + ":", prefix + "-")):
+            return part
+    return None
+
+
+def merge_results(
+    stored: dict[str, dict], fresh: dict[str, Measured], parts: set[str], today: str
+) -> dict[str, dict]:
+    """Return the stored measurements (``results.json``) updated with this run's.
+
+    A fresh measurement replaces a stored one when its part was measured in this run (or it
+    belongs to no part, or nothing is stored for it); a step run only to produce the inputs of
+    the measured parts does not replace its stored figure, so that each ratio's step and
+    baseline always come from the same run.
+    """
+    merged = dict(stored)
+    for key, measured in fresh.items():
+        part = part_of(key)
+        if part is None or part in parts or key not in stored:
+            merged[key] = {**asdict(measured), "date": today}
+    return merged
+
+
 class Bench:
     """Runs workers, keeps the fastest figure of each measurement, logs their output."""
 
@@ -603,7 +650,16 @@ def main() -> int:
         stop_postgres()
     load_after = os.getloadavg()
     total = time.monotonic() - started
-    text = report(bench.results, scale, info, options, (load_before, load_after), total)
+    today = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
+    stored_file = work / "results.json"
+    stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
+    merged = merge_results(stored, bench.results, parts, today)
+    if not options.no_write:
+        stored_file.write_text(json.dumps(merged, indent=1))
+    taken = {k for k, m in bench.results.items() if merged[k] == {**asdict(m), "date": today}}
+    earlier = {k: v["date"] for k, v in merged.items() if k not in taken}
+    results = {k: Measured(**{f: v[f] for f in v if f != "date"}) for k, v in merged.items()}
+    text = report(results, scale, info, options, (load_before, load_after), total, earlier)
     print()
     print(text)
     if not options.no_write:
@@ -630,8 +686,12 @@ def report(
     options: argparse.Namespace,
     load: tuple[tuple[float, ...], tuple[float, ...]],
     total: float,
+    earlier: dict[str, str] | None = None,
 ) -> str:
-    """Return the Markdown section for one scale: machine, command, date and the tables."""
+    """Return the Markdown section for one scale: machine, command, date and the tables.
+
+    ``earlier`` maps the measurements kept from earlier runs to the day they were taken.
+    """
     r = results.get
     command = f"make bench SCALE={scale}"
     lines = [
@@ -651,6 +711,17 @@ def report(
             if load[0][1] > SHARED_LOAD
             else "."
         ),
+    ]
+    if earlier:
+        kept = sorted({part_of(k) or k.split(":", 1)[-1] for k in earlier})
+        days = ", ".join(sorted(set(earlier.values())))
+        lines += [
+            "",
+            f"This run measured {options.parts.replace(',', ', ')}; the figures of "
+            f"{', '.join(kept)} are kept from the earlier run of {days} (each ratio's step and "
+            "baseline still come from one run).",
+        ]
+    lines += [
         "",
         "| ratio (same run) | step s | baseline s | ratio | target | |",
         "|---|---:|---:|---:|---:|---|",
