@@ -172,7 +172,7 @@ push-prod-images: venv base-image ## Build and push the images to PROD_REGISTRY,
 SCALE ?= 100000
 
 .PHONY: bench
-bench: venv ## Steps vs raw baselines at SCALE customers x 1,000 items (docs/benchmarks.md); SCALE=1000000 takes an hour
+bench: venv ## Steps vs raw baselines at SCALE customers x 1,000 items (docs/benchmarks.md); SCALE=1000000 takes about 40 min
 	$(BIN)/python scripts/bench.py --scale $(SCALE) $(BENCH_OPTS)
 
 ##@ Housekeeping
