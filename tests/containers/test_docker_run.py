@@ -17,7 +17,7 @@ from burger_recs.cli import compiled_pipeline
 from burger_recs.contract import recommendations
 from burger_recs.local_run import run_pipeline
 from components.images import REPO, STEPS, image_ref
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
+from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, task_names
 
 pytestmark = pytest.mark.docker
 
@@ -51,13 +51,14 @@ def docker_ready():
         pytest.skip(problem)
 
 
-def _run(data, root, runner):
+def _run(data, root, runner, **params):
     url = f"sqlite:///{root / 'recs.db'}"
     arguments = {
         "data_uri": str(data),
         "run_date": RUN_DATE.isoformat(),
         **FAST_PARAMS,
         "quality_margin": -1.0,
+        **params,
     }
     result = run_pipeline(compiled_pipeline(), arguments, url, root, runner=runner, quiet=True)
     with db.make_engine(url).connect() as conn:
@@ -149,3 +150,24 @@ def test_containers_give_the_same_results_as_the_embedded_run(docker_run, shop_d
     sample = sorted(embedded_top)[::10]
     agree = sum(docker_top[c] == embedded_top[c] for c in sample)
     assert agree == len(sample), f"{len(sample) - agree} of {len(sample)} customers differ"
+
+
+def test_shards_run_in_the_step_images_and_publish_the_same_day(docker_run, shop_data, tmp_path):
+    """``shards`` > 1 in containers: the plan, each shard's score and stage, one commit.
+
+    The small shop is one scoring block, so shard 0 is empty and shard 1 holds every
+    customer: the empty shard must stage nothing and the commit still make the whole day.
+    """
+    one_result, one_rows = docker_run
+    result, rows = _run(shop_data, tmp_path, "docker", shards=2)
+    assert result.status == "published"
+    tasks = task_names(result)
+    assert tasks.count("recommend-shard") == tasks.count("stage-shard") == 2
+    assert "commit" in tasks and "publish" not in tasks
+    log = result.log_file.read_text()
+    reported = set(re.findall(r"step (\w+): code \S+, image (\S+)", log))
+    # staging and the commit are the publish step's library, in the publish image
+    ran = [s for s in STEPS if s != "publish"] + ["stage", "commit"]
+    assert reported == {(s, image_ref("publish" if s in ("stage", "commit") else s)) for s in ran}
+    assert rows == one_rows
+    assert result.record["rows_written"] == one_result.record["rows_written"] == len(rows)

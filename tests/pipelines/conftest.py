@@ -18,3 +18,8 @@ def shop_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("shop")
     generate_data(root, end_date=RUN_DATE, **SHOP)
     return root
+
+
+def task_names(result) -> list[str]:
+    """The tasks a kfp.local run ran, sorted (one output folder each; loop tasks one per item)."""
+    return sorted(p.parent.name for p in result.artifacts.glob("*/**/executor_output.json"))

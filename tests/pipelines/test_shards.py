@@ -12,7 +12,7 @@ from burger_recs.contract import recommendations
 from burger_recs.generate import generate_data
 from burger_recs.local_run import pipeline_parameters, run_pipeline
 from burger_recs.steps.publish import STAGE_PREFIX, recommendation_stages
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
+from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, task_names
 
 # Three scoring blocks of 4,096 customers, so that each of three shards scores one.
 SHOP = {"customers": 9000, "days": 35, "items": 30, "seed": 7}
@@ -47,11 +47,6 @@ def _day(engine):
         return [tuple(row) for row in conn.execute(query)]
 
 
-def _tasks(result):
-    """The tasks that ran (kfp.local gives each an output folder; loop tasks one per item)."""
-    return sorted(p.parent.name for p in result.artifacts.glob("*/**/executor_output.json"))
-
-
 def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
     assert "shards" in pipeline_parameters(cli.compiled_pipeline()), "no `shards` parameter"
     url = f"sqlite:///{tmp_path / 'recs.db'}"
@@ -59,13 +54,13 @@ def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
 
     one = _run(big_shop, url, tmp_path, shards=1)
     assert one.status == "published"
-    assert {"recommend", "publish"} <= set(_tasks(one))
-    assert not {"recommend-shard", "commit"} & set(_tasks(one))
+    assert {"recommend", "publish"} <= set(task_names(one))
+    assert not {"recommend-shard", "commit"} & set(task_names(one))
     day_of_one = _day(engine)
 
     three = _run(big_shop, url, tmp_path, shards=3)
     assert three.status == "published"
-    tasks = _tasks(three)
+    tasks = task_names(three)
     assert tasks.count("recommend-shard") == tasks.count("stage-shard") == 3
     assert "commit" in tasks and "publish" not in tasks
 
