@@ -46,7 +46,8 @@ die() {
   printf 'cluster.sh: error: %s\n' "$*" >&2
   exit 1
 }
-truthy() { [[ ${1:-} =~ ^(1|y|yes|true|on)$ ]]; }
+# shellcheck source=scripts/lib/dry-run.sh
+source "$ROOT/scripts/lib/dry-run.sh"
 
 DRY=0
 truthy "${DRY_RUN:-}" && DRY=1
@@ -96,27 +97,6 @@ DEV_NAMESPACE=burger-recs
 STATE=.local/cluster # what was applied, for a look afterwards
 CHANGED=0
 
-# quote ARGS...: the arguments as a shell would need them typed.
-quote() {
-  local arg sep=""
-  for arg in "$@"; do
-    if [[ $arg =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-      printf '%s%s' "$sep" "$arg"
-    else
-      printf "%s'%s'" "$sep" "${arg//\'/\'\\\'\'}"
-    fi
-    sep=" "
-  done
-}
-
-# run CMD...: run it, or print it in a dry run.
-run() {
-  if ((DRY)); then
-    printf '+ %s\n' "$(quote "$@")"
-  else
-    "$@"
-  fi
-}
 
 # quiet CMD...: run it without its output, or print it in a dry run.
 quiet() {
@@ -138,16 +118,6 @@ run_to() {
   fi
 }
 
-# write_file PATH < content: write stdin to PATH, or print what would be written.
-write_file() {
-  if ((DRY)); then
-    printf "+ cat > %s <<'EOF'\n" "$(quote "$1")"
-    cat
-    printf 'EOF\n'
-  else
-    cat >"$1"
-  fi
-}
 
 kc() { run "$KUBECTL" --context "$CONTEXT" "$@"; }
 

@@ -31,7 +31,8 @@ die() {
   printf 'install-tool.sh: error: %s\n' "$*" >&2
   exit 1
 }
-truthy() { [[ ${1:-} =~ ^(1|y|yes|true|on)$ ]]; }
+# shellcheck source=scripts/lib/dry-run.sh
+source "$ROOT/scripts/lib/dry-run.sh"
 
 DRY=0
 truthy "${DRY_RUN:-}" && DRY=1
@@ -53,27 +54,6 @@ NAME=${args[0]}
 VERSION=${args[1]}
 BIN_DIR=${args[2]:-bin}
 
-# quote ARGS...: the arguments as a shell would need them typed.
-quote() {
-  local arg sep=""
-  for arg in "$@"; do
-    if [[ $arg =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-      printf '%s%s' "$sep" "$arg"
-    else
-      printf "%s'%s'" "$sep" "${arg//\'/\'\\\'\'}"
-    fi
-    sep=" "
-  done
-}
-
-# run CMD...: run it, or print it in a dry run.
-run() {
-  if ((DRY)); then
-    printf '+ %s\n' "$(quote "$@")"
-  else
-    "$@"
-  fi
-}
 
 sha256_of() {
   if command -v sha256sum >/dev/null; then

@@ -40,7 +40,8 @@ die() {
   printf 'build.sh: %s\n' "$*" >&2
   exit 1
 }
-truthy() { [[ ${1:-} =~ ^(1|y|yes|true|on)$ ]]; }
+# shellcheck source=scripts/lib/dry-run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/dry-run.sh"
 
 DRY=0
 FORCE_BUILD=0
@@ -72,39 +73,7 @@ PULL_TIMEOUT=${PULL_TIMEOUT:-60}
 PACKAGES=python3,python3-venv,python-is-python3,ca-certificates,libgomp1,tzdata
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
-# quote ARGS...: the arguments as a shell would need them typed, single-quoting only
-# where needed.
-quote() {
-  local arg sep=""
-  for arg in "$@"; do
-    if [[ $arg =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-      printf '%s%s' "$sep" "$arg"
-    else
-      printf "%s'%s'" "$sep" "${arg//\'/\'\\\'\'}"
-    fi
-    sep=" "
-  done
-}
 
-# run CMD...: run it, or print it in a dry run.
-run() {
-  if ((DRY)); then
-    printf '+ %s\n' "$(quote "$@")"
-  else
-    "$@"
-  fi
-}
-
-# write_file PATH < content: write stdin to PATH, or print what would be written.
-write_file() {
-  if ((DRY)); then
-    printf "+ cat > %s <<'EOF'\n" "$(quote "$1")"
-    cat
-    printf 'EOF\n'
-  else
-    cat >"$1"
-  fi
-}
 
 # host_uri SUITE: the first apt URI on this host that serves SUITE (empty if none).
 host_uri() {

@@ -8,18 +8,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SCRIPTS = sorted([*REPO.glob("scripts/*.sh"), *REPO.glob("images/*/*.sh"), REPO / ".ci" / "run"])
+SCRIPTS = sorted([*REPO.glob("scripts/**/*.sh"), *REPO.glob("images/*/*.sh"), REPO / ".ci" / "run"])
 DOCKERFILES = sorted(REPO.glob("images/*/Dockerfile"))
 
 
-def _lint(tool, paths):
-    result = subprocess.run([str(BIN / tool), *map(str, paths)], capture_output=True, text=True)
+def _lint(tool, paths, *options):
+    result = subprocess.run(
+        [str(BIN / tool), *options, *map(str, paths)], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_there_is_something_to_lint():
     assert len(DOCKERFILES) == 8  # base + six steps + the dev cluster's GCS emulator
     assert REPO / ".ci" / "run" in SCRIPTS
+    assert REPO / "scripts" / "lib" / "dry-run.sh" in SCRIPTS
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -29,4 +32,4 @@ def test_dockerfile_passes_hadolint(path):
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(REPO)))
 def test_shell_script_passes_shellcheck(path):
-    _lint("shellcheck", [path])
+    _lint("shellcheck", [path], "--external-sources")  # follows `source` into scripts/lib
