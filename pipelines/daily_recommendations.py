@@ -91,34 +91,29 @@ def daily_recommendations(
         exclude_ordered=exclude_ordered,
         quality_margin=quality_margin,
     )
+    # What scoring reads, and what publishing a day records, whether sharded or not.
+    scoring = {
+        "model": trained.outputs["model"],
+        "validated": checked.outputs["validated"],
+        "k": k,
+        "exclude_ordered": exclude_ordered,
+    }
+    recording = {
+        "validated": checked.outputs["validated"],
+        "evaluation": evaluated.outputs["evaluation"],
+        "model_version": trained.outputs["Output"],
+        "run_id": run_id,
+        "data_uri": data_uri,
+        "started_at": ingested.outputs["started_at"],
+        "orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    }
     with dsl.If(shards == 1, name="one-shard"):
-        recommended = recommend(
-            model=trained.outputs["model"],
-            validated=checked.outputs["validated"],
-            k=k,
-            exclude_ordered=exclude_ordered,
-        )
-        published = publish(
-            recommendations=recommended.outputs["recommendations"],
-            validated=checked.outputs["validated"],
-            evaluation=evaluated.outputs["evaluation"],
-            model_version=trained.outputs["Output"],
-            run_id=run_id,
-            data_uri=data_uri,
-            started_at=ingested.outputs["started_at"],
-            orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        )
+        recommended = recommend(**scoring)
+        published = publish(recommendations=recommended.outputs["recommendations"], **recording)
     with dsl.Else(name="sharded"):
         planned = shard_plan(shards=shards)
         with dsl.ParallelFor(planned.output, name="shard") as shard:
-            scored = recommend_shard(
-                model=trained.outputs["model"],
-                validated=checked.outputs["validated"],
-                k=k,
-                exclude_ordered=exclude_ordered,
-                shard=shard,
-                shards=shards,
-            )
+            scored = recommend_shard(**scoring, shard=shard, shards=shards)
             staged = stage_shard(
                 recommendations=scored.outputs["recommendations"],
                 run_id=run_id,
@@ -126,17 +121,7 @@ def daily_recommendations(
                 shard=shard,
                 shards=shards,
             )
-        committed = commit(
-            validated=checked.outputs["validated"],
-            evaluation=evaluated.outputs["evaluation"],
-            model_version=trained.outputs["Output"],
-            run_id=run_id,
-            data_uri=data_uri,
-            started_at=ingested.outputs["started_at"],
-            orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            shards=shards,
-            staged_rows=dsl.Collected(staged.output),
-        )
+        committed = commit(**recording, shards=shards, staged_rows=dsl.Collected(staged.output))
     on_cluster(
         ingest=ingested,
         validate=checked,
