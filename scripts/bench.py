@@ -248,17 +248,13 @@ def worker(name: str, args: dict) -> dict:
 
 def _raw_train(paths: dict[str, str]) -> dict:
     """Fit the train step's two models with LightFM directly; only the fits are timed."""
-    import numpy as np
-    from lightfm import LightFM
-
     from burger_recs.steps import train
     from burger_recs.validated import ValidatedData
 
     data = ValidatedData.load(paths["validated"])
     params = train.TrainParams()
     evaluation_until = train.holdout_start(data, HOLDOUT_DAYS) - dt.timedelta(days=1)
-    customer_ids = np.sort(data.customers["customer_id"].astype(str).unique())
-    item_ids = np.sort(data.menu["item_id"].astype(str).unique())
+    customer_ids, item_ids = train.model_ids(data)
     features, _ = train.item_feature_matrix(data.menu, item_ids)
     matrices = []
     for until in (evaluation_until, data.run_date):
@@ -267,14 +263,7 @@ def _raw_train(paths: dict[str, str]) -> dict:
 
     def fit() -> None:
         for interactions in matrices:
-            LightFM(
-                no_components=params.no_components,
-                loss=params.loss,
-                learning_rate=params.learning_rate,
-                item_alpha=params.item_alpha,
-                user_alpha=params.user_alpha,
-                random_state=np.random.RandomState(params.seed),
-            ).fit(
+            train.new_model(params).fit(
                 interactions,
                 item_features=features,
                 epochs=params.epochs,

@@ -55,6 +55,19 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _day_and_params(
+    run_date: str | None, param: list[str] | None, pipeline_file: Path
+) -> tuple[dt.date, dict[str, object]]:
+    """Return the run's day and its typed ``--param`` values, or fail with the reason."""
+    from burger_recs.local_run import parse_params
+    from burger_recs.steps.ingest import resolve_run_date
+
+    try:
+        return resolve_run_date(run_date or ""), parse_params(param or [], pipeline_file)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _show(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -159,15 +172,10 @@ def run_command(
     ] = None,
 ) -> None:
     """Run the compiled daily pipeline on this machine and print a summary."""
-    from burger_recs.local_run import RunFailed, parse_params, run_pipeline
-    from burger_recs.steps.ingest import resolve_run_date
+    from burger_recs.local_run import RunFailed, run_pipeline
 
     pipeline_file = compiled_pipeline()
-    try:
-        day = resolve_run_date(run_date or "")
-        params = parse_params(param or [], pipeline_file)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    day, params = _day_and_params(run_date, param, pipeline_file)
     if data is None:
         data = str(_sample_data(day).resolve())
     elif not data.startswith("gs://"):
@@ -304,15 +312,9 @@ def submit_command(
     """Upload the compiled pipeline to Kubeflow Pipelines and start a run (make submit)."""
     from burger_recs import submit as kfp
     from burger_recs.compile import retarget_images
-    from burger_recs.local_run import parse_params
-    from burger_recs.steps.ingest import resolve_run_date
 
     pipeline_file = compiled_pipeline()
-    try:
-        day = resolve_run_date(run_date or "")
-        params = parse_params(param or [], pipeline_file)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    day, params = _day_and_params(run_date, param, pipeline_file)
     ir_text = pipeline_file.read_text()
     if registry:
         ir_text = retarget_images(ir_text, registry)

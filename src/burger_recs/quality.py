@@ -167,8 +167,7 @@ def protocol_data(
         run_date=dt.date.fromisoformat(days.max()),
         window_start=dt.date.fromisoformat(days.min()),
     )
-    customers = np.sort(data.customers["customer_id"].astype(str).unique())
-    items = np.sort(data.menu["item_id"].astype(str).unique())
+    customers, items = train_step.model_ids(data)
     train = train_step.interaction_matrix(base.orders, customers, items)
     test_matrix = train_step.interaction_matrix(test.orders, customers, items)
     sums = (

@@ -282,26 +282,31 @@ def run(
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
     """
     configure_logging("publish")
-    evaluation = Evaluation.load(evaluation_path)
-    data = ValidatedData.load(data_dir)
-    record = _run_record(
-        evaluation, data, model_version, run_id or orchestrator_run_id, data_uri, started_at
+    run_id = run_id or orchestrator_run_id
+    record, data = _run_record(
+        data_dir, evaluation_path, model_version, run_id, data_uri, started_at
     )
-    recs = pd.read_parquet(recs_path) if evaluation.publishable else None
+    recs = pd.read_parquet(recs_path) if record.status == "published" else None
     publish(db.make_engine(), record, recs, data.menu)
     return record
 
 
 def _run_record(
-    evaluation: Evaluation,
-    data: ValidatedData,
+    data_dir: str,
+    evaluation_path: str,
     model_version: str,
     run_id: str,
     data_uri: str,
     started_at: str,
-) -> RunRecord:
-    """Return the record of a run that reached publishing: published or gated."""
-    return RunRecord(
+) -> tuple[RunRecord, ValidatedData]:
+    """Load the validated data and the evaluation of a run that reached publishing.
+
+    Returns the run's record (``published`` if the evaluation passed the gate, else
+    ``gated``) and the validated data.
+    """
+    evaluation = Evaluation.load(evaluation_path)
+    data = ValidatedData.load(data_dir)
+    record = RunRecord(
         run_id=run_id,
         run_date=data.run_date,
         started_at=dt.datetime.fromisoformat(started_at) if started_at else None,
@@ -312,6 +317,7 @@ def _run_record(
         message=evaluation.reason,
         data_uri=data_uri,
     )
+    return record, data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,10 +635,9 @@ def commit_run(
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
     """
     configure_logging("commit")
-    evaluation = Evaluation.load(evaluation_path)
-    data = ValidatedData.load(data_dir)
-    record = _run_record(
-        evaluation, data, model_version, run_id or orchestrator_run_id, data_uri, started_at
+    run_id = run_id or orchestrator_run_id
+    record, data = _run_record(
+        data_dir, evaluation_path, model_version, run_id, data_uri, started_at
     )
     commit(db.make_engine(), record, shards, data.menu, staged_rows)
     return record

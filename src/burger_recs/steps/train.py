@@ -165,6 +165,28 @@ def item_feature_matrix(menu: pd.DataFrame, item_ids: np.ndarray) -> tuple[sp.cs
     return matrix.tocsr(), names
 
 
+def model_ids(data: ValidatedData) -> tuple[np.ndarray, np.ndarray]:
+    """Return the sorted customer ids and item ids a model of ``data`` has rows for.
+
+    Every known customer and every menu item, whether or not it has orders.
+    """
+    customer_ids = np.sort(data.customers["customer_id"].astype(str).unique())
+    item_ids = np.sort(data.menu["item_id"].astype(str).unique())
+    return customer_ids, item_ids
+
+
+def new_model(params: TrainParams) -> LightFM:
+    """Return an unfitted LightFM with the hyper-parameters (and seed) of ``params``."""
+    return LightFM(
+        no_components=params.no_components,
+        loss=params.loss,
+        learning_rate=params.learning_rate,
+        item_alpha=params.item_alpha,
+        user_alpha=params.user_alpha,
+        random_state=np.random.RandomState(params.seed),
+    )
+
+
 def fit(data: ValidatedData, params: TrainParams, until: dt.date | None = None) -> TrainedModel:
     """Fit LightFM on the orders up to ``until`` (default: the whole window).
 
@@ -173,18 +195,10 @@ def fit(data: ValidatedData, params: TrainParams, until: dt.date | None = None) 
     """
     until = until or data.run_date
     orders = data.orders[data.orders["day"] <= until.isoformat()]
-    customer_ids = np.sort(data.customers["customer_id"].astype(str).unique())
-    item_ids = np.sort(data.menu["item_id"].astype(str).unique())
+    customer_ids, item_ids = model_ids(data)
     interactions = interaction_matrix(orders, customer_ids, item_ids)
     features, names = item_feature_matrix(data.menu, item_ids)
-    model = LightFM(
-        no_components=params.no_components,
-        loss=params.loss,
-        learning_rate=params.learning_rate,
-        item_alpha=params.item_alpha,
-        user_alpha=params.user_alpha,
-        random_state=np.random.RandomState(params.seed),
-    )
+    model = new_model(params)
     log.info(
         "train: %d customers x %d items, %d interactions, until %s, %s",
         len(customer_ids),
