@@ -46,8 +46,17 @@ def _postgres_unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL: {reason} (set {POSTGRES_URL_ENV} to run these tests)")
 
 
-def _services(command: str, env_file: Path) -> subprocess.CompletedProcess[str]:
+def _services(
+    command: str, env_file: Path, *, ignore_pgport: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run scripts/test-services.sh COMMAND for the server recorded in ``env_file``.
+
+    With ``ignore_pgport`` the script picks a free port even where ``PGPORT`` names one, so a
+    second server never reaches for the port of the first.
+    """
     env = {**os.environ, "BURGER_RECS_TEST_SERVICES_ENV": str(env_file), "PG_BIN": str(PG_BIN)}
+    if ignore_pgport:
+        env.pop("PGPORT", None)
     return subprocess.run(
         ["bash", str(SERVICES_SCRIPT), command],
         env=env,

@@ -4,9 +4,7 @@ Needs a Docker engine and the images of `make images` (CI builds them first).
 """
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -22,33 +20,6 @@ from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, task_names
 pytestmark = pytest.mark.docker
 
 IMAGE_MAP = REPO / ".local" / "build" / "images.json"
-
-
-def _docker_ready():
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "no Docker engine answers"
-    missing = [
-        s
-        for s in STEPS
-        if subprocess.run(
-            ["docker", "image", "inspect", image_ref(s)], capture_output=True
-        ).returncode
-        != 0
-    ]
-    if missing:
-        return f"images not built (run `make images`): {', '.join(missing)}"
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def docker_ready():
-    problem = _docker_ready()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"container tests must run in CI: {problem}")
-        pytest.skip(problem)
 
 
 def _run(data, root, runner, **params):

@@ -27,7 +27,6 @@ from burger_recs.cli import compiled_pipeline
 from burger_recs.contract import metadata, recommendations
 from burger_recs.local_run import run_pipeline
 from components.images import BASE, REPO, STEPS, image_ref
-from tests.containers.test_docker_run import _docker_ready
 from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
 from tests.reliability import scan
 
@@ -83,15 +82,6 @@ for roots, full in ((everything, True), (keys_only, False)):
                     found[path] = hits[:3]
 print(json.dumps({"scanned": scanned, "found": found}))
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def docker_ready():
-    problem = _docker_ready()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"container tests must run in CI: {problem}")
-        pytest.skip(problem)
 
 
 def _docker(*args: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_BIN, SERVICES_SCRIPT, _in_ci
+from tests.conftest import PG_BIN, _in_ci, _services
 from tests.reliability.figures import render
 
 
@@ -90,21 +90,8 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
             pytest.fail(f"the fault tests need PostgreSQL in CI but {problem}", pytrace=False)
         pytest.skip(f"no private PostgreSQL: {problem}")
     env_file = tmp_path_factory.mktemp("private-postgres") / "test-services.env"
-    env = {**os.environ, "BURGER_RECS_TEST_SERVICES_ENV": str(env_file), "PG_BIN": str(PG_BIN)}
-    env.pop("PGPORT", None)
-
-    def services(command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(SERVICES_SCRIPT), command],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-
     try:
-        started = services("start")
+        started = _services("start", env_file, ignore_pgport=True)
         if started.returncode != 0:
             message = f"the private PostgreSQL did not start:\n{started.stderr.strip()}"
             if _in_ci():
@@ -115,4 +102,4 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
             values["BURGER_RECS_TEST_POSTGRES_URL"], Path(values["BURGER_RECS_TEST_POSTGRES_DIR"])
         )
     finally:
-        services("stop")
+        _services("stop", env_file, ignore_pgport=True)
