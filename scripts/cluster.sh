@@ -41,16 +41,9 @@ USAGE
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-say() { printf '>> %s\n' "$*"; }
-die() {
-  printf 'cluster.sh: error: %s\n' "$*" >&2
-  exit 1
-}
-# shellcheck source=scripts/lib/dry-run.sh
-source "$ROOT/scripts/lib/dry-run.sh"
+# shellcheck source=scripts/lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
-DRY=0
-truthy "${DRY_RUN:-}" && DRY=1
 command=""
 while (($#)); do
   case $1 in

@@ -26,16 +26,9 @@ USAGE
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUMS_FILE="${TOOLS_SHA256:-$ROOT/scripts/tools.sha256}"
 
-say() { printf '>> %s\n' "$*"; }
-die() {
-  printf 'install-tool.sh: error: %s\n' "$*" >&2
-  exit 1
-}
-# shellcheck source=scripts/lib/dry-run.sh
-source "$ROOT/scripts/lib/dry-run.sh"
+# shellcheck source=scripts/lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
-DRY=0
-truthy "${DRY_RUN:-}" && DRY=1
 args=()
 while (($#)); do
   case $1 in

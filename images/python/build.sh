@@ -35,17 +35,10 @@ Environment:
 EOF
 }
 
-say() { printf '>> %s\n' "$*"; }
-die() {
-  printf 'build.sh: %s\n' "$*" >&2
-  exit 1
-}
-# shellcheck source=scripts/lib/dry-run.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/dry-run.sh"
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
 
-DRY=0
 FORCE_BUILD=0
-truthy "${DRY_RUN:-}" && DRY=1
 truthy "${FORCE:-}" && FORCE_BUILD=1
 image_arg=""
 while (($#)); do

@@ -22,7 +22,7 @@ def _lint(tool, paths, *options):
 def test_there_is_something_to_lint():
     assert len(DOCKERFILES) == 8  # base + six steps + the dev cluster's GCS emulator
     assert REPO / ".ci" / "run" in SCRIPTS
-    assert REPO / "scripts" / "lib" / "dry-run.sh" in SCRIPTS
+    assert REPO / "scripts" / "lib" / "common.sh" in SCRIPTS
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.parent.name)

@@ -1,7 +1,16 @@
 # shellcheck shell=bash
-# Helpers shared by the scripts that support a dry run (DRY=1 prints each command instead of
-# running it): scripts/cluster.sh, scripts/install-tool.sh, images/python/build.sh.
-# Sourced, not run; the sourcing script sets DRY.
+# Helpers shared by scripts/cluster.sh, scripts/install-tool.sh and images/python/build.sh:
+# messages, and the dry run (DRY=1, from DRY_RUN or the script's --dry-run) that prints each
+# command instead of running it. Sourced, not run.
+
+# say MESSAGE: progress for a person.
+say() { printf '>> %s\n' "$*"; }
+
+# die MESSAGE: the error, named by the script, then exit 1.
+die() {
+  printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+  exit 1
+}
 
 # truthy VALUE: whether VALUE means yes (1, y, yes, true, on).
 truthy() { [[ ${1:-} =~ ^(1|y|yes|true|on)$ ]]; }
@@ -39,3 +48,7 @@ write_file() {
     cat >"$1"
   fi
 }
+
+# DRY: 1 in a dry run; DRY_RUN sets it here, a script's --dry-run later.
+DRY=0
+if truthy "${DRY_RUN:-}"; then DRY=1; fi
