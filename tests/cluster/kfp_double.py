@@ -242,10 +242,8 @@ class KfpDouble:
         version["description"] = query.get("description", "")
         return version
 
-    def _create_run(self, body: object) -> dict:
-        check_fields(body, "V2beta1Run", "run")
-        if not body.get("display_name"):
-            raise Refused(400, "run needs a display_name")
+    def _check_target(self, body: dict) -> None:
+        """Check what a run or recurring run starts: a known version, experiment, parameters."""
         reference = body.get("pipeline_version_reference")
         if bool(reference) == bool(body.get("pipeline_spec")):
             raise Refused(400, "give either pipeline_version_reference or pipeline_spec")
@@ -255,6 +253,12 @@ class KfpDouble:
         if body.get("experiment_id") and body["experiment_id"] not in self.experiments:
             raise Refused(404, f"experiment {body['experiment_id']} not found", code=5)
         self._check_parameters(version, body)
+
+    def _create_run(self, body: object) -> dict:
+        check_fields(body, "V2beta1Run", "run")
+        if not body.get("display_name"):
+            raise Refused(400, "run needs a display_name")
+        self._check_target(body)
         run = {**body, "run_id": self._id("run"), "state": "PENDING", "created_at": NOW}
         self.runs[run["run_id"]] = run
         return run
@@ -325,15 +329,7 @@ class KfpDouble:
                 raise Refused(400, f"{output} is set by the server")
         if not body.get("display_name"):
             raise Refused(400, "Recurring run's name cannot be empty")
-        reference = body.get("pipeline_version_reference")
-        if bool(reference) == bool(body.get("pipeline_spec")):
-            raise Refused(400, "give either pipeline_version_reference or pipeline_spec")
-        version = self.versions.get(reference.get("pipeline_version_id", ""))
-        if version is None or version["pipeline_id"] != reference.get("pipeline_id"):
-            raise Refused(404, f"no pipeline version {reference}", code=5)
-        if body.get("experiment_id") and body["experiment_id"] not in self.experiments:
-            raise Refused(404, f"experiment {body['experiment_id']} not found", code=5)
-        self._check_parameters(version, body)
+        self._check_target(body)
         # int64 is a JSON string (the SDK sends a number, which the server also reads).
         concurrency = str(body.get("max_concurrency", "0"))
         if not concurrency.isdigit() or not 1 <= int(concurrency) <= 10:
