@@ -421,9 +421,12 @@ def part_of(key: str) -> str | None:
 
 
 def merge_results(
-    stored: dict[str, dict], fresh: dict[str, Measured], parts: set[str], today: str
+    stored: dict[str, dict], fresh: dict[str, Measured], parts: set[str], run_at: str
 ) -> dict[str, dict]:
     """Return the stored measurements (``results.json``) updated with this run's.
+
+    Each entry carries ``measured``, the start of the run that took it (``run_at`` for
+    this run's).
 
     A fresh measurement replaces a stored one when its part was measured in this run (or it
     belongs to no part, or nothing is stored for it); a step run only to produce the inputs of
@@ -434,7 +437,7 @@ def merge_results(
     for key, measured in fresh.items():
         part = part_of(key)
         if part is None or part in parts or key not in stored:
-            merged[key] = {**asdict(measured), "date": today}
+            merged[key] = {**asdict(measured), "measured": run_at}
     return merged
 
 
@@ -577,6 +580,7 @@ def main() -> int:
     data = work / "data"
     load_before = os.getloadavg()
     started = time.monotonic()
+    run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if not (data / f"date={RUN_DATE.isoformat()}").exists():
         from burger_recs.generate import generate_data
 
@@ -639,15 +643,13 @@ def main() -> int:
         stop_postgres()
     load_after = os.getloadavg()
     total = time.monotonic() - started
-    today = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
     stored_file = work / "results.json"
     stored = json.loads(stored_file.read_text()) if stored_file.exists() else {}
-    merged = merge_results(stored, bench.results, parts, today)
+    merged = merge_results(stored, bench.results, parts, run_at)
     if not options.no_write:
         stored_file.write_text(json.dumps(merged, indent=1))
-    taken = {k for k, m in bench.results.items() if merged[k] == {**asdict(m), "date": today}}
-    earlier = {k: v["date"] for k, v in merged.items() if k not in taken}
-    results = {k: Measured(**{f: v[f] for f in v if f != "date"}) for k, v in merged.items()}
+    earlier = {k: v["measured"][:10] for k, v in merged.items() if v["measured"] != run_at}
+    results = {k: Measured(**{f: v[f] for f in v if f != "measured"}) for k, v in merged.items()}
     text = report(results, scale, info, options, (load_before, load_after), total, earlier)
     print()
     print(text)

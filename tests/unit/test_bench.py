@@ -42,16 +42,17 @@ def test_a_partial_run_replaces_its_parts_and_keeps_the_rest(bench):
     def stored(seconds):
         return {"name": "", "seconds": seconds, "wall": seconds, "max_rss_mb": 1.0, "extra": {}}
 
-    old = {k: {**stored(9.0), "date": "2026-01-01"} for k in (
+    old = {k: {**stored(9.0), "measured": "2026-01-01T10:00:00+00:00"} for k in (
         "step:ingest", "raw:read_csv", "step:train", "raw:train", "step:validate")}  # fmt: skip
     fresh = {
         k: bench.Measured(k, seconds=1.0, wall=1.0, max_rss_mb=2.0)
         for k in ("step:ingest", "step:validate", "step:train", "raw:train", "step:evaluate")
     }
-    merged = bench.merge_results(old, fresh, {"train"}, "2026-02-02")
+    merged = bench.merge_results(old, fresh, {"train"}, "2026-02-02T10:00:00+00:00")
     assert set(merged) == set(old) | set(fresh)
     # train measured now: both sides of its ratio are this run's
-    assert merged["step:train"]["date"] == merged["raw:train"]["date"] == "2026-02-02"
+    assert merged["step:train"]["measured"] == merged["raw:train"]["measured"]
+    assert merged["raw:train"]["measured"] == "2026-02-02T10:00:00+00:00"
     # ingest was only run to feed train: its ratio keeps the pair from the earlier run
     assert merged["step:ingest"] == old["step:ingest"]
     assert merged["raw:read_csv"] == old["raw:read_csv"]
