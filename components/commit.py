@@ -1,7 +1,8 @@
-"""KFP component: commit (logic: burger_recs.steps.publish.commit_run).
+"""KFP components of the sharded publish (logic: burger_recs.steps.commit).
 
-The database URL reaches this step through the DATABASE_URL environment variable (a
-Kubernetes Secret on a cluster), never through a parameter.
+``stage_shard`` stages one shard's rows; ``commit`` makes the staged shards the day at once.
+Both run in the commit image. The database URL reaches them through the DATABASE_URL
+environment variable (a Kubernetes Secret on a cluster), never through a parameter.
 """
 
 from kfp import dsl
@@ -10,7 +11,27 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
 from components.images import image_ref
 
 
-@dsl.component(base_image=image_ref("publish"), install_kfp_package=False)
+@dsl.component(base_image=image_ref("commit"), install_kfp_package=False)
+def stage_shard(
+    recommendations: Input[Dataset],
+    run_id: str,
+    orchestrator_run_id: str,
+    shard: int,
+    shards: int,
+) -> int:
+    """Stage one shard's rows (replacing its earlier staging); return the row count."""
+    from burger_recs.steps import commit as step
+
+    return step.stage_run(
+        recs_path=recommendations.path,
+        run_id=run_id,
+        orchestrator_run_id=orchestrator_run_id,
+        shard=shard,
+        shards=shards,
+    )
+
+
+@dsl.component(base_image=image_ref("commit"), install_kfp_package=False)
 def commit(
     validated: Input[Dataset],
     evaluation: Input[Artifact],
@@ -24,21 +45,21 @@ def commit(
     published: Output[Metrics],
 ) -> int:
     """Make the staged shards the day, atomically (if the gate allows); record the run."""
-    from burger_recs.steps import publish as step
+    from burger_recs.steps import commit as step
 
     record = step.commit_run(
-        validated.path,
-        evaluation.path,
-        model_version,
-        run_id,
-        data_uri,
-        shards,
-        staged_rows,
-        started_at,
-        orchestrator_run_id,
+        data_dir=validated.path,
+        evaluation_path=evaluation.path,
+        model_version=model_version,
+        run_id=run_id,
+        data_uri=data_uri,
+        shards=shards,
+        staged_rows=staged_rows,
+        started_at=started_at,
+        orchestrator_run_id=orchestrator_run_id,
     )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
-    published.metadata["status"] = record.status
+    published.metadata["status"] = record.status.value
     published.metadata["code_version"] = record.code_version
     return record.rows_written

@@ -23,13 +23,13 @@ def evaluate(
     from burger_recs.steps import evaluate as step
 
     result = step.run(
-        validated.path,
-        eval_model.path,
-        evaluation.path,
-        report.path,
-        k,
-        exclude_ordered,
-        quality_margin,
+        data_dir=validated.path,
+        eval_model_path=eval_model.path,
+        evaluation_path=evaluation.path,
+        report_path=report.path,
+        k=k,
+        exclude_ordered=exclude_ordered,
+        quality_margin=quality_margin,
     )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)

@@ -18,4 +18,6 @@ def ingest(data_uri: str, run_date: str, window_days: int, drop: Output[Dataset]
     """
     from burger_recs.steps import ingest as step
 
-    return step.run(data_uri, run_date, window_days, drop.path)
+    return step.run(
+        data_uri=data_uri, run_date=run_date, window_days=window_days, out_dir=drop.path
+    )

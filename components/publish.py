@@ -26,17 +26,17 @@ def publish(
     from burger_recs.steps import publish as step
 
     record = step.run(
-        recommendations.path,
-        validated.path,
-        evaluation.path,
-        model_version,
-        run_id,
-        data_uri,
-        started_at,
-        orchestrator_run_id,
+        recs_path=recommendations.path,
+        data_dir=validated.path,
+        evaluation_path=evaluation.path,
+        model_version=model_version,
+        run_id=run_id,
+        data_uri=data_uri,
+        started_at=started_at,
+        orchestrator_run_id=orchestrator_run_id,
     )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
-    published.metadata["status"] = record.status
+    published.metadata["status"] = record.status.value
     published.metadata["code_version"] = record.code_version
     return record.rows_written

@@ -1,4 +1,8 @@
-"""KFP component: recommend (logic: burger_recs.steps.recommend)."""
+"""KFP components of the recommend step (logic: burger_recs.steps.recommend).
+
+``recommend`` scores every customer; the sharded path plans the shards (``shard_plan``) and
+scores one shard per task (``recommend_shard``). All three run in the recommend image.
+"""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -17,4 +21,42 @@ def recommend(
     """Score every customer in blocks and keep the top k items; return the row count."""
     from burger_recs.steps import recommend as step
 
-    return step.run(model.path, validated.path, recommendations.path, k, exclude_ordered)
+    return step.run(
+        model_path=model.path,
+        data_dir=validated.path,
+        out_path=recommendations.path,
+        k=k,
+        exclude_ordered=exclude_ordered,
+    )
+
+
+@dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
+def shard_plan(shards: int) -> list:
+    """Return the shard numbers 0 .. shards - 1: the items of the ParallelFor over shards."""
+    from burger_recs.steps import recommend as step
+
+    return step.shard_plan(shards=shards)
+
+
+@dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
+def recommend_shard(
+    model: Input[Model],
+    validated: Input[Dataset],
+    k: int,
+    exclude_ordered: bool,
+    shard: int,
+    shards: int,
+    recommendations: Output[Dataset],
+) -> int:
+    """Score one shard of the customers in blocks, keep the top k; return the row count."""
+    from burger_recs.steps import recommend as step
+
+    return step.run(
+        model_path=model.path,
+        data_dir=validated.path,
+        out_path=recommendations.path,
+        k=k,
+        exclude_ordered=exclude_ordered,
+        shard=shard,
+        shards=shards,
+    )

@@ -20,9 +20,10 @@ def train(
     eval_model: Output[Model],
 ) -> str:
     """Fit the serving model (whole window) and the evaluation model; return the version."""
+    from burger_recs.settings import TrainParams
     from burger_recs.steps import train as step
 
-    params = step.TrainParams(
+    params = TrainParams(
         loss=loss,
         epochs=epochs,
         no_components=no_components,
@@ -30,4 +31,10 @@ def train(
         seed=seed,
         num_threads=num_threads,
     )
-    return step.run(validated.path, model.path, eval_model.path, holdout_days, params)
+    return step.run(
+        data_dir=validated.path,
+        model_path=model.path,
+        eval_model_path=eval_model.path,
+        holdout_days=holdout_days,
+        params=params,
+    )

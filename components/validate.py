@@ -11,4 +11,4 @@ def validate(drop: Input[Dataset], validated: Output[Dataset], report: Output[Ma
     """Check the drop against the data contract; fail the run listing every problem."""
     from burger_recs.steps import validate as step
 
-    step.run(drop.path, validated.path, report.path)
+    step.run(drop_dir=drop.path, out_dir=validated.path, report_path=report.path)

@@ -3,30 +3,26 @@
 With ``shards`` > 1, recommend and publish become a ParallelFor of scored and staged shards
 followed by one commit that makes the whole day visible at once.
 
-Wiring only: every step is a component from components/, every default a library default,
-and every task's cluster settings (Secrets, requests, retries) come from components/cluster.py.
+Wiring only: every step is a component from components/, every default comes from
+burger_recs.settings, and every task's cluster settings (Secrets, requests, retries) come
+from components/cluster.py.
 Compiled with ``burger-recs compile`` into pipelines/compiled/daily_recommendations.yaml,
 the one spec that runs embedded, in containers and on a cluster.
 """
 
 from kfp import dsl
 
-from burger_recs.steps.train import TrainParams
+from burger_recs.settings import DEFAULTS
 from components.cluster import on_cluster
-from components.commit import commit
+from components.commit import commit, stage_shard
 from components.evaluate import evaluate
 from components.ingest import ingest
 from components.publish import publish
-from components.recommend import recommend
-from components.recommend_shard import recommend_shard
-from components.shard_plan import shard_plan
-from components.stage_shard import stage_shard
+from components.recommend import recommend, recommend_shard, shard_plan
 from components.train import train
 from components.validate import validate
 
 PIPELINE_NAME = "burger-recs-daily"
-
-_DEFAULTS = TrainParams()
 
 
 @dsl.pipeline(
@@ -38,19 +34,19 @@ def daily_recommendations(
     data_uri: str,
     run_date: str = "",
     run_id: str = "",
-    k: int = 10,
-    window_days: int = 56,
-    holdout_days: int = 7,
-    exclude_ordered: bool = False,
-    loss: str = _DEFAULTS.loss,
-    epochs: int = _DEFAULTS.epochs,
-    no_components: int = _DEFAULTS.no_components,
-    learning_rate: float = _DEFAULTS.learning_rate,
-    seed: int = _DEFAULTS.seed,
-    num_threads: int = _DEFAULTS.num_threads,
-    quality_margin: float = 0.1,
-    shards: int = 1,
-):
+    k: int = DEFAULTS.k,
+    window_days: int = DEFAULTS.window_days,
+    holdout_days: int = DEFAULTS.holdout_days,
+    exclude_ordered: bool = DEFAULTS.exclude_ordered,
+    loss: str = DEFAULTS.train.loss,
+    epochs: int = DEFAULTS.train.epochs,
+    no_components: int = DEFAULTS.train.no_components,
+    learning_rate: float = DEFAULTS.train.learning_rate,
+    seed: int = DEFAULTS.train.seed,
+    num_threads: int = DEFAULTS.train.num_threads,
+    quality_margin: float = DEFAULTS.quality_margin,
+    shards: int = DEFAULTS.shards,
+) -> None:
     """Compute and publish one day of recommendations.
 
     Args:

@@ -38,6 +38,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from burger_recs.settings import DEFAULTS
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
@@ -45,10 +48,27 @@ SERVICES = REPO / "scripts" / "test-services.sh"
 POSTGRES_URL_ENV = "BURGER_RECS_TEST_POSTGRES_URL"
 RESULT_PREFIX = "BENCH-RESULT "
 RUN_DATE = dt.date(2026, 3, 30)
-ITEMS, DAYS, WINDOW_DAYS, HOLDOUT_DAYS, K, SEED = 1000, 60, 56, 7, 10, 42
+ITEMS, DAYS, SEED = 1000, 60, 42
+# The pipeline's own defaults (burger_recs.settings), so the bench measures a default day.
+WINDOW_DAYS, HOLDOUT_DAYS, K = DEFAULTS.window_days, DEFAULTS.holdout_days, DEFAULTS.k
 PARTS = ("ingest", "train", "recommend", "publish", "pipeline")
 # Generous per-process limit: a step that takes longer is broken, not slow.
 TIMEOUT = 4 * 3600
+
+
+def _first(row: tuple[Any, ...] | None) -> Any:
+    """Return the first value of a query's one row (a count, a setting)."""
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row[0]
+
+
+def _group(pattern: str, text: str) -> str:
+    """Return the first group of the first match of ``pattern`` in ``text``."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"no match for {pattern!r}")
+    return match[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,12 +101,14 @@ def _reset_database(url: str) -> None:
 
     from burger_recs.contract import metadata
     from burger_recs.db import make_engine
-    from burger_recs.steps.publish import STAGE_PREFIX, staging_metadata
+    from burger_recs.steps.commit import STAGE_PREFIX, staging_metadata
 
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
         engine.dispose()
-        path = Path(sa.make_url(url).database)
+        database = sa.make_url(url).database
+        assert database is not None, f"{url}: no database file"
+        path = Path(database)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         engine = make_engine(url)
@@ -166,7 +188,7 @@ def worker(name: str, args: dict) -> dict:
                 paths["model"],
                 paths["eval_model"],
                 HOLDOUT_DAYS,
-                train.TrainParams(),
+                DEFAULTS.train,
             )
             Path(paths["version"]).write_text(version)
 
@@ -209,7 +231,7 @@ def worker(name: str, args: dict) -> dict:
             )
         )
     elif name == "step:sharded-publish":
-        from burger_recs.steps import publish
+        from burger_recs.steps import commit
 
         _reset_database(args["url"])
         os.environ["DATABASE_URL"] = args["url"]
@@ -218,10 +240,10 @@ def worker(name: str, args: dict) -> dict:
 
         def stage_and_commit() -> None:
             staged = [
-                publish.stage_run(args["shard_files"][s], "bench", "", s, shards)
+                commit.stage_run(args["shard_files"][s], "bench", "", s, shards)
                 for s in range(shards)
             ]
-            publish.commit_run(
+            commit.commit_run(
                 paths["validated"], paths["evaluation"], version, "bench", data, shards, staged
             )
 
@@ -233,7 +255,7 @@ def worker(name: str, args: dict) -> dict:
     elif name == "inprocess":
         _in_process(args, paths)
     elif name == "pipeline":
-        from burger_recs.cli import compiled_pipeline
+        from burger_recs.compile import compiled_pipeline
         from burger_recs.local_run import run_pipeline
 
         _reset_database(args["url"])
@@ -248,22 +270,23 @@ def worker(name: str, args: dict) -> dict:
 
 def _raw_train(paths: dict[str, str]) -> dict:
     """Fit the train step's two models with LightFM directly; only the fits are timed."""
+    from burger_recs import model
     from burger_recs.steps import train
     from burger_recs.validated import ValidatedData
 
     data = ValidatedData.load(paths["validated"])
-    params = train.TrainParams()
+    params = DEFAULTS.train
     evaluation_until = train.holdout_start(data, HOLDOUT_DAYS) - dt.timedelta(days=1)
-    customer_ids, item_ids = train.model_ids(data)
-    features, _ = train.item_feature_matrix(data.menu, item_ids)
+    customer_ids, item_ids = model.model_ids(data)
+    features, _ = model.item_feature_matrix(data.menu, item_ids)
     matrices = []
     for until in (evaluation_until, data.run_date):
         orders = data.orders[data.orders["day"] <= until.isoformat()]
-        matrices.append(train.interaction_matrix(orders, customer_ids, item_ids).tocoo())
+        matrices.append(model.interaction_matrix(orders, customer_ids, item_ids).tocoo())
 
     def fit() -> None:
         for interactions in matrices:
-            train.new_model(params).fit(
+            model.new_model(params).fit(
                 interactions,
                 item_features=features,
                 epochs=params.epochs,
@@ -277,8 +300,8 @@ def _raw_recommend(paths: dict[str, str]) -> dict:
     """Top-k of every customer by blocked matmul + argpartition; only the scoring is timed."""
     import numpy as np
 
+    from burger_recs.model import TrainedModel
     from burger_recs.scoring import DEFAULT_BLOCK
-    from burger_recs.steps.train import TrainedModel
 
     factors = TrainedModel.load(paths["model"]).factors()
     users, items, bias = factors.users, factors.items, factors.item_bias
@@ -315,7 +338,7 @@ def _raw_copy(paths: dict[str, str], url: str) -> dict:
                         copy.write_row(row)
 
         seconds = _timed(load)
-        loaded = conn.execute("SELECT count(*) FROM recommendations").fetchone()[0]
+        loaded = _first(conn.execute("SELECT count(*) FROM recommendations").fetchone())
     return {"seconds": seconds, "rows": loaded}
 
 
@@ -327,7 +350,9 @@ def _raw_executemany(paths: dict[str, str], url: str) -> dict:
 
     rows = [(r[0].isoformat(), *r[1:]) for r in _rows_for_raw_load(paths)]
     _reset_database(url)
-    conn = sqlite3.connect(sa.make_url(url).database, timeout=30)
+    database = sa.make_url(url).database
+    assert database is not None, f"{url}: no database file"
+    conn = sqlite3.connect(database, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=30000")
     marks = ", ".join("?" * 7)
@@ -355,7 +380,7 @@ def _in_process(args: dict, paths: dict[str, str]) -> None:
     ingest.run(data, RUN_DATE.isoformat(), WINDOW_DAYS, own["drop"])
     validate.run(own["drop"], own["validated"], own["validation"])
     version = train.run(
-        own["validated"], own["model"], own["eval_model"], HOLDOUT_DAYS, train.TrainParams()
+        own["validated"], own["model"], own["eval_model"], HOLDOUT_DAYS, DEFAULTS.train
     )
     evaluate.run(
         own["validated"], own["eval_model"], own["evaluation"], own["report"], K, False, -1.0
@@ -369,9 +394,14 @@ def _in_process(args: dict, paths: dict[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # The driver
 # ---------------------------------------------------------------------------------------------
+def _output_in(output: str) -> Callable[[Path], str]:
+    """Return the function giving a step's ``output`` path in a work folder."""
+    return lambda work: _work_paths(str(work))[output]
+
+
 # Steps whose output a --reuse run takes from an earlier run, when they are not measured.
 REUSABLE: dict[str, Callable[[Path], str]] = {
-    f"step:{step}": (lambda work, output=output: _work_paths(str(work))[output])
+    f"step:{step}": _output_in(output)
     for step, output in (
         ("ingest", "drop"),
         ("validate", "validated"),
@@ -520,10 +550,10 @@ def machine(postgres_url: str | None) -> dict[str, str]:
         ),
         platform.processor() or "unknown",
     )
-    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
+    memory_kb = int(_group(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()))
     os_release = Path("/etc/os-release")
     system = (
-        re.search(r'PRETTY_NAME="([^"]+)"', os_release.read_text())[1]
+        _group(r'PRETTY_NAME="([^"]+)"', os_release.read_text())
         if os_release.exists()
         else platform.platform()
     )
@@ -538,9 +568,9 @@ def machine(postgres_url: str | None) -> dict[str, str]:
         import psycopg
 
         with psycopg.connect(postgres_url) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            version = _first(conn.execute("SHOW server_version").fetchone())
             settings = {
-                name: conn.execute(f"SHOW {name}").fetchone()[0]
+                name: _first(conn.execute(f"SHOW {name}").fetchone())
                 for name in ("fsync", "synchronous_commit")
             }
         info["postgresql"] = f"{version} ({', '.join(f'{k}={v}' for k, v in settings.items())})"

@@ -19,19 +19,31 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from burger_recs import quality
-from burger_recs.cli import compiled_pipeline
 from burger_recs.generate import generate_data
+from burger_recs.settings import DEFAULTS, RunSettings
+from burger_recs.validated import ValidatedData
+
+
+class Grid(TypedDict):
+    """The values that quality.grid combines into candidates."""
+
+    losses: tuple[str, ...]
+    epochs: tuple[int, ...]
+    components: tuple[int, ...]
+    learning_rates: tuple[float, ...]
+
 
 END = dt.date(2026, 11, 24)
-FULL_GRID = {
+FULL_GRID: Grid = {
     "losses": ("warp", "bpr", "warp-kos"),
     "epochs": (10, 30, 60),
     "components": (8, 16, 32, 64),
     "learning_rates": (0.02, 0.05, 0.1),
 }
-QUICK_GRID = {
+QUICK_GRID: Grid = {
     "losses": ("warp", "bpr"),
     "epochs": (10, 30),
     "components": (16, 32),
@@ -39,7 +51,7 @@ QUICK_GRID = {
 }
 
 
-def load(root: Path, day: dt.date, settings: quality.DailySettings):
+def load(root: Path, day: dt.date, settings: RunSettings) -> ValidatedData:
     """Read the window ending at ``day`` with the pipeline's ingest and validate code."""
     data = quality.load_window(str(root), day, settings.window_days)
     assert data.orders["day"].max() <= day.isoformat(), "read past the run date"
@@ -59,12 +71,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a small grid (smoke test)")
     args = parser.parse_args()
 
-    settings = quality.pipeline_defaults(compiled_pipeline())
+    settings = DEFAULTS
     days = settings.window_days + settings.holdout_days  # two full windows end D-7 and D
     validation_day = END - dt.timedelta(days=settings.holdout_days)
     spec = QUICK_GRID if args.quick else FULL_GRID
-    candidates = quality.grid(**spec, base=settings.params)
-    defaults = quality.Candidate(settings.params)
+    candidates = quality.grid(**spec, base=settings.train)
+    defaults = quality.Candidate(settings.train)
     if defaults not in candidates:
         candidates.append(defaults)
     seeds = range(args.seeds)
@@ -111,7 +123,7 @@ def main() -> int:
                 final_rows.append((label, name, r))
             note(f"final: {label}")
 
-    p = settings.params
+    p = settings.train
     print(
         f"## Search on the validation week ({validation_day - dt.timedelta(days=6)}.."
         f"{validation_day}) of a generated shop\n\n"

@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def compiled_pipeline() -> Path:
+    """Return the checked-in compiled pipeline (KFP IR), the one spec every mode runs."""
+    import pipelines
+
+    return Path(pipelines.__file__).parent / "compiled" / "daily_recommendations.yaml"
+
+
 def compile_pipeline(target: Path) -> Path:
     """Compile ``pipelines.daily_recommendations`` to ``target`` (KFP IR YAML)."""
     from kfp import compiler

@@ -43,7 +43,6 @@ ORDERS = DropFile(
 )
 MENU = DropFile("menu", ("item_id", "name", "ingredients", "price"), snapshot=True)
 CUSTOMERS = DropFile("customers", ("customer_id", "signup_date"), snapshot=True)
-DROP_FILES = (ORDERS, MENU, CUSTOMERS)
 
 # The largest quantity of one item in one order that is taken as real, not a typo.
 MAX_QUANTITY = 100
@@ -93,7 +92,6 @@ menu_items = sa.Table(
     sa.Column("last_seen", sa.Date, nullable=False),
 )
 
-RUN_STATUSES = ("published", "gated", "failed")
 
 # SQL identifiers that come from configuration (the schema of the output tables) must be
 # plain names before they get near a statement; values are always bound parameters.

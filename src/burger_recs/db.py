@@ -1,4 +1,4 @@
-"""The results database: connection, schema, retries and the queries the CLI shows.
+"""The results database: connection, schema, retries, bulk loads and the queries the CLI shows.
 
 The URL comes from the ``DATABASE_URL`` environment variable (a Kubernetes Secret on a
 cluster), never from a pipeline parameter, and it is only ever shown with the password
@@ -17,8 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+import pandas as pd
 import psycopg
+import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from tenacity import (
     before_sleep_log,
     retry,
@@ -30,7 +37,6 @@ from tenacity import (
 from burger_recs.contract import (
     menu_items,
     metadata,
-    pipeline_runs,
     recommendations,
     sql_identifier,
 )
@@ -138,7 +144,9 @@ def make_engine(url: str | None = None, schema: str | None = None) -> sa.Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+        def _sqlite_pragmas(
+            dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+        ) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -269,9 +277,108 @@ def customer_recommendations(
         return run_date, list(conn.execute(query))
 
 
-def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
-    """Return the latest recorded pipeline runs, newest first."""
-    c = pipeline_runs.c
-    query = sa.select(pipeline_runs).order_by(c.finished_at.desc()).limit(limit)
-    with engine.connect() as conn:
-        return list(conn.execute(query))
+# ---------------------------------------------------------------------------------------------
+# Writing rows: upserts and bulk loads (COPY on PostgreSQL, executemany on SQLite)
+# ---------------------------------------------------------------------------------------------
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert ``rows`` into ``table``, replacing the rows with the same primary key."""
+    if not rows:
+        return
+    insert = pg_insert if conn.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
+    )
+    conn.execute(stmt, rows)
+
+
+def copy_statement(conn: sa.Connection, table: sa.Table) -> str:
+    """Return ``COPY <table> (<columns>) FROM STDIN``: checked, quoted identifiers, no values.
+
+    The table's schema comes from configuration (``BURGER_RECS_DB_SCHEMA``), so every name is
+    checked to be a plain identifier again here, where it is put into SQL text.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    schema = conn.schema_for_object(table)
+    name = quote(sql_identifier(table.name))
+    if schema is not None:
+        name = f"{quote(sql_identifier(schema, 'schema'))}.{name}"
+    columns = ", ".join(quote(sql_identifier(c.name)) for c in table.columns)
+    return f"COPY {name} ({columns}) FROM STDIN"
+
+
+# Rows converted and handed to the driver at a time.
+LOAD_CHUNK = 1 << 16
+
+
+def load_rows(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> None:
+    """Write a frame's rows into ``table`` inside ``conn``'s transaction.
+
+    On PostgreSQL the rows go through COPY one ``write_row`` at a time, every value as text;
+    on SQLite through ``executemany``. They reach the driver in chunks of
+    :data:`LOAD_CHUNK`, each converted from whole columns through Arrow
+    (:func:`_driver_values`), never through per-row dicts or ``itertuples``, whose cost
+    rivalled the database's own work.
+    """
+    copy = conn.engine.dialect.name == "postgresql"
+    names = [c.name for c in table.columns]
+    chunks = (
+        [_driver_values(rows[name].iloc[start : start + LOAD_CHUNK], copy) for name in names]
+        for start in range(0, len(rows), LOAD_CHUNK)
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None, "a connection in use always has its driver's connection"
+    if copy:
+        cursor = driver.cursor()
+        with cursor.copy(copy_statement(conn, table)) as writer:
+            for columns in chunks:
+                for row in zip(*columns, strict=True):
+                    writer.write_row(row)
+    else:
+        insert = str(sa.insert(table).compile(dialect=conn.dialect))
+        for columns in chunks:
+            driver.executemany(insert, zip(*columns, strict=True))
+
+
+def _driver_values(values: pd.Series, as_text: bool) -> list:
+    """Return a column as a list of the driver's values.
+
+    Text and dates (pandas' Arrow-backed text, or Python objects) are dictionary-encoded
+    through Arrow, so each distinct value becomes one Python object that the rows share;
+    dates become ISO text (``YYYY-MM-DD``, as SQLAlchemy's SQLite ``Date`` stores them).
+    Numbers stay numbers, unless ``as_text`` (PostgreSQL's COPY): then they are formatted
+    by Arrow, floats in their shortest round-trip form, which psycopg copies as they are
+    instead of dumping each ``float`` or ``int`` itself (about half of ``write_row``'s time;
+    docs/benchmarks.md).
+    """
+    if values.dtype.kind in "iufb" and not as_text:
+        return values.tolist()
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):  # a frame concatenated from several
+        array = array.combine_chunks()
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        array = array.cast(pa.string())
+    if array.null_count or values.dtype.kind == "f":  # every value its own: no dictionary
+        return array.to_pylist()
+    encoded = array.dictionary_encode()
+    uniques = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return uniques[encoded.indices.to_numpy()].tolist()
+
+
+def menu_rows(menu: pd.DataFrame | None, run_date: dt.date) -> list[dict]:
+    """Return the ``menu_items`` rows of a menu, seen on ``run_date``."""
+    if menu is None:
+        return []
+    return [
+        {
+            "item_id": str(item.item_id),
+            "name": str(item.name),
+            "ingredients": str(item.ingredients),
+            # pandas-stubs types a row field as any scalar; the price column is numeric.
+            "price": float(item.price),  # type: ignore[arg-type]
+            "last_seen": run_date,
+        }
+        for item in menu.itertuples(index=False)
+    ]

@@ -27,7 +27,8 @@ import yaml
 
 from burger_recs import db
 from burger_recs.compile import retarget_images
-from burger_recs.steps.publish import RunRecord, record_run
+from burger_recs.runs import RunRecord, RunStatus, recent_runs, record_run
+from burger_recs.settings import resolve_run_date
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class _Console(io.TextIOBase):
             self.in_traceback = True
         elif "finished with status" in line:
             self.in_traceback = False
-        if self.in_traceback or _PROGRESS.search(line):
+        if self.console is not None and (self.in_traceback or _PROGRESS.search(line)):
             self.console.write(line + "\n")
 
     def flush(self) -> None:
@@ -307,13 +308,13 @@ def run_pipeline(
             warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
             pipeline(**arguments)
     except Exception as exc:
-        result.status = "failed"
+        result.status = RunStatus.FAILED
         result.message = _failure_message(result, exc)
         _collect(result)
         record = RunRecord(
             run_id=result.run_id,
             run_date=_run_date(arguments),
-            status="failed",
+            status=RunStatus.FAILED,
             started_at=started,
             message=result.message,
             data_uri=str(arguments.get("data_uri", "")),
@@ -323,7 +324,7 @@ def run_pipeline(
             record_run(db.make_engine(database_url), record)
         raise RunFailed(result.message, result) from exc
     _collect(result)
-    rows = [r for r in db.recent_runs(db.make_engine(database_url), 50)]
+    rows = recent_runs(db.make_engine(database_url), 50)
     for row in rows:
         if row.run_id == result.run_id:
             result.record = dict(row._mapping)
@@ -332,11 +333,11 @@ def run_pipeline(
 
 
 def _run_date(arguments: dict[str, object]) -> dt.date:
-    text = str(arguments.get("run_date") or "")
+    """Return the run's day; a day the pipeline refused is recorded as today (UTC)."""
     try:
-        return dt.date.fromisoformat(text) if text else dt.datetime.now(dt.UTC).date()
+        return resolve_run_date(str(arguments.get("run_date") or ""))
     except ValueError:
-        return dt.datetime.now(dt.UTC).date()
+        return resolve_run_date("")
 
 
 def _collect(result: LocalRun) -> None:

@@ -52,7 +52,6 @@ FILES = (BASE_FILE, TEST_FILE, ITEM_FILE, GENRE_FILE, USER_FILE)
 RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 USER_COLUMNS = ("user_id", "age", "gender", "occupation", "zip_code")
 CUSTOMER_EXTRA_COLUMNS = ("age", "gender", "occupation", "zip_code")
-MENU_EXTRA_COLUMNS = ("release_date",)
 # The files are Latin-1 (a few titles have accented letters).
 ENCODING = "latin-1"
 RATINGS = (1, 2, 3, 4, 5)

@@ -33,18 +33,22 @@ import pandas as pd
 import scipy.sparse as sp
 
 from burger_recs import movielens
+from burger_recs.evaluation import Evaluation, RankingScores
+from burger_recs.model import TrainedModel, interaction_matrix, model_ids
 from burger_recs.scoring import Factors
+from burger_recs.settings import DEFAULTS, RunSettings, TrainParams
 from burger_recs.steps import evaluate as evaluate_step
 from burger_recs.steps import train as train_step
 from burger_recs.validated import ValidatedData
 
-K = 10
+# The published MovieLens figures are precision@10, whatever the pipeline's k.
+PROTOCOL_K = 10
 PRECISION_TOLERANCE = 0.01
 AUC_TOLERANCE = 0.02
 _ROUNDING = 1e-9  # so that a difference of exactly the tolerance counts as within it
 # The LightFM documentation's MovieLens example: LightFM() defaults (10 components, no
 # regularisation) with learning rate 0.05 and 10 epochs.
-PROTOCOL_PARAMS = train_step.TrainParams(
+PROTOCOL_PARAMS = TrainParams(
     loss="warp", epochs=10, no_components=10, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0
 )
 PROTOCOL_LOSSES = ("warp", "bpr")
@@ -145,7 +149,7 @@ def protocol_data(
     Args:
         ml: the data set.
         features: ``ids`` (the documentation's protocol: the menu lists no ingredients, so
-            :func:`~burger_recs.steps.train.item_feature_matrix` gives identities only) or
+            :func:`~burger_recs.model.item_feature_matrix` gives identities only) or
             ``ids+genres`` (genres as ingredients, as imported).
 
     Returns:
@@ -167,9 +171,9 @@ def protocol_data(
         run_date=dt.date.fromisoformat(days.max()),
         window_start=dt.date.fromisoformat(days.min()),
     )
-    customers, items = train_step.model_ids(data)
-    train = train_step.interaction_matrix(base.orders, customers, items)
-    test_matrix = train_step.interaction_matrix(test.orders, customers, items)
+    customers, items = model_ids(data)
+    train = interaction_matrix(base.orders, customers, items)
+    test_matrix = interaction_matrix(test.orders, customers, items)
     sums = (
         ml.base.assign(item=ml.base["item_id"].map(movielens.item_id))
         .groupby("item")["rating"]
@@ -208,13 +212,13 @@ def protocol_rows(
     for feature in features:
         data, train, test, sums = protocol_data(ml, feature)
         for loss in losses:
-            per_seed: dict[bool, list[evaluate_step.RankingScores]] = {False: [], True: []}
+            per_seed: dict[bool, list[RankingScores]] = {False: [], True: []}
             for seed in seeds:
                 params = dataclasses.replace(PROTOCOL_PARAMS, loss=loss, epochs=epochs, seed=seed)
                 factors = train_step.fit(data, params).factors()
                 for exclude in (False, True):
                     per_seed[exclude].append(
-                        evaluate_step.ranking_scores(factors, train, test, K, exclude)
+                        evaluate_step.ranking_scores(factors, train, test, PROTOCOL_K, exclude)
                     )
                 if progress:
                     progress(f"protocol: {loss} {feature} seed {seed} fitted")
@@ -235,14 +239,14 @@ def protocol_rows(
     for name, weights in ((POPULARITY, counts), (RATING_SUMS, sums)):
         baseline = Factors.popularity(weights, train.shape[0])
         for exclude in (False, True):
-            scores = evaluate_step.ranking_scores(baseline, train, test, K, exclude)
+            base_scores = evaluate_step.ranking_scores(baseline, train, test, PROTOCOL_K, exclude)
             rows.append(
                 ProtocolRow(
                     name,
                     "-",
                     exclude,
-                    [scores.precision[-1]],
-                    [scores.auc],
+                    [base_scores.precision[-1]],
+                    [base_scores.auc],
                     REFERENCES.get((name, exclude)),
                 )
             )
@@ -252,48 +256,6 @@ def protocol_rows(
 # ---------------------------------------------------------------------------------------------
 # 2. The pipeline's temporal evaluation on imported daily drops
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DailySettings:
-    """What a daily run does: the pipeline's evaluation settings and training parameters.
-
-    Attributes:
-        params: the training hyper-parameters.
-        k: the cut-off of precision@k.
-        window_days: days of orders in the window.
-        holdout_days: days held out for evaluation.
-        exclude_ordered: evaluate as served with ``exclude_ordered``.
-        quality_margin: the gate's margin over the baseline.
-    """
-
-    params: train_step.TrainParams = dataclasses.field(default_factory=train_step.TrainParams)
-    k: int = K
-    window_days: int = 56
-    holdout_days: int = 7
-    exclude_ordered: bool = False
-    quality_margin: float = 0.1
-
-
-def pipeline_defaults(pipeline_file: Path) -> DailySettings:
-    """Return the compiled pipeline's default parameters as :class:`DailySettings`."""
-    from burger_recs.local_run import pipeline_parameters
-
-    # The IR stores integers as JSON numbers (30.0): convert each default to its type.
-    defaults = {
-        name: None if value is None else kind(value)
-        for name, (kind, value) in pipeline_parameters(pipeline_file).items()
-    }
-    fields = {f.name for f in dataclasses.fields(train_step.TrainParams)}
-    params = train_step.TrainParams(
-        **{name: value for name, value in defaults.items() if name in fields and value is not None}
-    )
-    settings = {
-        f.name: defaults[f.name]
-        for f in dataclasses.fields(DailySettings)
-        if f.name != "params" and defaults.get(f.name) is not None
-    }
-    return DailySettings(params=params, **settings)
-
-
 @dataclass(frozen=True)
 class TemporalRow:
     """One run date of the temporal evaluation, over training seeds.
@@ -313,8 +275,8 @@ class TemporalRow:
     holdout_start: dt.date
     customers: int
     new_customers: int
-    model: list[evaluate_step.Evaluation]
-    model_excluded: list[evaluate_step.Evaluation]
+    model: list[Evaluation]
+    model_excluded: list[Evaluation]
     by_history: dict[str, tuple[list[float], float]] = dataclasses.field(default_factory=dict)
 
     def figures(self, excluded: bool = False) -> dict[str, float]:
@@ -359,7 +321,7 @@ def run_dates(
 def temporal_rows(
     data_uri: str,
     dates: Iterable[dt.date],
-    settings: DailySettings,
+    settings: RunSettings,
     seeds: Sequence[int] = (0, 1, 2),
     progress: Callable[[str], None] | None = None,
 ) -> list[TemporalRow]:
@@ -374,12 +336,13 @@ def temporal_rows(
     for run_date in dates:
         data = load_window(data_uri, run_date, settings.window_days)
         start = train_step.holdout_start(data, settings.holdout_days)
-        normal, excluded = [], []
+        normal: list[Evaluation] = []
+        excluded: list[Evaluation] = []
         split: dict[str, list[float]] = {"returning": [], "new": []}
         baseline: dict[str, float] = {}
         new = 0
         for seed in seeds:
-            params = dataclasses.replace(settings.params, seed=seed)
+            params = dataclasses.replace(settings.train, seed=seed)
             model = train_step.fit(data, params, until=start - dt.timedelta(days=1))
             for exclude, into in ((settings.exclude_ordered, normal), (True, excluded)):
                 into.append(
@@ -401,14 +364,14 @@ def temporal_rows(
 
 
 def _by_history(
-    data: ValidatedData, model: train_step.TrainedModel, settings: DailySettings
-) -> dict[str, tuple[evaluate_step.RankingScores, evaluate_step.RankingScores]]:
+    data: ValidatedData, model: TrainedModel, settings: RunSettings
+) -> dict[str, tuple[RankingScores, RankingScores]]:
     """Score model and baseline on the holdout separately for returning and new customers."""
     holdout = (model.trained_until + dt.timedelta(days=1)).isoformat()
     before = data.orders[data.orders["day"] < holdout]
     after = data.orders[data.orders["day"] >= holdout]
-    train = train_step.interaction_matrix(before, model.customer_ids, model.item_ids)
-    test = train_step.interaction_matrix(after, model.customer_ids, model.item_ids)
+    train = interaction_matrix(before, model.customer_ids, model.item_ids)
+    test = interaction_matrix(after, model.customer_ids, model.item_ids)
     counts = np.asarray(train.sum(axis=0)).ravel()
     baseline = Factors.popularity(counts, len(model.customer_ids))
     factors = model.factors()
@@ -439,7 +402,7 @@ class Candidate:
         item_features: ``ids+ingredients`` (what the pipeline trains on) or ``ids``.
     """
 
-    params: train_step.TrainParams
+    params: TrainParams
     item_features: str = IDS_AND_INGREDIENTS
 
     def label(self) -> str:
@@ -485,10 +448,10 @@ def grid(
     components: Iterable[int],
     learning_rates: Iterable[float],
     item_features: Iterable[str] = ITEM_FEATURES,
-    base: train_step.TrainParams | None = None,
+    base: TrainParams | None = None,
 ) -> list[Candidate]:
     """Return every combination of the given values as candidates."""
-    base = base or train_step.TrainParams()
+    base = base or TrainParams()
     return [
         Candidate(
             dataclasses.replace(base, loss=loss, epochs=e, no_components=c, learning_rate=lr),
@@ -505,7 +468,7 @@ def score_candidate(
     candidate: Candidate,
     seeds: Sequence[int],
     holdout_days: int = 7,
-    k: int = K,
+    k: int = DEFAULTS.k,
     exclude_ordered: bool = False,
 ) -> SearchResult:
     """Fit the candidate on the window before the holdout and evaluate it on the holdout."""
@@ -529,7 +492,7 @@ def search(
     candidates: Sequence[Candidate],
     seeds: Sequence[int],
     holdout_days: int = 7,
-    k: int = K,
+    k: int = DEFAULTS.k,
     progress: Callable[[str], None] | None = None,
 ) -> list[SearchResult]:
     """Score every candidate on the last ``holdout_days`` of ``data``, best first.
@@ -586,6 +549,8 @@ def _figure(values: Sequence[float], digits: int = 3) -> str:
 
 
 def _reference(reference: Reference | None, metric: str) -> str:
+    if reference is None:
+        return "-"
     value = getattr(reference, metric, None)
     return "-" if value is None else f"{value:.{reference.digits}f}"
 
@@ -628,7 +593,7 @@ def protocol_table(rows: Sequence[ProtocolRow]) -> str:
     )
 
 
-def temporal_table(rows: Sequence[TemporalRow], settings: DailySettings) -> str:
+def temporal_table(rows: Sequence[TemporalRow], settings: RunSettings) -> str:
     """Return the temporal evaluation per run date, and the means, as a Markdown table."""
     k = settings.k
     body = []
@@ -649,15 +614,15 @@ def temporal_table(rows: Sequence[TemporalRow], settings: DailySettings) -> str:
             )
         )
     if rows:
-        f = [r.figures() for r in rows]
-        x = [r.figures(excluded=True) for r in rows]
+        all_f = [r.figures() for r in rows]
+        all_x = [r.figures(excluded=True) for r in rows]
         body.append(
             (
                 "mean",
                 f"{mean([r.customers for r in rows]):.0f} "
                 f"({mean([r.new_customers for r in rows]):.0f})",
                 *(
-                    f"{mean([v[key] for v in f]):.3f}"
+                    f"{mean([v[key] for v in all_f]):.3f}"
                     for key in (
                         "model_precision",
                         "baseline_precision",
@@ -665,9 +630,9 @@ def temporal_table(rows: Sequence[TemporalRow], settings: DailySettings) -> str:
                         "baseline_auc",
                     )
                 ),
-                f"{mean([v['passed'] for v in f]):.0%}",
-                f"{mean([v['model_precision'] for v in x]):.3f}",
-                f"{mean([v['baseline_precision'] for v in x]):.3f}",
+                f"{mean([v['passed'] for v in all_f]):.0%}",
+                f"{mean([v['model_precision'] for v in all_x]):.3f}",
+                f"{mean([v['baseline_precision'] for v in all_x]):.3f}",
                 *(
                     _pair(
                         (
@@ -702,7 +667,7 @@ def _pair(figures: tuple[list[float], float]) -> str:
     return f"{mean(figures[0]):.3f} / {figures[1]:.3f}"
 
 
-def search_table(ranked: Sequence[tuple[int, SearchResult]], k: int = K) -> str:
+def search_table(ranked: Sequence[tuple[int, SearchResult]], k: int = DEFAULTS.k) -> str:
     """Return (rank, result) pairs of a search as a Markdown table."""
     return markdown_table(
         (
@@ -735,7 +700,7 @@ def search_table(ranked: Sequence[tuple[int, SearchResult]], k: int = K) -> str:
     )
 
 
-def marginal_table(results: Sequence[SearchResult], k: int = K) -> str:
+def marginal_table(results: Sequence[SearchResult], k: int = DEFAULTS.k) -> str:
     """Return, per value of each searched setting, the mean and best p@k of its candidates."""
     settings: dict[str, Callable[[Candidate], object]] = {
         "loss": lambda c: c.params.loss,
@@ -756,7 +721,7 @@ def marginal_table(results: Sequence[SearchResult], k: int = K) -> str:
     return markdown_table(("setting", "value", "candidates", f"mean p@{k}", f"best p@{k}"), body)
 
 
-def comparison_table(rows: Sequence[tuple[str, str, SearchResult]], k: int = K) -> str:
+def comparison_table(rows: Sequence[tuple[str, str, SearchResult]], k: int = DEFAULTS.k) -> str:
     """Return (holdout, name, result) rows as a Markdown table, with the baseline."""
     return markdown_table(
         (
@@ -804,7 +769,7 @@ class QualityReport:
 
     protocol: list[ProtocolRow]
     temporal: list[TemporalRow]
-    settings: DailySettings
+    settings: RunSettings
     seeds: list[int]
     epochs: int
     min_rating: int
@@ -812,7 +777,7 @@ class QualityReport:
 
     def render(self) -> str:
         """Return the report as Markdown-flavoured text: two tables and what they mean."""
-        p, s = self.settings.params, self.settings
+        p, s = self.settings.train, self.settings
         seeds = f"mean ±sd over {len(self.seeds)} seeds" if len(self.seeds) > 1 else "one seed"
         mismatched = [r for r in self.protocol if r.within_tolerance() is False]
         lines = [
@@ -864,7 +829,7 @@ class QualityReport:
 
 def movielens_report(
     folder: str | Path,
-    settings: DailySettings,
+    settings: RunSettings,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     epochs: int = PROTOCOL_PARAMS.epochs,
     run_date_count: int = 6,

@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # no display in containers or CI
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from burger_recs.steps.evaluate import Evaluation
+from burger_recs.evaluation import Evaluation
 from burger_recs.validated import ValidatedData
 
 
@@ -46,9 +46,10 @@ def orders_figure(data: ValidatedData, evaluation: Evaluation) -> plt.Figure:
     per_day.index = pd.to_datetime(per_day.index)
     fig, ax = plt.subplots(figsize=(9, 2.6))
     ax.bar(per_day.index, per_day.to_numpy(), color="#c0622d")
+    # matplotlib annotates axvspan's limits as float; its date units convert Timestamps.
     ax.axvspan(
-        pd.Timestamp(evaluation.holdout_start) - pd.Timedelta(hours=12),
-        per_day.index.max() + pd.Timedelta(hours=12),
+        pd.Timestamp(evaluation.holdout_start) - pd.Timedelta(hours=12),  # type: ignore[arg-type]
+        per_day.index.max() + pd.Timedelta(hours=12),  # type: ignore[arg-type]
         color="grey",
         alpha=0.2,
         label="holdout",

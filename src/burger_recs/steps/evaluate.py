@@ -11,94 +11,23 @@ gate off).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from burger_recs.evaluation import Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
+from burger_recs.model import TrainedModel, interaction_matrix
+from burger_recs.report import render_html
 from burger_recs.scoring import Factors, score_blocks, top_k_of
-from burger_recs.steps import train as train_step
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RankingScores:
-    """Ranking quality of one scorer over the evaluation customers.
-
-    Attributes:
-        precision: mean precision@j for j = 1..k (index j-1).
-        recall: mean recall@j for j = 1..k.
-        auc: mean per-customer ROC AUC over all rankable items.
-        customers: how many customers were evaluated.
-    """
-
-    precision: list[float]
-    recall: list[float]
-    auc: float
-    customers: int
-
-
-@dataclass
-class Evaluation:
-    """The outcome of the evaluate step.
-
-    Attributes:
-        k: the cut-off of precision@k and recall@k.
-        holdout_start: the first held-out day.
-        model: the model's scores.
-        baseline: the popularity baseline's scores.
-        publishable: whether the quality gate lets the day be published.
-        reason: why (or why not), in words.
-        params: the training hyper-parameters and evaluation settings.
-    """
-
-    k: int
-    holdout_start: dt.date
-    model: RankingScores
-    baseline: RankingScores
-    publishable: bool
-    reason: str
-    params: dict = field(default_factory=dict)
-
-    def metrics(self) -> dict[str, float]:
-        """Return the headline figures, as logged to the KFP Metrics artifact."""
-        return {
-            "model_precision_at_k": round(self.model.precision[-1], 6),
-            "baseline_precision_at_k": round(self.baseline.precision[-1], 6),
-            "model_recall_at_k": round(self.model.recall[-1], 6),
-            "baseline_recall_at_k": round(self.baseline.recall[-1], 6),
-            "model_auc": round(self.model.auc, 6),
-            "baseline_auc": round(self.baseline.auc, 6),
-            "k": self.k,
-            "eval_customers": self.model.customers,
-        }
-
-    def save(self, path: str | Path) -> None:
-        """Write the evaluation as JSON."""
-        payload = asdict(self)
-        payload["holdout_start"] = self.holdout_start.isoformat()
-        payload["metrics"] = self.metrics()
-        payload["code_version"] = code_version()
-        Path(path).write_text(json.dumps(payload, indent=2))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Evaluation:
-        """Read an evaluation written by :meth:`save`."""
-        payload = json.loads(Path(path).read_text())
-        payload.pop("metrics")
-        payload.pop("code_version", None)
-        payload["holdout_start"] = dt.date.fromisoformat(payload["holdout_start"])
-        payload["model"] = RankingScores(**payload["model"])
-        payload["baseline"] = RankingScores(**payload["baseline"])
-        return cls(**payload)
 
 
 def ranking_scores(
@@ -158,7 +87,7 @@ def gate(model: RankingScores, baseline: RankingScores, margin: float) -> tuple[
 
 def evaluate(
     data: ValidatedData,
-    model: train_step.TrainedModel,
+    model: TrainedModel,
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
@@ -180,8 +109,8 @@ def evaluate(
     holdout_start = model.trained_until + dt.timedelta(days=1)
     before = data.orders[data.orders["day"] < holdout_start.isoformat()]
     after = data.orders[data.orders["day"] >= holdout_start.isoformat()]
-    train = train_step.interaction_matrix(before, model.customer_ids, model.item_ids)
-    test = train_step.interaction_matrix(after, model.customer_ids, model.item_ids)
+    train = interaction_matrix(before, model.customer_ids, model.item_ids)
+    test = interaction_matrix(after, model.customer_ids, model.item_ids)
     counts = np.asarray(train.sum(axis=0)).ravel()
     model_scores = ranking_scores(model.factors(), train, test, k, exclude_ordered)
     baseline = Factors.popularity(counts, len(model.customer_ids))
@@ -210,11 +139,9 @@ def run(
     quality_margin: float,
 ) -> Evaluation:
     """Evaluate entry point of the pipeline step: write the evaluation and the report."""
-    from burger_recs.report import render_html  # matplotlib is needed only here
-
     configure_logging("evaluate")
     data = ValidatedData.load(data_dir)
-    model = train_step.TrainedModel.load(eval_model_path)
+    model = TrainedModel.load(eval_model_path)
     result = evaluate(data, model, k, exclude_ordered, quality_margin)
     result.save(evaluation_path)
     Path(report_path).write_text(render_html(result, data, code_version()))

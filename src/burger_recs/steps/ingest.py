@@ -12,117 +12,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import logging
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
+from burger_recs.drop import SOURCE_COLUMNS, SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.logs import configure as configure_logging
+from burger_recs.settings import resolve_run_date
 from burger_recs.storage import DataRoot, NotAFileError
-from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
 
-# Columns ingest adds to every frame so that later messages can say where a row came from.
-SOURCE_FILE = "_file"
-SOURCE_LINE = "_line"
-SOURCE_DAY = "_day"
-SOURCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE, SOURCE_DAY)
-
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_EXAMPLES = 3
-
-
-@dataclass
-class Drop:
-    """The raw input of one run: orders of the window and the newest snapshots.
-
-    Attributes:
-        run_date: the day the run is for (the last day of the window).
-        window_start: the first day of the window.
-        days: the days of the window that have a drop folder.
-        orders: every order row of the window, as text, with source columns.
-        menu: the newest menu snapshot at or before the run date (None when there is none).
-        customers: the newest customers snapshot at or before the run date, or None.
-        violations: files that could not be read.
-        data_uri: the data root the drop was read from.
-        first_day: the earliest day folder under the data root (None when unknown), so that
-            validate can tell days missing from the window from days before the first drop.
-
-    """
-
-    run_date: dt.date
-    window_start: dt.date
-    days: list[dt.date]
-    orders: pd.DataFrame
-    menu: pd.DataFrame | None
-    customers: pd.DataFrame | None
-    violations: list[Violation] = field(default_factory=list)
-    data_uri: str = ""
-    first_day: dt.date | None = None
-
-    def save(self, folder: str | Path) -> None:
-        """Write the drop as Parquet files plus ``manifest.json`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.orders.to_parquet(folder / "orders.parquet", index=False)
-        for name, frame in (("menu", self.menu), ("customers", self.customers)):
-            if frame is not None:
-                frame.to_parquet(folder / f"{name}.parquet", index=False)
-        manifest = {
-            "data_uri": self.data_uri,
-            "code_version": code_version(),
-            "run_date": self.run_date.isoformat(),
-            "window_start": self.window_start.isoformat(),
-            "days": [d.isoformat() for d in self.days],
-            "first_day": self.first_day.isoformat() if self.first_day else None,
-            "violations": [asdict(v) for v in self.violations],
-        }
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Drop:
-        """Read a drop written by :meth:`save`."""
-        folder = Path(folder)
-        manifest = json.loads((folder / "manifest.json").read_text())
-
-        def optional(name: str) -> pd.DataFrame | None:
-            path = folder / f"{name}.parquet"
-            return pd.read_parquet(path) if path.exists() else None
-
-        return cls(
-            run_date=dt.date.fromisoformat(manifest["run_date"]),
-            window_start=dt.date.fromisoformat(manifest["window_start"]),
-            days=[dt.date.fromisoformat(d) for d in manifest["days"]],
-            orders=pd.read_parquet(folder / "orders.parquet"),
-            menu=optional("menu"),
-            customers=optional("customers"),
-            violations=[
-                Violation(**{**v, "examples": tuple(v["examples"])}) for v in manifest["violations"]
-            ],
-            data_uri=manifest.get("data_uri", ""),
-            first_day=dt.date.fromisoformat(first)
-            if (first := manifest.get("first_day"))
-            else None,
-        )
-
-
-def resolve_run_date(run_date: str) -> dt.date:
-    """Parse ``YYYY-MM-DD``; an empty string means today (UTC).
-
-    Raises:
-        ValueError: the text is not a date.
-
-    """
-    if not run_date:
-        return dt.datetime.now(dt.UTC).date()
-    try:
-        return dt.date.fromisoformat(run_date)
-    except ValueError:
-        raise ValueError(f"run_date {run_date!r} is not a date of the form YYYY-MM-DD") from None
 
 
 def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
@@ -335,7 +238,8 @@ def _header(row: list[str]) -> list[str]:
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Give every column the same text dtype, whatever the file format; "" counts as missing."""
     frame = frame.astype("str")
-    return frame.where(frame.ne("") & frame.notna())
+    # pandas-stubs rejects a str scalar for DataFrame.ne, which pandas accepts.
+    return frame.where(frame.ne("") & frame.notna())  # type: ignore[arg-type]
 
 
 def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[str, str]:

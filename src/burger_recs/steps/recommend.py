@@ -21,14 +21,13 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from burger_recs.logs import configure as configure_logging
+from burger_recs.model import TrainedModel, interaction_matrix
 from burger_recs.scoring import DEFAULT_BLOCK, check_shard, score_blocks, shard_rows, top_k
-from burger_recs.steps.train import TrainedModel, interaction_matrix
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("customer_id", "rank", "item_id", "score")
 SCHEMA = pa.schema(
     [
         ("customer_id", pa.string()),

@@ -23,8 +23,8 @@ from burger_recs.contract import (
     DropFile,
     Violation,
 )
+from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.logs import configure as configure_logging
-from burger_recs.steps.ingest import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def _concerns(violations: Iterable[Violation], kind: DropFile) -> bool:
 
 def _grouped(rows: pd.DataFrame, column: str, rule: str) -> list[Violation]:
     return [
-        _violation(file, column, rule, group[SOURCE_LINE], group[column])
+        _violation(str(file), column, rule, group[SOURCE_LINE], group[column])
         for file, group in rows.groupby(SOURCE_FILE, sort=True)
     ]
 
