@@ -274,7 +274,7 @@ wait_kfp() {
 # --- 4. images ------------------------------------------------------------------------
 step_images() {
   run bash images/python/build.sh "$PYTHON_IMAGE" # pulls the Python image, else builds it
-  run "$PYTHON" images/build.py --registry "$REGISTRY" --push
+  run "$BURGER" build-images --registry "$REGISTRY" --push
 }
 
 emulator_image() {

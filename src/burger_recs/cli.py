@@ -6,13 +6,24 @@ import datetime as dt
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from burger_recs import db
-from burger_recs.submit import DEV_DATA_URI, DEV_HOST, DEV_UI
+from burger_recs.compile import compiled_pipeline
+from burger_recs.deploy import (
+    DEFAULT_PROD_REGISTRY,
+    DEFAULT_PYTHON_IMAGE,
+    DEV_DATA_URI,
+    DEV_HOST,
+    DEV_UI,
+    HOST_ENV,
+)
+from burger_recs.deploy.schedule import command as reconcile_schedule_command
 from burger_recs.version import code_version
+
+if TYPE_CHECKING:
+    from burger_recs.local_run import LocalRun
 
 app = typer.Typer(
     help="Daily burger-combo recommendations with Kubeflow Pipelines: generate data, run the "
@@ -27,15 +38,10 @@ SAMPLE_CUSTOMERS = 2000
 SAMPLE_DAYS = 60
 
 
-def compiled_pipeline() -> Path:
-    """Return the checked-in compiled pipeline (KFP IR)."""
-    import pipelines
-
-    return Path(pipelines.__file__).parent / "compiled" / "daily_recommendations.yaml"
-
-
 def default_database_url() -> str:
     """Return ``DATABASE_URL`` or the local SQLite file ``.local/recs.db``."""
+    from burger_recs import db
+
     return os.environ.get(db.DATABASE_URL_ENV) or f"sqlite:///{(LOCAL_ROOT / 'recs.db').resolve()}"
 
 
@@ -60,7 +66,7 @@ def _day_and_params(
 ) -> tuple[dt.date, dict[str, object]]:
     """Return the run's day and its typed ``--param`` values, or fail with the reason."""
     from burger_recs.local_run import parse_params
-    from burger_recs.steps.ingest import resolve_run_date
+    from burger_recs.settings import resolve_run_date
 
     try:
         return resolve_run_date(run_date or ""), parse_params(param or [], pipeline_file)
@@ -172,6 +178,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Run the compiled daily pipeline on this machine and print a summary."""
+    from burger_recs import db
     from burger_recs.local_run import RunFailed, run_pipeline
 
     pipeline_file = compiled_pipeline()
@@ -207,7 +214,9 @@ def run_command(
     _print_summary(result, url)
 
 
-def _print_locations(result, url: str) -> None:
+def _print_locations(result: LocalRun, url: str) -> None:
+    from burger_recs import db
+
     rows = [("logs", _show(result.log_file)), ("artifacts", _show(result.artifacts) + "/")]
     for name in ("report.html", "validation.md"):
         if (result.folder / name).exists():
@@ -217,7 +226,7 @@ def _print_locations(result, url: str) -> None:
         typer.echo(f"  {name:<14}{value}")
 
 
-def _print_summary(result, url: str) -> None:
+def _print_summary(result: LocalRun, url: str) -> None:
     record = result.record
     metrics = record.get("metrics") or {}
     k = metrics.get("k", "k")
@@ -251,6 +260,7 @@ def _print_summary(result, url: str) -> None:
 def _example_customer(url: str, record: dict) -> str | None:
     import sqlalchemy as sa
 
+    from burger_recs import db
     from burger_recs.contract import recommendations
 
     if record.get("status") != "published":
@@ -281,7 +291,7 @@ def compile_command(
 @app.command("submit")
 def submit_command(
     host: Annotated[
-        str, typer.Option(envvar="KFP_HOST", help="The KFP API (default: the dev cluster's).")
+        str, typer.Option(envvar=HOST_ENV, help="The KFP API (default: the dev cluster's).")
     ] = DEV_HOST,
     ui: Annotated[str, typer.Option(help="The Kubeflow UI, for links.")] = DEV_UI,
     registry: Annotated[
@@ -310,8 +320,9 @@ def submit_command(
     kube_context: Annotated[str | None, typer.Option(help="kubectl context.")] = None,
 ) -> None:
     """Upload the compiled pipeline to Kubeflow Pipelines and start a run (make submit)."""
-    from burger_recs import submit as kfp
-    from burger_recs.compile import retarget_images
+    from burger_recs.compile import compiled_pipeline, retarget_images
+    from burger_recs.deploy import submit as kfp
+    from burger_recs.deploy.kfp_api import KfpApi, KfpError
 
     pipeline_file = compiled_pipeline()
     day, params = _day_and_params(run_date, param, pipeline_file)
@@ -322,7 +333,7 @@ def submit_command(
     typer.echo(f"submitting {pipeline_file.name} for {day} on {data} to {host}", err=True)
     try:
         run = kfp.submit(
-            kfp.KfpApi(host),
+            KfpApi(host),
             ir_text,
             arguments,
             code_version(),
@@ -332,41 +343,135 @@ def submit_command(
             fetch_logs=kfp.kubectl_logs(kubectl, kube_context),
             timeout_seconds=timeout,
         )
-    except kfp.KfpError as exc:
+    except KfpError as exc:
         raise _fail(str(exc)) from None
     if wait and run.get("state") != "SUCCEEDED":
         raise typer.Exit(code=1)
 
 
-@app.command("reconcile-schedule")
-def reconcile_schedule_command(
-    schedule: Annotated[
-        Path, typer.Option(help="The schedule file (production's is in git).")
-    ] = Path("manifests/overlays/prod/schedule.yaml"),
-    host: Annotated[str, typer.Option(envvar="KFP_HOST", help="The KFP API.")] = DEV_HOST,
-    version: Annotated[
+# Defined beside the reconciler, which the step base image holds: its PostSync hook Job runs
+# this very command without this module (python -m burger_recs.deploy.schedule).
+app.command("reconcile-schedule")(reconcile_schedule_command)
+
+
+PythonImageOption = Annotated[
+    str,
+    typer.Option(
+        envvar="PYTHON_IMAGE",
+        help="The Python image the base builds FROM (make base-image provides it).",
+    ),
+]
+ExtraCaOption = Annotated[
+    str,
+    typer.Option(
+        envvar="EXTRA_CA_BUNDLE",
+        help="A CA bundle pip must trust inside the build (a TLS proxy's); it never reaches "
+        "the final images.",
+        show_default=False,
+    ),
+]
+
+
+@app.command("build-images")
+def build_images_command(
+    registry: Annotated[
         str | None,
         typer.Option(
-            envvar="PIPELINE_VERSION",
-            help="Pipeline version to schedule (default: the pipeline's newest).",
+            envvar="REGISTRY",
+            help="Registry prefix of the image references (default: localhost:5001, where "
+            "the kind cluster pulls from).",
         ),
     ] = None,
-    cluster_timezone: Annotated[
-        str | None,
+    python_image: PythonImageOption = DEFAULT_PYTHON_IMAGE,
+    extra_ca_bundle: ExtraCaOption = "",
+    push: Annotated[bool, typer.Option(help="Push every image after building.")] = False,
+    image_map: Annotated[
+        Path | None,
         typer.Option(
-            envvar="KFP_CRON_TIMEZONE",
-            help="KFP's cronScheduleTimezone, checked against the schedule's timezone.",
+            "--json",
+            help="Where to write the step -> image map (default: .local/build/images.json).",
         ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Print what would change; change nothing.")] = False,
 ) -> None:
-    """Make KFP's recurring run match the schedule file (idempotent; the PostSync hook Job)."""
-    from burger_recs import schedule as reconciler
-    from burger_recs.submit import KfpError
+    """Build the images whose content tag is not present locally (make images)."""
+    from burger_recs.deploy import docker
+    from components.images import DEFAULT_REGISTRY
 
     try:
-        reconciler.run(schedule, host, version, cluster_timezone, typer.echo, dry_run=dry_run)
-    except (reconciler.ScheduleError, KfpError, OSError) as exc:
+        docker.build_images(
+            registry or DEFAULT_REGISTRY,
+            python_image,
+            extra_ca_bundle,
+            push=push,
+            image_map=image_map or docker.IMAGE_MAP,
+            echo=typer.echo,
+        )
+    except (docker.BuildError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("render-prod")
+def render_prod_command(
+    registry: Annotated[
+        str | None, typer.Option(help="The production registry (default: the lock's).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option(help="Compare with the committed rendering; write nothing.")
+    ] = False,
+    preview: Annotated[
+        bool, typer.Option(help="Allow tag-only images and uncommitted code (a look only).")
+    ] = False,
+    commit: Annotated[
+        str | None, typer.Option(help="The commit new content is credited to (CI's).")
+    ] = None,
+) -> None:
+    """Render the pipeline into manifests/overlays/prod/rendered (make render-prod).
+
+    Exits 1 when the check finds the rendering stale, 2 when images of the current code
+    have no digest recorded yet.
+    """
+    from burger_recs.deploy import production
+
+    overlay = production.OVERLAY
+    try:
+        if check:
+            result = production.check(overlay, registry)
+            typer.echo(f"rendering {result.state}: {result.detail}")
+            if result.state == "stale":
+                raise typer.Exit(code=1)
+            return
+        files = production.render(overlay, registry, preview, commit)
+    except production.MissingDigests as exc:
+        _fail(str(exc))
+        raise typer.Exit(code=2) from None
+    except (production.RenderError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    changed = production.write(overlay, files)
+    version = production.committed_version(overlay) or {"metadata": {"name": "?"}}
+    what = f"wrote {', '.join(changed)}" if changed else "unchanged"
+    typer.echo(
+        f"{_show(overlay / production.RENDERED)}: {what} "
+        f"(pipeline version {version['metadata']['name']})"
+    )
+    if preview:
+        typer.echo("PREVIEW: tag-only images where no digest is recorded; CI renders for real")
+
+
+@app.command("push-prod-images")
+def push_prod_images_command(
+    registry: Annotated[str, typer.Option(help="The production registry.")] = DEFAULT_PROD_REGISTRY,
+    python_image: PythonImageOption = DEFAULT_PYTHON_IMAGE,
+    extra_ca_bundle: ExtraCaOption = "",
+) -> None:
+    """Build and push the images to the production registry, record their digests (CI)."""
+    from burger_recs.deploy import docker, production
+
+    def build(registry: str) -> None:
+        docker.build_images(registry, python_image, extra_ca_bundle, push=True, echo=typer.echo)
+
+    try:
+        production.push(registry, production.OVERLAY, build=build, echo=typer.echo)
+    except (production.RenderError, OSError) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -379,6 +484,8 @@ def recs_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Print a customer's stored recommendations with item names."""
+    from burger_recs import db
+
     engine = db.make_engine(database_url or default_database_url())
     try:
         day = dt.date.fromisoformat(date) if date else None
@@ -404,9 +511,12 @@ def runs_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """List the recorded pipeline runs, newest first."""
+    from burger_recs import db
+    from burger_recs.runs import recent_runs
+
     engine = db.make_engine(database_url or default_database_url())
     db.ensure_schema(engine)
-    rows = db.recent_runs(engine, limit)
+    rows = recent_runs(engine, limit)
     if not rows:
         typer.echo("no runs recorded yet: try `make run`")
         return
@@ -493,13 +603,13 @@ def quality_command(
     ] = 1,
 ) -> None:
     """Print the pipeline's figures on MovieLens 100k next to the published ones."""
-    from burger_recs.quality import movielens_report, pipeline_defaults
+    from burger_recs.quality import movielens_report
+    from burger_recs.settings import DEFAULTS
 
-    settings = pipeline_defaults(compiled_pipeline())
     try:
         report = movielens_report(
             path,
-            settings,
+            DEFAULTS,
             seeds=range(seeds),
             epochs=epochs,
             run_date_count=run_dates,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from tests.cluster.kfp_double import KfpDouble
 
 

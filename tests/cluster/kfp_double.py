@@ -1,11 +1,16 @@
 """A local HTTP double of the KFP v2beta1 REST API, strict about what it accepts.
 
-A real ``http.server`` on 127.0.0.1 in a thread. It serves the calls that submitting a
-pipeline makes and checks each request the way the real API server reads it: paths, query
-parameters, multipart uploads and JSON bodies. Body fields are checked against the models of
-``kfp_server_api`` (the client generated from the server's API, which the kfp SDK uses), so a
-misspelt or invented field is refused. Every refused request is kept in ``violations`` and
-answered with HTTP 400, like the server's InvalidArgument.
+A real ``http.server`` on 127.0.0.1 in a thread. It serves what the kfp SDK's ``kfp.Client``
+(kfp 2.17.0, kfp/client/client.py; the project's only client, burger_recs/deploy/kfp_api.py)
+sends for this project, and checks each request the way the real API server reads it: paths,
+query parameters, multipart uploads and JSON bodies. Body fields are checked against the
+models of ``kfp_server_api`` (the client generated from the server's API, which the SDK
+uses), so a misspelt or invented field is refused. Every refused request is kept in
+``violations`` and answered with HTTP 400, like the server's InvalidArgument.
+
+Each endpoint names the upstream behaviour it mirrors, in kubeflow/pipelines at tag 2.17.0:
+the routes of backend/api/v2beta1/*.proto (grpc-gateway: JSON with the proto's field names,
+empty lists left out), and the server code named beside the endpoint.
 
 Runs move through ``run_script``: each GET of a run returns the next snapshot, and the last
 one from then on. Recurring runs (the production schedule's reconciler) are created, listed,
@@ -19,6 +24,8 @@ import email.policy
 import itertools
 import json
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,16 +148,22 @@ class KfpDouble:
         route = (request.method, request.path.removeprefix(API))
         parts = route[1].strip("/").split("/")
         if route == ("GET", "/healthz"):
-            return {"multi_user": False}
+            # backend/src/apiserver/main.go, newHealthzResponse: kfp.Client() asks it whether
+            # KFP is multi-user (a single-user standalone KFP here).
+            return {"commit_sha": "unknown", "tag_name": "unknown", "multi_user": False}
         if route == ("GET", "/pipelines"):
+            # pipeline.proto ListPipelines; kfp.Client.get_pipeline_id filters by name.
             name = name_filter(request.query)
             found = [p for p in self.pipelines.values() if p["display_name"] == name]
             return {"pipelines": found, "total_size": len(found)} if found else {}
         if route == ("POST", "/pipelines"):
+            # pipeline.proto CreatePipeline (body: the pipeline).
             return self._create_pipeline(request.body)
         if route == ("POST", "/pipelines/upload_version"):
+            # pipeline_upload_server.go uploadPipelineVersion (multipart, not grpc-gateway).
             return self._upload_version(request)
         if request.method == "GET" and parts[0] == "pipelines" and parts[2:] == ["versions"]:
+            # pipeline.proto ListPipelineVersions: by name, or the newest one page at a time.
             if parts[1] not in self.pipelines:
                 raise Refused(404, f"pipeline {parts[1]} not found", code=5)
             found = [v for v in self.versions.values() if v["pipeline_id"] == parts[1]]
@@ -160,10 +173,12 @@ class KfpDouble:
             found = _sorted_page(found, request.query)
             return {"pipeline_versions": found, "total_size": len(found)} if found else {}
         if route == ("GET", "/experiments"):
+            # experiment.proto ListExperiments; kfp.Client.get_experiment filters by name.
             name = name_filter(request.query)
             found = [e for e in self.experiments.values() if e["display_name"] == name]
             return {"experiments": found, "total_size": len(found)} if found else {}
         if route == ("POST", "/experiments"):
+            # experiment.proto CreateExperiment (body: the experiment).
             check_fields(request.body, "V2beta1Experiment", "experiment")
             if not request.body.get("display_name"):
                 raise Refused(400, "experiment needs a display_name")
@@ -171,10 +186,13 @@ class KfpDouble:
             self.experiments[experiment["experiment_id"]] = experiment
             return experiment
         if route == ("POST", "/runs"):
+            # run.proto CreateRun (body: the run).
             return self._create_run(request.body)
         if request.method == "GET" and parts[0] == "runs" and len(parts) == 2:
+            # run.proto GetRun: the state and the tasks' details (run_script).
             return self._get_run(parts[1])
         if parts[0] == "recurringruns":
+            # recurring_run.proto: Create, List, Get, Enable, Disable, Delete.
             return self._recurring_runs(request, parts[1:])
         raise Refused(404, f"no route {request.method} {request.path}", code=5)
 
@@ -216,18 +234,22 @@ class KfpDouble:
             raise Refused(400, f"unexpected package file name {filename!r}")
         if query.get("pipelineid") not in self.pipelines:
             raise Refused(404, f"pipeline {query.get('pipelineid')} not found", code=5)
-        name = query.get("name") or query.get("display_name")
-        if not name:
-            raise Refused(400, "the version needs a name")
-        if "tags" in query:
-            tags = json.loads(query["tags"])
-            if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-                raise Refused(400, "tags must be a JSON object of strings")
+        try:
+            tags = json.loads(query.get("tags") or "{}")
+        except ValueError:
+            tags = None
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            # "Failed to parse tags query parameter. Expected JSON object with string keys
+            # and values"
+            raise Refused(400, "tags must be a JSON object of strings")
         spec = next(yaml.safe_load_all(content.decode()))
         for key in ("pipelineInfo", "root", "deploymentSpec", "schemaVersion"):
             if key not in spec:
                 raise Refused(400, f"the package is no pipeline spec: no {key}")
         pipeline_id = query["pipelineid"]
+        # buildPipelineName: the name, else the display name, else the file's name; the
+        # display name defaults to the name.
+        name = query.get("name") or query.get("display_name") or filename
         taken = any(
             v["pipeline_id"] == pipeline_id and v["display_name"] == name
             for v in self.versions.values()
@@ -239,7 +261,10 @@ class KfpDouble:
         if taken:
             raise Refused(409, f"pipeline version {name} already exists", code=6)
         version = self.add_version(pipeline_id, name, spec)
+        version["display_name"] = query.get("display_name") or name
         version["description"] = query.get("description", "")
+        if tags:
+            version["tags"] = tags
         return version
 
     def _check_target(self, body: dict) -> None:
@@ -284,6 +309,7 @@ class KfpDouble:
             if request.method == "POST":
                 return self._create_recurring_run(request.body)
             if request.method == "GET":
+                # ListRecurringRuns; kfp.Client.list_recurring_runs pages with a filter.
                 unknown = set(request.query) - {
                     "filter",
                     "page_size",
@@ -308,12 +334,13 @@ class KfpDouble:
             if run_id not in self.recurring_runs:
                 raise Refused(404, f"recurring run {run_id} not found", code=5)
             run = self.recurring_runs[run_id]
-            if request.method == "GET" and not verb:
+            if request.method == "GET" and not verb:  # GetRecurringRun
                 return run
-            if request.method == "DELETE" and not verb:
+            if request.method == "DELETE" and not verb:  # DeleteRecurringRun: its runs stay
                 del self.recurring_runs[run_id]
                 return {}
             if request.method == "POST" and verb in ("enable", "disable"):
+                # EnableRecurringRun, DisableRecurringRun: in place, the id kept.
                 if request.body:
                     raise Refused(400, f":{verb} takes no body")
                 enabled = verb == "enable"
@@ -323,6 +350,8 @@ class KfpDouble:
         raise Refused(404, f"no route {request.method} {request.path}", code=5)
 
     def _create_recurring_run(self, body: object) -> dict:
+        # CreateRecurringRun, with the checks of server/api_converter.go (toModelJob): a name,
+        # max concurrency 1 to 10, a robfig/cron expression, a known mode.
         check_fields(body, "V2beta1RecurringRun", "recurring_run")
         for output in ("recurring_run_id", "status", "created_at", "updated_at", "error"):
             if output in body:
@@ -441,3 +470,18 @@ def _handler(double: KfpDouble) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_DELETE = _serve
 
     return Handler
+
+
+def raw_request(double: KfpDouble, method: str, path: str, body: object) -> tuple[int, dict]:
+    """Send a JSON request by hand (what no SDK model can express); return status and answer."""
+    request = urllib.request.Request(
+        f"{double.url}{API}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")

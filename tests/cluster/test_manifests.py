@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from burger_recs import submit
+from burger_recs import deploy
 from components import cluster
 from components.images import DEFAULT_REGISTRY
 
@@ -130,10 +130,10 @@ def test_kind_maps_the_ui_and_api_node_ports_to_localhost():
     mappings = {m["containerPort"]: m for m in node["extraPortMappings"]}
     ui, api = mappings[node_ports["ml-pipeline-ui"]], mappings[node_ports["ml-pipeline"]]
     assert {ui["listenAddress"], api["listenAddress"]} == {"127.0.0.1"}
-    assert f"http://localhost:{ui['hostPort']}" == submit.DEV_UI
-    assert f"http://localhost:{api['hostPort']}" == submit.DEV_HOST
+    assert f"http://localhost:{ui['hostPort']}" == deploy.DEV_UI
+    assert f"http://localhost:{api['hostPort']}" == deploy.DEV_HOST
     script = (REPO / "scripts" / "cluster.sh").read_text()
-    assert f"UI_URL={submit.DEV_UI}" in script and f"API_URL={submit.DEV_HOST}" in script
+    assert f"UI_URL={deploy.DEV_UI}" in script and f"API_URL={deploy.DEV_HOST}" in script
 
 
 def test_kind_pulls_the_local_registry_through_containerd_hosts():
@@ -161,7 +161,7 @@ def test_the_dev_overlay_gives_every_secret_the_pipeline_names(dev, ir_text):
     }
     for name, keys in referenced.items():
         # In the namespace where KFP runs the steps' pods, under the exact name.
-        assert set(_secret(dev, name, submit.NAMESPACE)) == keys
+        assert set(_secret(dev, name, deploy.NAMESPACE)) == keys
 
 
 def test_the_database_url_reaches_the_dev_postgres_with_its_credentials(dev):
@@ -189,7 +189,7 @@ def test_the_storage_settings_reach_the_emulator_which_serves_the_submit_default
     assert host.hostname == "gcs-emulator.burger-recs.svc.cluster.local"
     assert host.port == service["spec"]["ports"][0]["port"]
     (config,) = [o for o in dev if o["kind"] == "ConfigMap"]
-    assert config["data"]["SAMPLE_BUCKET_URI"] == submit.DEV_DATA_URI
+    assert config["data"]["SAMPLE_BUCKET_URI"] == deploy.DEV_DATA_URI
     deployment = _find(dev, "Deployment", "gcs-emulator", "burger-recs")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]

@@ -105,7 +105,7 @@ def test_dev_cluster_dry_run_prints_every_command_in_order(no_side_effects):
         f"{k} wait --for condition=established --timeout=120s crd --all",
         f"{k} apply --server-side --force-conflicts -f .local/cluster/platform-agnostic.yaml",
         "+ bash images/python/build.sh python:3.11.14-slim-bookworm",
-        "+ .venv/bin/python images/build.py --registry localhost:5001 --push",
+        "+ .venv/bin/burger-recs build-images --registry localhost:5001 --push",
         "+ env DOCKER_BUILDKIT=0 docker build -f images/gcs-emulator/Dockerfile "
         f"--build-arg BASE_IMAGE={image_ref('base')} -t {emulator} .",
         f"+ docker push {emulator}",
@@ -149,7 +149,7 @@ def test_submit_dry_run_builds_pushes_compiles_and_submits(no_side_effects):
     out = _dry(env, localbin, "submit", "RUN_DATE=2026-11-20", "PARAMS=k=5 epochs=3", "WAIT=1")
     _in_order(
         out,
-        "+ .venv/bin/python images/build.py --registry localhost:5001 --push",
+        "+ .venv/bin/burger-recs build-images --registry localhost:5001 --push",
         "+ .venv/bin/burger-recs compile",
         "+ .venv/bin/burger-recs submit --host http://localhost:8888 --ui http://localhost:8080 "
         f"--registry localhost:5001 --kubectl {localbin}/kubectl-v1.33.1 "

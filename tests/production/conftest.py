@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from burger_recs import production
+from burger_recs.deploy import production
 from components.images import image_ref
 from tests.cluster.conftest import ir_text, kfp_double  # noqa: F401  (shared fixtures)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.reliability import scan
+from tests.support import scan
 
 REPO = Path(__file__).resolve().parents[2]
 PATH = REPO / ".github" / "workflows" / "ci.yml"

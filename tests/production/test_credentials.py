@@ -1,7 +1,7 @@
 """Secrets never in git: no credential in what production deploys or builds its images from.
 
 Scanned for passwords in URLs, connection-string passwords, secret-named values and private
-keys (the patterns of tests/reliability/scan.py):
+keys (the patterns of tests/support/scan.py):
 
 - the production overlay as kustomize builds it, the rendered files, the image lock and the
   Argo CD Application;
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from burger_recs import production
+from burger_recs.deploy import production
 from components import images
 from tests.cluster.test_manifests import build
-from tests.reliability import scan
+from tests.support import scan
 
 REPO = production.REPO
 ALL_IMAGES = (images.BASE, *images.STEPS, *images.SERVICES)
@@ -64,7 +64,8 @@ def is_sent(rules, relative: str) -> bool:
 
 
 def build_context(repo: Path) -> list[Path]:
-    """Every file of the build context (images/build.py builds with the repository as it)."""
+    """Every file of the build context (`burger-recs build-images` builds with the repository
+    as it)."""
     rules = dockerignore(repo)
     exceptions = [pattern for exception, pattern in rules if exception]
     files = []
@@ -89,7 +90,7 @@ def build_context(repo: Path) -> list[Path]:
 
 def test_the_build_context_follows_dockerignore():
     rules = dockerignore(REPO)
-    assert is_sent(rules, "src/burger_recs/schedule.py")
+    assert is_sent(rules, "src/burger_recs/deploy/schedule.py")
     assert is_sent(rules, "src/burger_recs/steps/train.py")
     assert is_sent(rules, "requirements.lock")
     for never in (".env", "tests/conftest.py", ".git/config", "src/burger_recs/data/x.pem"):

@@ -10,7 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from burger_recs import production, schedule, submit
+from burger_recs import deploy
+from burger_recs.deploy import production, schedule
 from components import cluster
 from components.images import BASE
 from tests.cluster.test_manifests import _node_version, build
@@ -45,7 +46,7 @@ def test_the_overlay_builds_and_every_object_validates(prod):
         except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}")
         # Where KFP keeps pipelines and runs the steps' pods.
-        assert obj["metadata"]["namespace"] == submit.NAMESPACE
+        assert obj["metadata"]["namespace"] == deploy.NAMESPACE
 
 
 def test_the_schemas_refuse_what_the_api_server_would(prod):
@@ -75,12 +76,13 @@ def test_the_reconciler_job_runs_after_each_sync_on_the_rendered_version(prod):
     version = _one(prod, "PipelineVersion")
     if version["metadata"]["annotations"]["burger-recs/images"] == "pinned":
         assert container["image"] == lock.images[BASE]
-    assert container["command"] == ["python", "-m", "burger_recs.schedule"]
+    # `burger-recs reconcile-schedule`, in an image without console script or CLI module.
+    assert container["command"] == ["python", "-m", "burger_recs.deploy.schedule"]
     env = {e["name"]: e for e in container["env"]}
     # The version this sync applies, put there by kustomize from the PipelineVersion.
-    assert env[schedule.VERSION_ENV]["value"] == _one(prod, "PipelineVersion")["metadata"]["name"]
-    assert env[schedule.HOST_ENV]["value"] == schedule.IN_CLUSTER_HOST
-    assert env[schedule.TIMEZONE_ENV]["valueFrom"]["configMapKeyRef"] == {
+    assert env[deploy.VERSION_ENV]["value"] == _one(prod, "PipelineVersion")["metadata"]["name"]
+    assert env[deploy.HOST_ENV]["value"] == deploy.IN_CLUSTER_HOST
+    assert env[deploy.TIMEZONE_ENV]["valueFrom"]["configMapKeyRef"] == {
         "name": "pipeline-install-config",
         "key": "cronScheduleTimezone",
         "optional": True,
@@ -153,7 +155,7 @@ def test_the_application_syncs_the_overlay_automatically_with_prune_and_self_hea
     assert spec["source"]["path"] == production.OVERLAY.relative_to(production.REPO).as_posix()
     assert spec["source"]["targetRevision"] == "main"
     assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    assert spec["destination"]["namespace"] == submit.NAMESPACE
+    assert spec["destination"]["namespace"] == deploy.NAMESPACE
     assert spec["destination"]["server"] == "https://kubernetes.default.svc"
     # The repository the rendering's codeSourceURL names.
     assert production.repo_url() == spec["source"]["repoURL"].removesuffix(".git")

@@ -10,8 +10,12 @@ import subprocess
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
-from burger_recs import production
+from burger_recs.cli import app
+from burger_recs.deploy import production
+from burger_recs.deploy.docker import BuildError
+from burger_recs.deploy.kfp_api import version_name
 from components.images import STEPS, image_ref
 from tests.cluster.test_manifests import build
 from tests.production.conftest import fake_lock, write_lock
@@ -58,7 +62,8 @@ def test_a_rendering_pins_every_image_and_names_the_repository_and_commit(overla
     assert all(DIGEST.search(image) for image in _executor_images(version))
     spec = version["spec"]
     name = version["metadata"]["name"]
-    assert name == production.content_name("burger-recs-daily", spec) == spec["displayName"]
+    assert name == spec["displayName"]
+    assert name == version_name("burger-recs-daily", spec["pipelineSpec"], spec["platformSpec"])
     assert re.fullmatch(r"burger-recs-daily-[0-9a-f]{12}", name)
     assert spec["pipelineName"] == pipeline["metadata"]["name"] == "burger-recs-daily"
     url = production.repo_url()
@@ -83,6 +88,20 @@ def test_a_rendering_pins_every_image_and_names_the_repository_and_commit(overla
     assert container["image"] == lock.images["base"]  # the reconciler: base image, by digest
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PIPELINE_VERSION"] == name
+
+
+def test_submit_and_the_rendering_name_the_same_content_alike(compiled_docs, tmp_path):
+    """One naming rule: the IR `burger-recs submit` uploads and the compiled PipelineVersion
+    of the same code get the same version name (before production pins its images)."""
+    from burger_recs.compile import compile_pipeline
+    from burger_recs.deploy.submit import ir_specs
+
+    spec, platform = ir_specs(compile_pipeline(tmp_path / "ir.yaml").read_text())
+    (version,) = [d for d in compiled_docs if d["kind"] == "PipelineVersion"]
+    rendered = version["spec"]
+    assert version_name("burger-recs-daily", spec, platform) == version_name(
+        "burger-recs-daily", rendered["pipelineSpec"], rendered["platformSpec"]
+    )
 
 
 def test_rendering_twice_gives_identical_bytes_and_keeps_the_first_commit(overlay, compiled_docs):
@@ -184,20 +203,26 @@ def test_the_committed_rendering_is_current_or_waits_for_ci(compiled_docs):
     assert production.consistency_problems(production.OVERLAY) == []
 
 
-def test_the_render_command_is_deterministic(overlay, monkeypatch, capsys):
+def test_the_render_command_is_deterministic(overlay, monkeypatch):
     """Through the command `make render-prod` runs, compiling each time: identical bytes."""
     monkeypatch.setattr(production, "OVERLAY", overlay)
     write_lock(overlay, fake_lock())
-    assert production.main(["render", "--commit", A]) == 0
+
+    def render_prod(*args):
+        return CliRunner().invoke(app, ["render-prod", *args])
+
+    assert render_prod("--commit", A).exit_code == 0
     first = {p.name: p.read_bytes() for p in (overlay / "rendered").iterdir()}
-    assert production.main(["render"]) == 0  # no commit needed: the content is unchanged
+    again = render_prod()  # no commit needed: the content is unchanged
+    assert again.exit_code == 0
     second = {p.name: p.read_bytes() for p in (overlay / "rendered").iterdir()}
     assert first == second
-    assert "unchanged" in capsys.readouterr().out
-    assert production.main(["render", "--check"]) == 0
+    assert "unchanged" in again.stdout
+    assert render_prod("--check").exit_code == 0
     write_lock(overlay, fake_lock(skip=("publish",)))
-    assert production.main(["render"]) == 2
-    assert "no digest recorded" in capsys.readouterr().err
+    missing = render_prod()
+    assert missing.exit_code == 2
+    assert "no digest recorded" in missing.stderr
 
 
 def test_make_passes_the_variables_to_the_command():
@@ -207,7 +232,7 @@ def test_make_passes_the_variables_to_the_command():
         )
         return " ".join(result.stdout.replace("\\\n", " ").split())
 
-    assert "production render --registry 'registry.example.com/burger-recs'" in dry()
+    assert "burger-recs render-prod --registry 'registry.example.com/burger-recs'" in dry()
     assert "--check" in dry("CHECK=1") and "--check" not in dry()
     assert "--preview --commit 'abc'" in dry("PREVIEW=1", "COMMIT=abc")
     assert "--registry 'r.example/x'" in dry("PROD_REGISTRY=r.example/x")
@@ -254,8 +279,12 @@ def test_push_pulls_what_exists_builds_the_rest_and_records_the_digests(overlay)
 
     with pytest.raises(production.RenderError, match="was it pushed"):
         production.repo_digest(refs["train"], [f"other/repo@sha256:{'1' * 64}"])
+
+    def fails(registry):
+        raise BuildError(f"pushing {registry}/burger-recs-base failed")
+
     with pytest.raises(production.RenderError, match="failed"):
-        production.push(registry, overlay, docker=docker, build=lambda r: 1, echo=print)
+        production.push(registry, overlay, docker=docker, build=fails, echo=print)
 
 
 def test_references_split_at_the_tag_not_at_a_registry_port():

@@ -6,17 +6,26 @@ last test shows it accepts what the kfp SDK's own client sends for recurring run
 """
 
 import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
 import warnings
+from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from burger_recs import production
-from burger_recs import schedule as reconciler
 from burger_recs.cli import app
-from burger_recs.schedule import Schedule, ScheduleApi, ScheduleError, parse_schedule
+from burger_recs.deploy import production
+from burger_recs.deploy import schedule as reconciler
+from burger_recs.deploy.kfp_api import KfpApi, KfpError
+from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
 from components import images
+from tests.cluster.kfp_double import raw_request
 
 API = "/apis/v2beta1"
 SCHEDULE_FILE = production.OVERLAY / "schedule.yaml"
@@ -68,9 +77,7 @@ def _version_id(kfp, name):
 def _reconcile(kfp, schedule=SCHEDULE, version="burger-recs-daily-v2", **kwargs):
     lines = []
     kwargs.setdefault("sleep", Sleeps())
-    outcome = reconciler.reconcile(
-        ScheduleApi(kfp.url), schedule, version, echo=lines.append, **kwargs
-    )
+    outcome = reconciler.reconcile(KfpApi(kfp.url), schedule, version, echo=lines.append, **kwargs)
     return outcome, lines
 
 
@@ -165,7 +172,7 @@ def test_disabling_and_enabling_happen_in_place(kfp):
 
 
 def test_duplicates_of_its_name_are_deleted_and_a_matching_one_kept(kfp):
-    api = ScheduleApi(kfp.url)
+    api = KfpApi(kfp.url)
     created, _ = _reconcile(kfp)
     matching = dict(kfp.recurring_runs[created.recurring_run_id])
     body = {
@@ -234,7 +241,7 @@ def test_a_dry_run_changes_nothing(kfp):
 
 
 def test_the_double_refuses_what_the_server_refuses(kfp):
-    api = ScheduleApi(kfp.url)
+    api = KfpApi(kfp.url)
     _reconcile(kfp)
     (run,) = kfp.recurring_runs.values()
     body = {
@@ -249,7 +256,12 @@ def test_the_double_refuses_what_the_server_refuses(kfp):
         ({"mode": "ON"}, "mode is invalid"),
         ({"cron": "0 0 * * * *"}, "unknown field"),
     ):
-        with pytest.raises(reconciler.KfpError, match=error):
+        # The double refuses the body as the server would (sent by hand: the SDK's models
+        # cannot carry an unknown field or mode) ...
+        status, answer = raw_request(kfp, "POST", "/recurringruns", {**body, **change})
+        assert status == 400 and re.search(error, answer["message"]), answer
+        # ... and our client fails on it too: refused by the double, or before sending.
+        with pytest.raises(KfpError, match=f"{error}|no other field|mode ENABLE"):
             api.create_recurring_run({**body, **change})
     kfp.violations.clear()  # refused on purpose
 
@@ -291,8 +303,8 @@ def test_the_schedule_file_is_checked(text, error):
     assert parse_schedule(yaml.safe_dump({**base, "cron": "@daily"})).cron == "@daily"
 
 
-# -- the two ways to run it ---------------------------------------------------------------
-def test_the_command_and_the_job_entry_point_reconcile(kfp, monkeypatch, capsys):
+# -- the command, by hand and as the hook Job runs it -------------------------------------
+def test_the_command_by_hand_and_configured_by_the_jobs_environment_reconciles(kfp):
     result = CliRunner().invoke(
         app,
         [
@@ -309,26 +321,90 @@ def test_the_command_and_the_job_entry_point_reconcile(kfp, monkeypatch, capsys)
     )
     assert result.exit_code == 0, result.output
     assert "created, on burger-recs-daily-v1" in result.output
-    # The hook Job: python -m burger_recs.schedule, configured by its environment.
-    monkeypatch.setenv("KFP_HOST", kfp.url)
-    monkeypatch.setenv("PIPELINE_VERSION", "burger-recs-daily-v2")
-    monkeypatch.setenv("KFP_CRON_TIMEZONE", "UTC")
-    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 0
-    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 0
-    out = capsys.readouterr().out
+    # As the hook Job runs it: the same command, configured by its environment.
+    env = {
+        "KFP_HOST": kfp.url,
+        "PIPELINE_VERSION": "burger-recs-daily-v2",
+        "KFP_CRON_TIMEZONE": "UTC",
+    }
+    command = ["reconcile-schedule", "--schedule", str(SCHEDULE_FILE)]
+    first = CliRunner().invoke(app, command, env=env)
+    again = CliRunner().invoke(app, command, env=env)
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    out = first.stdout + again.stdout
     assert "updated, on burger-recs-daily-v2" in out and "up to date" in out
     assert len(kfp.recurring_runs) == 1
-    monkeypatch.setenv("KFP_CRON_TIMEZONE", "America/New_York")
-    assert reconciler.main(["--schedule", str(SCHEDULE_FILE)]) == 1
-    assert "error: the schedule's cron is meant in UTC" in capsys.readouterr().err
+    failed = CliRunner().invoke(app, command, env={**env, "KFP_CRON_TIMEZONE": "America/New_York"})
+    assert failed.exit_code == 1
+    assert "error: the schedule's cron is meant in UTC" in failed.stderr
+
+
+def _base_image_app(target):
+    """Lay out what images/base/Dockerfile copies to /opt/app (its PYTHONPATH) in target."""
+    for source in images.copied_files(images.dockerfile(images.BASE)):
+        if source.startswith("src/"):
+            path = target / Path(source).relative_to("src")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(images.REPO / source, path)
+    return target
+
+
+def test_the_job_runs_its_command_with_only_the_base_images_modules(kfp, tmp_path):
+    """The Job's command and environment, with nothing importable but the base image's.
+
+    ``python -S`` skips site-packages' .pth files, so the editable install of this repository
+    (src/, components/, pipelines/) is not on the path: only the base image's modules and
+    the installed packages are.
+    """
+    job = yaml.safe_load((production.OVERLAY / "reconcile-schedule-job.yaml").read_text())
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "schedule"]
+    folder = tmp_path / "schedule"
+    folder.mkdir()
+    shutil.copyfile(SCHEDULE_FILE, folder / "schedule.yaml")
+    python, *command = container["command"]
+    assert python == "python"
+    args = [arg.replace(mount["mountPath"], str(folder)) for arg in container["args"]]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert set(env) == {"KFP_HOST", "PIPELINE_VERSION", "KFP_CRON_TIMEZONE"}
+    env |= {
+        "KFP_HOST": kfp.url,
+        "PIPELINE_VERSION": "burger-recs-daily-v2",
+        "KFP_CRON_TIMEZONE": "",  # the ConfigMap's key may be empty: KFP's UTC
+        "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(
+            [str(_base_image_app(tmp_path / "opt-app")), sysconfig.get_paths()["purelib"]]
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", *command, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created, on burger-recs-daily-v2" in result.stdout
+    assert "cannot check" not in result.stdout  # an empty timezone was checked, as UTC
+    (run,) = kfp.recurring_runs.values()
+    assert run["display_name"] == SCHEDULE.name
+
+
+def test_the_job_runs_the_command_itself():
+    """The CLI's reconcile-schedule is the function the Job runs: one set of options,
+    defaults and environment variables."""
+    (registered,) = [c for c in app.registered_commands if c.name == "reconcile-schedule"]
+    assert registered.callback is reconciler.command
 
 
 def test_the_base_image_holds_the_reconciler_and_everything_it_imports():
     base = set(images.copied_files(images.dockerfile(images.BASE)))
-    needed = {
-        images.module_path(m).relative_to(images.REPO).as_posix()
-        for m in images.library_modules("burger_recs.schedule")
-    }
+    modules = images.library_modules("burger_recs.deploy.schedule")
+    assert "burger_recs.deploy.kfp_api" in modules
+    assert "burger_recs.cli" not in modules  # in no image: editing it rebuilds none
+    needed = {images.module_path(m).relative_to(images.REPO).as_posix() for m in modules}
     assert needed <= base, f"images/base/Dockerfile must COPY {sorted(needed - base)}"
 
 

@@ -1,53 +1,52 @@
-"""Build the step images that changed: ``python images/build.py --help``.
+"""Build the images that changed (``burger-recs build-images``), and every docker CLI call.
 
-Every image is tagged with its content tag (components/images.py), so an image whose tag
-is already present is up to date and is not rebuilt. The base is built first; each step
-image is built FROM the base's exact reference. Builds use the classic builder (no BuildKit
-needed) with the repository as context (.dockerignore lets only the sources through).
+Every image is tagged with its content tag (components/images.py), so an image whose tag is
+already present is up to date and is not rebuilt. The base is built first; each step image is
+built FROM the base's exact reference. Builds use the classic builder (no BuildKit needed)
+with the repository as context (.dockerignore lets only the sources through).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "src"))
-
-from burger_recs import __version__  # noqa: E402
-from burger_recs.version import git_version  # noqa: E402
-from components.images import BASE, STEPS, image_ref  # noqa: E402
+from burger_recs import __version__
+from burger_recs.deploy import DEFAULT_PYTHON_IMAGE
+from burger_recs.version import git_version
+from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 BUILD_DIR = REPO / ".local" / "build"
 EXTRA_CA = BUILD_DIR / "extra-ca.pem"
-DEFAULT_PYTHON_IMAGE = "python:3.11.14-slim-bookworm"
+IMAGE_MAP = BUILD_DIR / "images.json"
+# The classic builder: no BuildKit (or buildx) needed where the engine lacks it.
+_ENV = {"DOCKER_BUILDKIT": "0"}
 
 
-def _docker(*args: str, capture: bool = True) -> subprocess.CompletedProcess:
+class BuildError(RuntimeError):
+    """An image cannot be built or pushed (with the reason and where to look)."""
+
+
+def docker_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run ``docker ARGS``; return its exit status and captured output (text)."""
     return subprocess.run(
-        ["docker", *args],
-        check=False,
-        capture_output=capture,
-        text=True,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        ["docker", *args], capture_output=True, text=True, check=False, env={**os.environ, **_ENV}
     )
 
 
 def present(ref: str) -> bool:
     """Tell whether the image is in the local image list."""
-    return _docker("image", "inspect", ref).returncode == 0
+    return docker_cli("image", "inspect", ref).returncode == 0
 
 
 def size_mb(ref: str) -> float:
     """Return the image's size in MB."""
-    out = _docker("image", "inspect", "-f", "{{.Size}}", ref).stdout.strip()
+    out = docker_cli("image", "inspect", "-f", "{{.Size}}", ref).stdout.strip()
     return int(out) / 1e6 if out.isdigit() else float("nan")
 
 
@@ -56,70 +55,75 @@ def _git(*args: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def build(image: str, ref: str, build_args: dict[str, str], labels: dict[str, str]) -> float:
-    """Build one image with OCI labels; return the seconds it took (SystemExit on failure)."""
+def build_image(
+    image: str,
+    ref: str,
+    build_args: dict[str, str],
+    labels: dict[str, str],
+    echo: Callable[[str], None],
+) -> float:
+    """Build one image with OCI labels; return the seconds it took.
+
+    Raises:
+        BuildError: the build failed (the message ends with its log's last lines).
+    """
     log = BUILD_DIR / f"{image}.log"
     started = time.monotonic()
-    command = ["build", "-f", f"images/{image}/Dockerfile", "-t", ref]
+    command = ["docker", "build", "-f", f"images/{image}/Dockerfile", "-t", ref]
     for key, value in build_args.items():
         command += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
         command += ["--label", f"org.opencontainers.image.{key}={value}"]
-    print(f"  building {image} (log: {log.relative_to(REPO)}) ...", flush=True)
+    echo(f"  building {image} (log: {log.relative_to(REPO)}) ...")
     with log.open("w") as handle:
         result = subprocess.run(
-            ["docker", *command, str(REPO)],
+            [*command, str(REPO)],
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+            env={**os.environ, **_ENV},
             check=False,
         )
     if result.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-25:]
-        print("\n".join(f"    {line}" for line in tail), file=sys.stderr)
-        raise SystemExit(f"error: building {image} failed; full log in {log}")
+        raise BuildError(
+            f"building {image} failed; full log in {log}:\n"
+            + "\n".join(f"    {line}" for line in tail)
+        )
     return time.monotonic() - started
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the base and the step images that are not present yet; print their references."""
-    parser = argparse.ArgumentParser(
-        description="Build the burger-recs images whose content tag is not present locally.",
-    )
-    parser.add_argument(
-        "--registry",
-        default=os.environ.get("REGISTRY") or "localhost:5001",
-        help="registry prefix of the image references (env REGISTRY)",
-    )
-    parser.add_argument(
-        "--python-image",
-        default=os.environ.get("PYTHON_IMAGE") or DEFAULT_PYTHON_IMAGE,
-        help="the Python image the base builds FROM",
-    )
-    parser.add_argument(
-        "--extra-ca-bundle",
-        default=os.environ.get("EXTRA_CA_BUNDLE") or "",
-        help="a CA bundle pip must trust inside the build (env EXTRA_CA_BUNDLE);"
-        " it never reaches the final images",
-    )
-    parser.add_argument("--push", action="store_true", help="push every image after building")
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=BUILD_DIR / "images.json",
-        help="where to write the step -> image map",
-    )
-    args = parser.parse_args(argv)
+def build_images(
+    registry: str = DEFAULT_REGISTRY,
+    python_image: str = DEFAULT_PYTHON_IMAGE,
+    extra_ca_bundle: str = "",
+    push: bool = False,
+    image_map: Path = IMAGE_MAP,
+    echo: Callable[[str], None] = print,
+) -> dict[str, str]:
+    """Build the base and the step images that are not present yet; print their references.
 
-    if shutil.which("docker") is None or _docker("version").returncode != 0:
-        raise SystemExit("error: no Docker engine answers; start dockerd (see README)")
-    if not present(args.python_image):
-        raise SystemExit(
-            f"error: the Python image {args.python_image} is not present: run `make base-image`"
-        )
+    Args:
+        registry: registry prefix of the image references.
+        python_image: the Python image the base builds FROM (``make base-image`` provides it).
+        extra_ca_bundle: a CA bundle pip must trust inside the build (a TLS proxy's); it is
+            used in a builder stage only and never reaches the final images.
+        push: push every image after building.
+        image_map: where to write the step -> image map (JSON).
+        echo: where to report.
+
+    Returns:
+        Each image (``base`` and the steps) -> its reference.
+
+    Raises:
+        BuildError: no Docker engine, no Python image, or a build or push failed.
+    """
+    if shutil.which("docker") is None or docker_cli("version").returncode != 0:
+        raise BuildError("no Docker engine answers; start dockerd (see README)")
+    if not present(python_image):
+        raise BuildError(f"the Python image {python_image} is not present: run `make base-image`")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    if args.extra_ca_bundle:
-        shutil.copyfile(args.extra_ca_bundle, EXTRA_CA)
+    if extra_ca_bundle:
+        shutil.copyfile(extra_ca_bundle, EXTRA_CA)
     else:
         EXTRA_CA.write_text("")
     labels = {
@@ -128,16 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         "version": __version__,
     }
     code_version = git_version(REPO) or f"unknown-{__version__}"
-    refs = {}
-    print(f"images for code {code_version} (registry {args.registry}):")
+    refs: dict[str, str] = {}
+    echo(f"images for code {code_version} (registry {registry}):")
     for image in (BASE, *STEPS):
-        ref = image_ref(image, args.registry)
+        ref = image_ref(image, registry)
         refs[image] = ref
         if present(ref):
             status = "unchanged"
         else:
             if image == BASE:
-                build_args, base = {"PYTHON_IMAGE": args.python_image}, args.python_image
+                build_args, base = {"PYTHON_IMAGE": python_image}, python_image
             else:
                 build_args = {
                     "BASE_IMAGE": refs[BASE],
@@ -146,18 +150,15 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 base = refs[BASE]
             image_labels = {**labels, "title": f"burger-recs-{image}", "base.name": base}
-            status = f"built in {build(image, ref, build_args, image_labels):.0f}s"
-        if args.push:
-            if _docker("push", ref).returncode != 0:
-                raise SystemExit(f"error: pushing {ref} failed")
+            status = f"built in {build_image(image, ref, build_args, image_labels, echo):.0f}s"
+        if push:
+            pushed = docker_cli("push", ref)
+            if pushed.returncode != 0:
+                raise BuildError(f"pushing {ref} failed: {pushed.stderr.strip()[-500:]}")
             status += ", pushed"
-        print(f"  {image:<10} {ref}  {size_mb(ref):,.0f} MB  ({status})", flush=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({s: refs[s] for s in STEPS}, indent=2) + "\n")
-    shown = args.json.relative_to(REPO) if args.json.is_relative_to(REPO) else args.json
-    print(f"step image map: {shown}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        echo(f"  {image:<10} {ref}  {size_mb(ref):,.0f} MB  ({status})")
+    image_map.parent.mkdir(parents=True, exist_ok=True)
+    image_map.write_text(json.dumps({s: refs[s] for s in STEPS}, indent=2) + "\n")
+    shown = image_map.relative_to(REPO) if image_map.is_relative_to(REPO) else image_map
+    echo(f"step image map: {shown}")
+    return refs

@@ -12,42 +12,35 @@ a new recurring run, created before the old one is deleted (the schedule never d
 two overlap for a moment, and publishing a day twice only replaces it). Enabling or disabling
 alone is done in place.
 
-It runs in the step base image as the Argo CD PostSync hook Job of the production overlay
-(``python -m burger_recs.schedule``) and on a laptop as ``burger-recs reconcile-schedule``.
+It is the command ``burger-recs reconcile-schedule``, defined here (``command``) so that the
+step base image can run it without the CLI module, which is in no image: the Argo CD PostSync
+hook Job of the production overlay runs this very command, with the same options, defaults
+and environment, as ``python -m burger_recs.deploy.schedule``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
+import typer
 import yaml
 
-from burger_recs.submit import KfpApi, KfpError
+from burger_recs.deploy import DEV_HOST, HOST_ENV, TIMEZONE_ENV, VERSION_ENV
+from burger_recs.deploy.kfp_api import KfpApi, KfpError
 
 Echo = Callable[[str], None]
-# The KFP API inside the cluster, seen from a pod in namespace kubeflow.
-IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
-# Environment of the hook Job (manifests/overlays/prod/reconcile-schedule-job.yaml).
-HOST_ENV = "KFP_HOST"
-VERSION_ENV = "PIPELINE_VERSION"
-# KFP's scheduler runs every cron in one timezone: the ConfigMap pipeline-install-config, key
-# cronScheduleTimezone (the controller's env CRON_SCHEDULE_TIMEZONE; empty means UTC).
-TIMEZONE_ENV = "KFP_CRON_TIMEZONE"
 # robfig/cron v1 (KFP's parser) descriptors; anything else must have six fields.
 CRON_DESCRIPTORS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
 _TIMEZONE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
-_EQUALS = 1  # Predicate.Operation EQUALS, as kfp.Client sends it
 
 
 class ScheduleError(RuntimeError):
@@ -109,7 +102,7 @@ def parse_schedule(text: str, where: str = "schedule") -> Schedule:
         # bool is an int in Python: max_concurrency: true is no number.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ScheduleError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
-        if kind is str and not value.strip():
+        if isinstance(value, str) and not value.strip():
             raise ScheduleError(f"{where}: {key} is empty")
     schedule = Schedule(**data)
     check_cron(schedule.cron, where)
@@ -179,48 +172,6 @@ def check_timezone(schedule: Schedule, cluster_timezone: str | None, echo: Echo)
             "cronScheduleTimezone, in KFP's namespace). Set one to the other; after changing "
             "the ConfigMap, restart deployment/ml-pipeline-scheduledworkflow."
         )
-
-
-class ScheduleApi(KfpApi):
-    """The KFP v2beta1 calls the reconciler adds to those of ``make submit``."""
-
-    @staticmethod
-    def _name_filter(name: str) -> str:
-        predicate = {"operation": _EQUALS, "key": "display_name", "stringValue": name}
-        return json.dumps({"predicates": [predicate]})
-
-    def latest_version(self, pipeline_id: str) -> dict | None:
-        """Return the pipeline's most recently created version, or None."""
-        params = {"sort_by": "created_at desc", "page_size": 1}
-        found = self._call("GET", f"/pipelines/{pipeline_id}/versions", params=params)
-        versions = found.get("pipeline_versions")
-        return versions[0] if versions else None
-
-    def find_recurring_runs(self, name: str) -> list[dict]:
-        """Return every recurring run whose display name is ``name``, in any experiment."""
-        runs: list[dict] = []
-        params: dict[str, object] = {"filter": self._name_filter(name), "page_size": 100}
-        while True:
-            page = self._call("GET", "/recurringruns", params=params)
-            # The proto names this field recurringRuns (camelCase), and the API keeps it.
-            runs += page.get("recurringRuns") or []
-            token = page.get("next_page_token")
-            if not token:
-                return runs
-            params = {**params, "page_token": token}
-
-    def create_recurring_run(self, body: dict) -> dict:
-        """Create a recurring run (a ``V2beta1RecurringRun`` body)."""
-        return self._call("POST", "/recurringruns", json=body)
-
-    def delete_recurring_run(self, recurring_run_id: str) -> None:
-        """Delete a recurring run; its past runs stay."""
-        self._call("DELETE", f"/recurringruns/{recurring_run_id}")
-
-    def set_recurring_run_enabled(self, recurring_run_id: str, enabled: bool) -> None:
-        """Enable or disable a recurring run in place."""
-        verb = "enable" if enabled else "disable"
-        self._call("POST", f"/recurringruns/{recurring_run_id}:{verb}")
 
 
 @dataclass(frozen=True)
@@ -300,7 +251,7 @@ def differences(existing: dict, desired: dict) -> list[str]:
 
 
 def wait_for_version(
-    api: ScheduleApi,
+    api: KfpApi,
     pipeline_id: str,
     name: str,
     attempts: int = 10,
@@ -343,7 +294,7 @@ def _check_parameters(schedule: Schedule, version: dict) -> None:
 
 
 def reconcile(
-    api: ScheduleApi,
+    api: KfpApi,
     schedule: Schedule,
     version_name: str | None = None,
     cluster_timezone: str | None = None,
@@ -370,19 +321,19 @@ def reconcile(
         KfpError: the API refused a request.
     """
     check_timezone(schedule, cluster_timezone, echo)
-    pipeline = api.find_pipeline(schedule.pipeline)
-    if pipeline is None:
+    pipeline_id = api.find_pipeline_id(schedule.pipeline)
+    if pipeline_id is None:
         raise ScheduleError(
             f"KFP has no pipeline {schedule.pipeline}: is the Pipeline resource applied? "
             "kubectl -n kubeflow get pipelines.pipelines.kubeflow.org"
         )
-    pipeline_id = pipeline["pipeline_id"]
     if version_name:
         version = wait_for_version(api, pipeline_id, version_name, attempts, sleep=sleep)
     else:
-        version = api.latest_version(pipeline_id)
-        if version is None:
+        newest = api.latest_version(pipeline_id)
+        if newest is None:
             raise ScheduleError(f"pipeline {schedule.pipeline} has no version yet")
+        version = newest
     shown = version.get("display_name") or version["pipeline_version_id"]
     if (version.get("tags") or {}).get("images") == "tag-only-preview":
         raise ScheduleError(
@@ -419,7 +370,7 @@ def reconcile(
             echo(f"recurring run {schedule.name} ({run_id}): {would}{state}")
             return Outcome(f"{'would-' if dry_run else ''}updated", run_id, shown, (changes[0],))
 
-    changes = tuple(differences(existing[0], desired)) if existing else ()
+    replaced = tuple(differences(existing[0], desired)) if existing else ()
     keep = matching[0] if matching else None
     if keep is None and not dry_run:
         keep = api.create_recurring_run(desired)
@@ -433,11 +384,11 @@ def reconcile(
         f"recurring run {schedule.name} ({keep_id or 'new'}): {would}{action}, on {shown}, "
         f"cron '{schedule.cron}' ({schedule.timezone})"
     )
-    for change in changes:
+    for change in replaced:
         echo(f"  {change}")
     for run_id in stale:
         echo(f"  {would}deleted the recurring run {run_id} it replaces")
-    return Outcome(f"{'would-' if dry_run else ''}{action}", keep_id, shown, changes, tuple(stale))
+    return Outcome(f"{'would-' if dry_run else ''}{action}", keep_id, shown, replaced, tuple(stale))
 
 
 def run(
@@ -452,42 +403,49 @@ def run(
     schedule = load_schedule(schedule_file)
     what = f"version {version_name}" if version_name else "its newest version"
     echo(f"reconciling {schedule.name}: pipeline {schedule.pipeline} ({what}) at {host}")
-    return reconcile(
-        ScheduleApi(host), schedule, version_name, cluster_timezone, echo, dry_run=dry_run
-    )
+    return reconcile(KfpApi(host), schedule, version_name, cluster_timezone, echo, dry_run=dry_run)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the hook Job: ``python -m burger_recs.schedule --schedule FILE``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m burger_recs.schedule",
-        description="Make KFP's recurring run match the schedule file (idempotent).",
-    )
-    parser.add_argument("--schedule", type=Path, required=True, help="the schedule file")
-    parser.add_argument(
-        "--host", default=os.environ.get(HOST_ENV) or IN_CLUSTER_HOST, help=f"${HOST_ENV}"
-    )
-    parser.add_argument(
-        "--version",
-        default=os.environ.get(VERSION_ENV) or None,
-        help=f"pipeline version name (${VERSION_ENV}; default: the newest)",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="change nothing")
-    args = parser.parse_args(argv)
+def command(
+    schedule: Annotated[
+        Path, typer.Option(help="The schedule file (production's is in git).")
+    ] = Path("manifests/overlays/prod/schedule.yaml"),
+    host: Annotated[str, typer.Option(envvar=HOST_ENV, help="The KFP API.")] = DEV_HOST,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            envvar=VERSION_ENV,
+            help="Pipeline version to schedule (default: the pipeline's newest).",
+        ),
+    ] = None,
+    cluster_timezone: Annotated[
+        str | None,
+        typer.Option(
+            envvar=TIMEZONE_ENV,
+            help="KFP's cronScheduleTimezone, checked against the schedule's timezone "
+            "(empty: UTC, KFP's default; not given: not checked).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print what would change; change nothing.")] = False,
+) -> None:
+    """Make KFP's recurring run match the schedule file (idempotent; the PostSync hook Job).
+
+    The hook Job runs this same command as python -m burger_recs.deploy.schedule, set up by
+    its environment (KFP_HOST, PIPELINE_VERSION, KFP_CRON_TIMEZONE).
+    """
+    if cluster_timezone is None:
+        # click ignores an empty variable, but an empty cronScheduleTimezone is KFP's UTC.
+        cluster_timezone = os.environ.get(TIMEZONE_ENV)
     try:
-        run(
-            args.schedule,
-            args.host,
-            args.version,
-            os.environ.get(TIMEZONE_ENV),
-            lambda line: print(line, flush=True),
-            dry_run=args.dry_run,
-        )
+        run(schedule, host, version, cluster_timezone, typer.echo, dry_run=dry_run)
     except (ScheduleError, KfpError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The hook Job, in the step base image: no console script there, and no CLI module (it is
+    # in no image, so that editing it rebuilds none), only this command.
+    runner = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    runner.command()(command)
+    runner(prog_name="burger-recs reconcile-schedule")

@@ -1,139 +1,32 @@
-"""Submit the compiled pipeline to Kubeflow Pipelines and follow the run (``make submit``).
+"""Submit the compiled pipeline to Kubeflow Pipelines and follow the run (``burger-recs submit``).
 
-Talks to the KFP v2beta1 REST API with the same paths and bodies as the kfp SDK's
-``kfp.Client`` (kfp 2.17): find or create the pipeline, upload the IR as a version named by
-its content (the same content is the same version, never a duplicate), start a run whose name
-and description carry the code version, and optionally follow it, printing each step's state
-and the logs of a failed step. The v2beta1 API serves no logs, so they come from the step's
-pods through a small injectable function (``kubectl logs`` by default).
+Through the one KFP client (``kfp_api.KfpApi``, the kfp SDK): find or create the pipeline,
+upload the IR as a version named by its content (``kfp_api.version_name``: the same content is
+the same version, never a duplicate), start a run whose name and description carry the code
+version, and optionally follow it, printing each step's state and the logs of a failed step.
+The v2beta1 API serves no logs, so they come from the step's pods through a small injectable
+function (``kubectl logs`` by default).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import requests
 import yaml
 
-API = "/apis/v2beta1"
-# The dev cluster's endpoints: the host ports kind-cluster.yaml maps to the KFP API and UI.
-DEV_HOST = "http://localhost:8888"
-DEV_UI = "http://localhost:8080"
-# The dev cluster's data root: the GCS emulator's sample shop (manifests/overlays/dev).
-DEV_DATA_URI = "gs://burger-shop/drops"
+from burger_recs.deploy import NAMESPACE
+from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
+
 EXPERIMENT = "burger-recs"
-# Where a standalone KFP runs the steps' pods.
-NAMESPACE = "kubeflow"
 # Run and task states after which nothing changes any more.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
-# Filter predicates as kfp.Client sends them: Predicate.Operation EQUALS is 1.
-_EQUALS = 1
 
 Echo = Callable[[str], None]
 LogFetcher = Callable[[str], str]
-
-
-class KfpError(RuntimeError):
-    """The KFP API refused a request or could not be reached."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class KfpApi:
-    """The few calls of the KFP v2beta1 REST API that submitting needs."""
-
-    def __init__(
-        self, host: str, session: requests.Session | None = None, timeout: float = 60.0
-    ) -> None:
-        self.host = host.rstrip("/")
-        self.session = session or requests.Session()
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, **kwargs) -> dict:
-        url = f"{self.host}{API}{path}"
-        try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise KfpError(f"cannot reach the KFP API at {self.host}: {exc}") from None
-        if not response.ok:
-            try:
-                body = response.json()
-                detail = body.get("message") or body.get("error") or response.text
-            except ValueError:
-                detail = response.text
-            raise KfpError(
-                f"{method} {API}{path}: HTTP {response.status_code}: {str(detail)[:500]}",
-                response.status_code,
-            )
-        return response.json() if response.content else {}
-
-    @staticmethod
-    def _by_name(name: str) -> dict[str, str]:
-        predicate = {"operation": _EQUALS, "key": "display_name", "stringValue": name}
-        return {"filter": json.dumps({"predicates": [predicate]})}
-
-    def find_pipeline(self, name: str) -> dict | None:
-        """Return the pipeline whose display name is ``name``, or None."""
-        found = self._call("GET", "/pipelines", params=self._by_name(name)).get("pipelines")
-        return found[0] if found else None
-
-    def create_pipeline(self, name: str, description: str) -> dict:
-        """Create a pipeline without versions."""
-        body = {"display_name": name, "name": name, "description": description}
-        return self._call("POST", "/pipelines", json=body)
-
-    def find_version(self, pipeline_id: str, name: str) -> dict | None:
-        """Return the pipeline's version whose display name is ``name``, or None."""
-        path = f"/pipelines/{pipeline_id}/versions"
-        found = self._call("GET", path, params=self._by_name(name)).get("pipeline_versions")
-        return found[0] if found else None
-
-    def upload_version(
-        self,
-        pipeline_id: str,
-        name: str,
-        package: str,
-        description: str,
-        tags: dict[str, str],
-    ) -> dict:
-        """Upload a compiled pipeline (IR YAML) as a new version of the pipeline."""
-        params = {
-            "name": name,
-            "display_name": name,
-            "pipelineid": pipeline_id,
-            "description": description,
-            "tags": json.dumps(tags, sort_keys=True),
-        }
-        # The server tells the package's format by the file name's extension.
-        files = {"uploadfile": (f"{name}.yaml", package.encode(), "application/x-yaml")}
-        return self._call("POST", "/pipelines/upload_version", params=params, files=files)
-
-    def find_experiment(self, name: str) -> dict | None:
-        """Return the experiment whose display name is ``name``, or None."""
-        found = self._call("GET", "/experiments", params=self._by_name(name)).get("experiments")
-        return found[0] if found else None
-
-    def create_experiment(self, name: str, description: str) -> dict:
-        """Create an experiment."""
-        return self._call(
-            "POST", "/experiments", json={"display_name": name, "description": description}
-        )
-
-    def create_run(self, run: dict) -> dict:
-        """Start a run (a ``V2beta1Run`` body)."""
-        return self._call("POST", "/runs", json=run)
-
-    def get_run(self, run_id: str) -> dict:
-        """Return a run with its state and its tasks' details."""
-        return self._call("GET", f"/runs/{run_id}")
 
 
 @dataclass(frozen=True)
@@ -145,19 +38,18 @@ class PipelineVersion:
     name: str
     created: bool
 
+    def reference(self) -> dict[str, str]:
+        """Return the version as the API references it."""
+        return {"pipeline_id": self.pipeline_id, "pipeline_version_id": self.version_id}
 
-def pipeline_spec(ir_text: str) -> dict:
-    """Return the pipeline spec: the first YAML document of the IR."""
-    return next(yaml.safe_load_all(ir_text))
 
+def ir_specs(ir_text: str) -> tuple[dict, dict | None]:
+    """Return the IR's pipeline spec and its platform spec (None when it has none).
 
-def version_name(ir_text: str) -> str:
-    """Return the name of the version holding this IR: the pipeline's name and a hash.
-
-    The same IR gives the same name; any change (code, images, parameters) another one.
+    The compiled file is one YAML document, or two when kfp-kubernetes added a platform spec.
     """
-    name = pipeline_spec(ir_text)["pipelineInfo"]["name"]
-    return f"{name}-{hashlib.sha256(ir_text.encode()).hexdigest()[:12]}"
+    docs = [doc for doc in yaml.safe_load_all(ir_text) if doc]
+    return docs[0], (docs[1] if len(docs) > 1 else None)
 
 
 def step_order(ir_text: str) -> list[str]:
@@ -166,7 +58,7 @@ def step_order(ir_text: str) -> list[str]:
     Sub-DAGs (conditions, loops) are expanded in place, so the steps inside a branch are
     listed where the branch runs.
     """
-    spec = pipeline_spec(ir_text)
+    spec, _ = ir_specs(ir_text)
     components = spec.get("components", {})
 
     def expand(tasks: dict) -> list[str]:
@@ -191,13 +83,12 @@ def step_order(ir_text: str) -> list[str]:
 
 def ensure_version(api: KfpApi, ir_text: str, code_version: str) -> PipelineVersion:
     """Find or create the pipeline, then find or upload the version of this IR."""
-    spec = pipeline_spec(ir_text)
+    spec, platform = ir_specs(ir_text)
     name = spec["pipelineInfo"]["name"]
-    pipeline = api.find_pipeline(name) or api.create_pipeline(
+    pipeline_id = api.find_pipeline_id(name) or api.create_pipeline(
         name, spec["pipelineInfo"].get("description", "")
     )
-    pipeline_id = pipeline["pipeline_id"]
-    wanted = version_name(ir_text)
+    wanted = version_name(name, spec, platform)
     found = api.find_version(pipeline_id, wanted)
     if found:
         return PipelineVersion(pipeline_id, found["pipeline_version_id"], wanted, created=False)
@@ -230,23 +121,17 @@ def start_run(
     code_version: str,
     experiment: str = EXPERIMENT,
 ) -> dict:
-    """Start a run of ``version`` with ``arguments``; return the created run."""
-    found = api.find_experiment(experiment) or api.create_experiment(
-        experiment, "burger-recs runs started by `make submit`"
-    )
+    """Start a run of ``version`` with ``arguments`` (in ``experiment``, made if new)."""
+    found = api.create_experiment(experiment, "burger-recs runs started by `make submit`")
     run_date = str(arguments.get("run_date", ""))
     labels = run_labels(version, run_date, code_version)
-    body = {
-        "display_name": f"daily {run_date} code {code_version}",
-        "description": " ".join(f"{key}={value}" for key, value in labels.items()),
-        "experiment_id": found["experiment_id"],
-        "pipeline_version_reference": {
-            "pipeline_id": version.pipeline_id,
-            "pipeline_version_id": version.version_id,
-        },
-        "runtime_config": {"parameters": arguments},
-    }
-    return api.create_run(body)
+    return api.create_run(
+        f"daily {run_date} code {code_version}",
+        " ".join(f"{key}={value}" for key, value in labels.items()),
+        found["experiment_id"],
+        version.reference(),
+        arguments,
+    )
 
 
 @dataclass
