@@ -11,11 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import recommendations
-from burger_recs.local_run import run_pipeline
 from components.images import REPO, STEPS, image_ref
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, task_names
+from tests.support.pipeline import run_day, task_names
 
 pytestmark = pytest.mark.docker
 
@@ -24,14 +23,7 @@ IMAGE_MAP = REPO / ".local" / "build" / "images.json"
 
 def _run(data, root, runner, **params):
     url = f"sqlite:///{root / 'recs.db'}"
-    arguments = {
-        "data_uri": str(data),
-        "run_date": RUN_DATE.isoformat(),
-        **FAST_PARAMS,
-        "quality_margin": -1.0,
-        **params,
-    }
-    result = run_pipeline(compiled_pipeline(), arguments, url, root, runner=runner, quiet=True)
+    result = run_day(data, url, root, runner=runner, quality_margin=-1.0, **params)
     with db.make_engine(url).connect() as conn:
         rows = conn.execute(
             sa.select(recommendations).order_by(

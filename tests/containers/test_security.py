@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import metadata, recommendations
 from burger_recs.local_run import run_pipeline
 from components.images import BASE, REPO, STEPS, image_ref
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
-from tests.reliability import scan
+from tests.support import scan
+from tests.support.pipeline import day_arguments
 
 pytestmark = pytest.mark.docker
 
@@ -37,7 +37,7 @@ USER = "10001:10001"
 RUN_ID = "read-only-run"
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=512m"}  # the one writable path
 EROFS, EACCES = 30, 13
-SCANNER = REPO / "tests" / "reliability" / "scan.py"
+SCANNER = REPO / "tests" / "support" / "scan.py"
 # Run inside a container: which paths take a new file, and which modules import.
 PROBE = """
 import importlib, json, os, sys, tempfile
@@ -177,12 +177,7 @@ def test_the_pipeline_runs_in_read_only_non_root_containers(
     monkeypatch.setenv("DATABASE_URL", postgres_url)  # run_pipeline sets it; put back after
     password = sa.make_url(postgres_url).password
     assert password
-    arguments = {
-        "data_uri": str(data),
-        "run_date": RUN_DATE.isoformat(),
-        **FAST_PARAMS,
-        "quality_margin": -1.0,
-    }
+    arguments = day_arguments(data, quality_margin=-1.0)
     result = run_pipeline(
         compiled_pipeline(),
         arguments,

@@ -1,24 +1,34 @@
-"""Every broken drop of tests/data/bad_inputs/ stops the compiled pipeline at validate.
+"""Broken drops of tests/data/bad_inputs/ stop the compiled pipeline at validate.
 
 Run through kfp.local like a real day: the run fails with a message naming what is wrong,
 nothing is trained, and the database keeps exactly what it had (plus the failed run's record).
+Every case's message is checked by tests/unit/test_validate.py through the ingest and validate
+steps; here a few representative ones take the whole way, one for each path a problem takes
+(REPRESENTATIVE).
 """
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.local_run import RunFailed, run_pipeline
-from burger_recs.steps.publish import RunRecord, publish
+from burger_recs.runs import RunRecord
+from burger_recs.steps.publish import publish
+from tests.support.drops import CASES_DIR, RUN_DATE, WINDOW_DAYS, expected_lines
 
-CASES = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
-RUN_DATE = "2026-03-04"  # the day every case is built for (see the cases' README)
+pytestmark = pytest.mark.slow  # a kfp.local pipeline run each
+
+REPRESENTATIVE = {
+    "missing_column": "found by ingest in a file's header (orders of one day)",
+    "gzip_named_csv": "found by ingest: a file it cannot read",
+    "unknown_item": "found by validate across files, with the example line",
+    "header_only_window": "found by validate over the whole window: no orders at all",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +60,14 @@ def _snapshot(url):
     return recs, set(runs)
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("case", sorted(REPRESENTATIVE))
 def test_broken_drop_fails_at_validate_and_changes_nothing(case, database):
     root, url = database
     recs_before, runs_before = _snapshot(url)
     arguments = {
-        "data_uri": str(CASES / case),
-        "run_date": RUN_DATE,
-        "window_days": 4,
+        "data_uri": str(CASES_DIR / case),
+        "run_date": RUN_DATE.isoformat(),
+        "window_days": WINDOW_DAYS,
         "holdout_days": 1,
         "epochs": 1,
     }
@@ -65,7 +75,7 @@ def test_broken_drop_fails_at_validate_and_changes_nothing(case, database):
         run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
     message = str(failure.value)
     assert "Inner task failed: 'validate'" in message
-    for expected in (CASES / case / "expect.txt").read_text().splitlines():
+    for expected in expected_lines(CASES_DIR / case):
         assert expected in message
     run = failure.value.result
     assert run.artifact("train", "model") is None

@@ -8,16 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.cli import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
-from burger_recs.local_run import RunFailed, parse_params, run_pipeline
-from burger_recs.steps.train import TrainedModel
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE
+from burger_recs.local_run import RunFailed
+from burger_recs.model import TrainedModel
+from tests.support.pipeline import RUN_DATE, run_day
 
-
-def _run(data, url, root, **params):
-    arguments = {"data_uri": str(data), "run_date": RUN_DATE.isoformat(), **FAST_PARAMS, **params}
-    return run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
+pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
 
 
 def _day(engine):
@@ -31,7 +27,7 @@ def _day(engine):
 def published(shop_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     url = f"sqlite:///{root / 'recs.db'}"
-    first = _run(shop_data, url, root, quality_margin=-1.0)
+    first = run_day(shop_data, url, root, quality_margin=-1.0)
     return root, url, first
 
 
@@ -95,7 +91,7 @@ def test_every_artifact_carries_the_code_version(published):
 
 def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):
     root, url, first = published
-    again = _run(shop_data, url, root, quality_margin=-1.0)
+    again = run_day(shop_data, url, root, quality_margin=-1.0)
     engine = db.make_engine(url)
     rows = _day(engine)
     assert len(rows) == first.record["rows_written"]
@@ -110,7 +106,7 @@ def test_gated_run_keeps_the_published_day(published, shop_data):
     engine = db.make_engine(url)
     before = _day(engine)
     # A margin no model reaches: the day must not be replaced.
-    gated = _run(shop_data, url, root, quality_margin=100.0)
+    gated = run_day(shop_data, url, root, quality_margin=100.0)
     assert gated.status == "gated"
     assert "<" in gated.record["message"]
     assert _day(engine) == before
@@ -129,7 +125,7 @@ def test_broken_input_fails_before_training_and_leaves_the_database_alone(
     engine = db.make_engine(url)
     before = _day(engine)
     with pytest.raises(RunFailed) as failure:
-        _run(broken, url, root)
+        run_day(broken, url, root)
     message = str(failure.value)
     assert "validate" in message and "quantity must be at least 1" in message
     assert "orders.csv" in message and "line 2" in message
@@ -142,15 +138,3 @@ def test_broken_input_fails_before_training_and_leaves_the_database_alone(
             )
         ).scalar()
     assert status == "failed"
-
-
-def test_params_are_typed_and_unknown_ones_rejected():
-    assert parse_params(
-        ["k=5", "exclude_ordered=true", "learning_rate=0.1"], compiled_pipeline()
-    ) == {"k": 5, "exclude_ordered": True, "learning_rate": 0.1}
-    with pytest.raises(ValueError, match=r"no such parameter; known: .*epochs"):
-        parse_params(["epoch=3"], compiled_pipeline())
-    with pytest.raises(ValueError, match="expected int"):
-        parse_params(["k=ten"], compiled_pipeline())
-    with pytest.raises(ValueError, match="--run-date"):
-        parse_params(["run_date=2026-01-01"], compiled_pipeline())

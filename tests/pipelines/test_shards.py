@@ -7,12 +7,15 @@ for bit, to the day the one-step path (``shards=1``, the default) publishes for 
 import pytest
 import sqlalchemy as sa
 
-from burger_recs import cli, db
-from burger_recs.contract import recommendations
+from burger_recs import db
+from burger_recs.compile import compiled_pipeline
 from burger_recs.generate import generate_data
-from burger_recs.local_run import pipeline_parameters, run_pipeline
-from burger_recs.steps.publish import STAGE_PREFIX, recommendation_stages
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, task_names
+from burger_recs.local_run import pipeline_parameters
+from burger_recs.steps.commit import STAGE_PREFIX, recommendation_stages
+from tests.support.database import published_day
+from tests.support.pipeline import RUN_DATE, run_day, task_names
+
+pytestmark = pytest.mark.slow  # kfp.local pipeline runs of 9,000 customers
 
 # Three scoring blocks of 4,096 customers, so that each of three shards scores one.
 SHOP = {"customers": 9000, "days": 35, "items": 30, "seed": 7}
@@ -26,29 +29,11 @@ def big_shop(tmp_path_factory):
 
 
 def _run(data, url, root, shards):
-    arguments = {
-        "data_uri": str(data),
-        "run_date": RUN_DATE.isoformat(),
-        "quality_margin": -1.0,
-        "shards": shards,
-        **FAST_PARAMS,
-    }
-    return run_pipeline(cli.compiled_pipeline(), arguments, url, root, quiet=True)
-
-
-def _day(engine):
-    r = recommendations.c
-    query = (
-        sa.select(r.customer_id, r.rank, r.item_id, r.score, r.model_version)
-        .where(r.run_date == RUN_DATE)
-        .order_by(r.customer_id, r.rank)
-    )
-    with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(query)]
+    return run_day(data, url, root, quality_margin=-1.0, shards=shards)
 
 
 def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
-    assert "shards" in pipeline_parameters(cli.compiled_pipeline()), "no `shards` parameter"
+    assert "shards" in pipeline_parameters(compiled_pipeline()), "no `shards` parameter"
     url = f"sqlite:///{tmp_path / 'recs.db'}"
     engine = db.make_engine(url)
 
@@ -56,7 +41,7 @@ def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
     assert one.status == "published"
     assert {"recommend", "publish"} <= set(task_names(one))
     assert not {"recommend-shard", "commit"} & set(task_names(one))
-    day_of_one = _day(engine)
+    day_of_one = published_day(engine, RUN_DATE)
 
     three = _run(big_shop, url, tmp_path, shards=3)
     assert three.status == "published"
@@ -64,7 +49,7 @@ def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
     assert tasks.count("recommend-shard") == tasks.count("stage-shard") == 3
     assert "commit" in tasks and "publish" not in tasks
 
-    day_of_three = _day(engine)
+    day_of_three = published_day(engine, RUN_DATE)
     assert len(day_of_three) == 10 * SHOP["customers"]  # complete: every customer, k rows
     assert day_of_three == day_of_one  # identical, scores bit for bit
     for key in ("rows_written", "customers", "model_version", "code_version"):

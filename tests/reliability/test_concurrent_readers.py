@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from burger_recs.steps.publish import publish
-from tests.reliability import figures, workers
-from tests.reliability.workers import CONTEXT, DEADLINE, Stop
+from tests.support import figures, workers
+from tests.support.workers import CONTEXT, DEADLINE, Stop
+
+pytestmark = pytest.mark.slow  # reader and publisher processes, republishing for seconds
 
 READERS = 3
 REPUBLISHES = 6

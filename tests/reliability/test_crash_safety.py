@@ -13,11 +13,16 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
 import sqlalchemy as sa
 
-from burger_recs.steps.publish import RunRecord, publish
-from tests.reliability import figures, workers
-from tests.reliability.workers import Stop
+from burger_recs.runs import RunRecord
+from burger_recs.steps.publish import publish
+from tests.support import figures, workers
+from tests.support.database import published_day
+from tests.support.workers import Stop
+
+pytestmark = pytest.mark.slow  # 30 publishes killed and rerun, per database
 
 TRIALS = 30  # per database
 CUSTOMERS = 200  # about 1,900 rows a version: a load long enough to be hit inside
@@ -50,7 +55,7 @@ EXPECTED = {
 
 def _state(engine: sa.Engine, old: int, new: int) -> str:
     """Classify the day: "old", "new", or what is wrong with it."""
-    rows = workers.day_rows(engine)
+    rows = published_day(engine, workers.DAY)
     keys = {(r[0], r[1]) for r in rows}
     if len(keys) != len(rows):
         return f"duplicated ({len(rows)} rows, {len(keys)} keys)"
@@ -70,7 +75,7 @@ def _publish_in_child(url: str, version: int, stop: Stop | None = None) -> worke
 
 
 def _rows_of(engine: sa.Engine, day) -> list[tuple]:
-    return sorted(workers.day_rows(engine, day))
+    return sorted(published_day(engine, day))
 
 
 def test_a_killed_publish_leaves_the_old_or_the_new_day_and_a_rerun_completes_it(engine):

@@ -23,11 +23,12 @@ import sqlalchemy as sa
 import yaml
 
 from burger_recs import db
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import metadata
 from burger_recs.local_run import RunFailed, run_pipeline
-from tests.pipelines.conftest import FAST_PARAMS, RUN_DATE, shop_data  # noqa: F401
-from tests.reliability import figures, scan
+from burger_recs.runs import recent_runs
+from tests.support import figures, scan
+from tests.support.pipeline import RUN_DATE, day_arguments
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG_PASSWORD = "wrong-Pa55word-for-the-scan"  # a test value, meant to be looked for
@@ -110,7 +111,7 @@ def _declares_dev_only(path: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def runs_with_a_password(postgres_url, shop_data, tmp_path_factory):  # noqa: F811
+def runs_with_a_password(postgres_url, shop_data, tmp_path_factory):
     """Runs against PostgreSQL with a password: published, wrong password, bad input."""
     password = sa.make_url(postgres_url).password
     assert password, "the test database URL has no password to look for"
@@ -120,7 +121,7 @@ def runs_with_a_password(postgres_url, shop_data, tmp_path_factory):  # noqa: F8
     broken = root / "broken"
     shutil.copytree(shop_data, broken)
     (broken / f"date={RUN_DATE}" / "orders.csv").write_text("order_id;customer_id\n1;2\n")
-    arguments = {"data_uri": str(shop_data), "run_date": RUN_DATE.isoformat(), **FAST_PARAMS}
+    arguments = day_arguments(shop_data)
     results = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", postgres_url)  # run_pipeline sets it; put back afterwards
@@ -173,12 +174,13 @@ def _publish_step_with_a_wrong_password(published, url: str, log: Path) -> str:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # three kfp.local pipeline runs
 def test_the_runs_did_what_they_should(runs_with_a_password):
     engine, _, _, results = runs_with_a_password
     assert results["published"].status == "published"
     assert "password authentication failed" in results["wrong password"]
     assert "Inner task failed: 'validate'" in results["bad input"].message
-    statuses = {r.run_id: r.status for r in db.recent_runs(engine)}
+    statuses = {r.run_id: r.status for r in recent_runs(engine)}
     assert statuses == {
         results["published"].run_id: "published",
         results["bad input"].run_id: "failed",
@@ -186,6 +188,7 @@ def test_the_runs_did_what_they_should(runs_with_a_password):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # three kfp.local pipeline runs
 def test_no_credential_in_run_logs_artifacts_or_the_database(runs_with_a_password):
     engine, root, secrets, _ = runs_with_a_password
     scanned, leaks = scan.scan_paths([root / "runs"], secrets)

@@ -9,7 +9,6 @@ again once the publisher has been refused at least once. The retry budget is kep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,9 +17,10 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.contract import metadata
 from burger_recs.steps.publish import publish
-from tests.reliability import figures, workers
-from tests.reliability.conftest import PrivateServer
-from tests.reliability.workers import CONTEXT, Stop
+from tests.support import figures, workers
+from tests.support.database import published_day
+from tests.support.services import PrivateServer
+from tests.support.workers import CONTEXT, Stop
 
 pytestmark = pytest.mark.postgres
 
@@ -38,14 +38,6 @@ def server(private_postgres: PrivateServer) -> Iterator[PrivateServer]:
     private_postgres.start_if_stopped()
 
 
-@pytest.fixture
-def no_sleep(monkeypatch) -> list[float]:
-    """Record the backoff waits the retry policy asks for, without waiting."""
-    waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
-    return waits
-
-
 def _publish_v0(url: str) -> sa.Engine:
     engine = db.make_engine(url)
     publish(engine, workers.record(0, CUSTOMERS), workers.day_recs(0, CUSTOMERS), workers.MENU)
@@ -54,7 +46,7 @@ def _publish_v0(url: str) -> sa.Engine:
 
 
 def _state(engine: sa.Engine) -> set[str]:
-    return {r[4] for r in workers.day_rows(engine)}
+    return {r[4] for r in published_day(engine, workers.DAY)}
 
 
 def test_the_server_going_away_mid_publish_is_retried_until_it_is_back(server):
@@ -84,7 +76,7 @@ def test_the_server_going_away_mid_publish_is_retried_until_it_is_back(server):
     assert "OperationalError" in retries[0]
     assert any("refused" in r.lower() for r in retries[1:]), retries
     assert _state(engine) == {workers.model_version(1)}
-    assert set(workers.day_rows(engine)) == workers.expected_rows(1, CUSTOMERS)
+    assert set(published_day(engine, workers.DAY)) == workers.expected_rows(1, CUSTOMERS)
     assert workers.run_records(engine)[workers.run_id(1)][1] == "published"
     figures.add(
         "server stopped mid-publish (postgresql)",
@@ -118,7 +110,7 @@ def test_a_server_away_longer_than_the_retry_budget_fails_and_keeps_the_old_day(
     assert error[1].startswith("OperationalError"), error
     assert any(m[0] == "retry" for m in child.messages), child.messages
     assert _state(engine) == {workers.model_version(0)}
-    assert set(workers.day_rows(engine)) == workers.expected_rows(0, CUSTOMERS)
+    assert set(published_day(engine, workers.DAY)) == workers.expected_rows(0, CUSTOMERS)
     assert workers.run_id(1) not in workers.run_records(engine)
 
 

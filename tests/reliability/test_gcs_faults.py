@@ -26,8 +26,8 @@ import pytest
 from google.api_core.exceptions import Forbidden
 
 from burger_recs.steps.ingest import ingest
-from tests.reliability import figures
-from tests.unit.test_validate import RUN_DATE, WINDOW_DAYS, write_base
+from tests.support import figures
+from tests.support.drops import RUN_DATE, WINDOW_DAYS, write_base
 
 SEED = 20260304
 TRANSIENT = (429, 500, 502, 503, 504, "drop")

@@ -20,11 +20,13 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.cli import compiled_pipeline
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.local_run import run_pipeline
-from tests.pipelines.conftest import RUN_DATE, shop_data  # noqa: F401 - a shared fixture
-from tests.reliability import figures
+from tests.support import figures
+from tests.support.pipeline import RUN_DATE
+
+pytestmark = pytest.mark.slow  # two kfp.local pipeline runs
 
 YESTERDAY = RUN_DATE - dt.timedelta(days=1)
 # The same for both days; quality_margin keeps its default (0.1).
@@ -59,7 +61,7 @@ def _latest_day(engine: sa.Engine) -> list:
 
 
 @pytest.fixture(scope="module")
-def runs(shop_data, tmp_path_factory):  # noqa: F811 - the fixture imported above
+def runs(shop_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("gate")
     url = f"sqlite:///{root / 'recs.db'}"
     shuffled = root / "shuffled"

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import metadata, pipeline_runs, recommendations, sql_identifier
-from burger_recs.steps import publish as publish_step
-from burger_recs.steps.publish import RunRecord, publish
+from burger_recs.runs import RunRecord, recent_runs
+from burger_recs.steps.publish import publish
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "burger_recs"
 DAY = dt.date(2026, 3, 28)
@@ -85,9 +85,9 @@ def test_the_copy_statement_checks_the_schema_it_is_given(pg_engine):
         schema_translate_map={None: 'x"; DROP TABLE pipeline_runs; --'}
     )
     with hostile.connect() as conn, pytest.raises(ValueError, match="not a plain SQL"):
-        publish_step._copy_statement(conn)
+        db.copy_statement(conn, recommendations)
     with pg_engine.execution_options(schema_translate_map={None: "user"}).connect() as conn:
-        assert publish_step._copy_statement(conn).startswith('COPY "user".recommendations (')
+        assert db.copy_statement(conn, recommendations).startswith('COPY "user".recommendations (')
 
 
 @pytest.mark.postgres
@@ -104,7 +104,7 @@ def test_the_tables_live_in_the_configured_schema(pg_engine, postgres_url, monke
         publish(engine, RunRecord("run-1", DAY, "published", model_version="m1"), recs)
         day, rows = db.customer_recommendations(engine, "c1")
         assert day == DAY and [r.item_id for r in rows] == ["i1", "i2"]
-        assert [r.run_id for r in db.recent_runs(engine)] == ["run-1"]
+        assert [r.run_id for r in recent_runs(engine)] == ["run-1"]
         inspector = sa.inspect(pg_engine)
         names = {t.name for t in metadata.sorted_tables}
         assert names <= set(inspector.get_table_names(schema="shop_recs"))

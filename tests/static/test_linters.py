@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.lint
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCRIPTS = sorted([*REPO.glob("scripts/**/*.sh"), *REPO.glob("images/*/*.sh"), REPO / ".ci" / "run"])
@@ -20,7 +22,7 @@ def _lint(tool, paths, *options):
 
 
 def test_there_is_something_to_lint():
-    assert len(DOCKERFILES) == 8  # base + six steps + the dev cluster's GCS emulator
+    assert len(DOCKERFILES) == 9  # base + seven step images + the dev cluster's GCS emulator
     assert REPO / ".ci" / "run" in SCRIPTS
     assert REPO / "scripts" / "lib" / "common.sh" in SCRIPTS
 

@@ -1,4 +1,7 @@
-"""A tiny shop with an obvious taste structure, for model tests on small frames."""
+"""A tiny shop with an obvious taste structure, for model tests on small frames.
+
+The ``taste_shop`` and ``taste_model`` fixtures (tests/unit/conftest.py) hold one of each.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from burger_recs.settings import TrainParams
 from burger_recs.validated import ValidatedData
 
 RUN_DATE = dt.date(2026, 3, 28)
 WINDOW_DAYS = 28
+# Enough for the tiny shop's tastes, and quick.
+FAST_TRAIN = TrainParams(epochs=15, no_components=8)
 
 
 def tiny_shop(customers: int = 60, days: int = WINDOW_DAYS, seed: int = 0) -> ValidatedData:

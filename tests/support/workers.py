@@ -36,7 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.contract import pipeline_runs
 
 CONTEXT = multiprocessing.get_context("fork")
 DAY = dt.date(2026, 3, 28)  # the day republished again and again
@@ -96,15 +96,6 @@ def expected_rows(version: int, customers: int) -> frozenset[tuple]:
     )
 
 
-def day_rows(engine: sa.Engine, day: dt.date = DAY) -> list[tuple]:
-    r = recommendations.c
-    query = sa.select(r.customer_id, r.rank, r.item_id, r.score, r.model_version).where(
-        r.run_date == day
-    )
-    with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(query)]
-
-
 def run_records(engine: sa.Engine) -> dict[str, tuple]:
     c = pipeline_runs.c
     query = sa.select(c.run_id, c.status, c.rows_written, c.model_version)
@@ -113,7 +104,7 @@ def run_records(engine: sa.Engine) -> dict[str, tuple]:
 
 
 def record(version: int, customers: int) -> object:
-    from burger_recs.steps.publish import RunRecord
+    from burger_recs.runs import RunRecord
 
     return RunRecord(
         run_id=run_id(version),
@@ -174,7 +165,7 @@ def _instrument(engine: sa.Engine, probe: _Probe) -> None:
     """Hook the probe's points into this (child) process's publish code."""
     import psycopg
 
-    from burger_recs.steps import publish as publish_step
+    from burger_recs import db
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _after(_conn, _cursor, statement, *_args) -> None:
@@ -193,23 +184,23 @@ def _instrument(engine: sa.Engine, probe: _Probe) -> None:
         probe.row_written()
 
     psycopg.Copy.write_row = write_row
-    real_load = publish_step._load
+    real_load = db.load_rows
 
-    def load(conn: sa.Connection, rows: pd.DataFrame) -> None:
+    def load(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> None:
         sqlite = conn.engine.dialect.name == "sqlite"
         if sqlite:
             # A tick every 100 SQLite VM instructions: points inside the one executemany.
             conn.connection.driver_connection.set_progress_handler(
                 lambda: probe.row_written() or 0, 100
             )
-        real_load(conn, rows)
+        real_load(conn, table, rows)
         if sqlite:
             conn.connection.driver_connection.set_progress_handler(None, 0)
         probe.loaded = True
         probe.channel.send(("load-size", probe.load_size))
         probe.point("loaded")
 
-    publish_step._load = load
+    db.load_rows = load
 
 
 def _hold(probe: _Probe, hold: int) -> None:

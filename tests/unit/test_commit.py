@@ -1,41 +1,35 @@
-"""Sharded recommend and publish: shard assignment, staging and the one atomic commit.
+"""The sharded publish (burger_recs.steps.commit): staging shard by shard, one atomic commit.
 
-Scoring shards (burger_recs.scoring, burger_recs.steps.recommend) must together give exactly
-the unsharded result; staging (burger_recs.steps.publish.stage) must be replaceable shard by
-shard; the commit (burger_recs.steps.publish.commit) must publish all shards or nothing.
-Every database test runs on SQLite and on PostgreSQL (the ``engine`` fixture).
+Staging must be replaceable shard by shard; the commit must publish all shards or nothing,
+exactly what one publish (burger_recs.steps.publish) writes. Every test runs on SQLite and on
+PostgreSQL (the ``engine`` fixture).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs import db as database
+from burger_recs.contract import pipeline_runs
 from burger_recs.db import make_engine
-from burger_recs.scoring import shard_rows, top_k_of
-from burger_recs.steps import publish as publish_step
-from burger_recs.steps import recommend, train
-from burger_recs.steps.publish import (
+from burger_recs.steps.commit import (
     STAGE_PREFIX,
-    RunRecord,
     ShardsNotStaged,
     commit,
-    publish,
     recommendation_stages,
     stage,
     stage_table,
     staging_metadata,
 )
-from tests.unit.shop import tiny_shop
+from burger_recs.steps.publish import publish
+from tests.support.database import DAY, published_day, run_record, run_rows
 
-DAY = dt.date(2026, 3, 28)
 ITEMS = [f"i{n:02d}" for n in range(8)]
 MENU = pd.DataFrame(
     {
@@ -47,101 +41,6 @@ MENU = pd.DataFrame(
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Which customers a shard scores
-# ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("n_rows", [0, 1, 5, 64, 100, 1001])
-@pytest.mark.parametrize("shards", [1, 2, 3, 7, 40])
-@pytest.mark.parametrize("block_size", [1, 16, 4096])
-def test_shards_cover_every_customer_exactly_once_in_order(n_rows, shards, block_size):
-    parts = [shard_rows(n_rows, s, shards, block_size) for s in range(shards)]
-    assert np.concatenate(parts).tolist() == list(range(n_rows))
-    for part in parts:
-        if len(part):  # whole blocks: a shard starts where a block starts
-            assert part[0] % block_size == 0
-
-
-def test_shards_are_balanced_to_a_block():
-    sizes = [len(shard_rows(1_000_000, s, 3)) for s in range(3)]
-    assert sum(sizes) == 1_000_000
-    assert max(sizes) - min(sizes) <= 4096
-
-
-def test_one_shard_is_every_customer():
-    assert shard_rows(10, 0, 1).tolist() == list(range(10))
-
-
-@pytest.mark.parametrize(("shard", "shards"), [(0, 0), (-1, 2), (2, 2), (5, 3)])
-def test_a_shard_outside_the_shards_is_refused(shard, shards):
-    with pytest.raises(ValueError, match="shard"):
-        shard_rows(10, shard, shards)
-
-
-def test_shard_plan_lists_the_shards_and_refuses_none():
-    assert recommend.shard_plan(3) == [0, 1, 2]
-    assert recommend.shard_plan(1) == [0]
-    with pytest.raises(ValueError, match="shards must be at least 1"):
-        recommend.shard_plan(0)
-
-
-def test_top_k_breaks_ties_by_item_and_matches_a_stable_full_sort():
-    # Bit-identical shards need a top k that depends on nothing but the scores.
-    rng = np.random.default_rng(4)
-    scores = rng.integers(0, 5, size=(300, 40)).astype(np.float32)  # ties everywhere
-    scores[rng.random(scores.shape) < 0.1] = -np.inf
-    scores[rng.random(scores.shape) < 0.02] = np.nan
-    for k in (1, 5, 10, 40, 60):
-        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, 40)]
-        assert np.array_equal(top_k_of(scores, k), expected)
-
-
-# ---------------------------------------------------------------------------------------------
-# Scoring by shard
-# ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shop():
-    return tiny_shop(customers=50)
-
-
-@pytest.fixture(scope="module")
-def model(shop):
-    return train.fit(shop, train.TrainParams(epochs=5, no_components=8))
-
-
-@pytest.mark.parametrize("exclude_ordered", [False, True])
-def test_shards_together_are_exactly_the_unsharded_recommendations(shop, model, exclude_ordered):
-    whole = recommend.recommend(model, shop.orders, 4, exclude_ordered, block_size=8)
-    parts = [
-        recommend.recommend(model, shop.orders, 4, exclude_ordered, 8, shard=s, shards=3)
-        for s in range(3)
-    ]
-    assert all(len(p) for p in parts)  # 50 customers in 7 blocks: no shard is empty
-    assert pd.concat(parts, ignore_index=True).equals(whole)  # scores bit for bit
-
-
-def test_the_step_writes_each_shard_and_one_shard_is_the_whole_day(shop, model, tmp_path):
-    model_path, data_dir = tmp_path / "model.pkl", tmp_path / "validated"
-    model.save(model_path)
-    shop.save(data_dir)
-    whole = recommend.recommend(model, shop.orders, 3)
-
-    def step(shard: int, shards: int) -> pd.DataFrame:
-        out = tmp_path / f"recs-{shard}-{shards}.parquet"
-        written = recommend.run(str(model_path), str(data_dir), str(out), 3, False, shard, shards)
-        frame = pd.read_parquet(out)
-        assert written == len(frame)
-        assert pq.read_schema(out).metadata[b"shard"] == f"{shard}/{shards}".encode()
-        return frame
-
-    assert step(0, 1).equals(whole)
-    # 50 customers fit one block: one shard gets them all, the other none (an empty file).
-    assert step(0, 2).empty and list(step(0, 2).columns) == list(whole.columns)
-    assert step(1, 2).equals(whole)
-
-
-# ---------------------------------------------------------------------------------------------
-# Staging and commit, on SQLite and PostgreSQL
-# ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def db(engine: sa.Engine) -> Iterator[sa.Engine]:
     """The ``engine``, with no staging left over from other tests (PostgreSQL keeps it)."""
@@ -183,35 +82,10 @@ def shard_frames(recs: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
     ]
 
 
-def record(run_id: str, status: str = "published", **values) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        run_date=DAY,
-        status=status,
-        code_version="code-abc",
-        model_version=values.pop("model_version", "model-1"),
-        metrics={"precision_at_k": 0.25},
-        params={"k": 3},
-        **values,
-    )
-
-
-def day(engine: sa.Engine) -> list[tuple]:
-    r = recommendations.c
-    with engine.connect() as conn:
-        return [
-            tuple(row)
-            for row in conn.execute(
-                sa.select(r.customer_id, r.rank, r.item_id, r.score, r.model_version)
-                .where(r.run_date == DAY)
-                .order_by(r.customer_id, r.rank)
-            )
-        ]
-
-
-def runs(engine: sa.Engine) -> dict[str, dict]:
-    with engine.connect() as conn:
-        return {r["run_id"]: dict(r) for r in conn.execute(sa.select(pipeline_runs)).mappings()}
+# The run records, the day's rows and the runs of DAY (tests/support/database.py).
+record = functools.partial(run_record, DAY)
+day = functools.partial(published_day, day=DAY)
+runs = run_rows
 
 
 def staged(engine: sa.Engine, run_id: str, shard: int) -> list[tuple]:
@@ -276,13 +150,13 @@ def test_staging_a_shard_again_replaces_its_rows(db):
 def test_a_stage_that_fails_midway_leaves_no_half_shard(db, monkeypatch):
     frames = shard_frames(recs_frame(CUSTOMERS), 2)
     stage(db, "run-1", 0, 2, frames[0])
-    real_load = publish_step._load_into
+    real_load = database.load_rows
 
     def load_half_then_crash(conn, table, rows):
         real_load(conn, table, rows.iloc[: len(rows) // 2])
         raise RuntimeError("the pod was evicted")
 
-    monkeypatch.setattr(publish_step, "_load_into", load_half_then_crash)
+    monkeypatch.setattr(database, "load_rows", load_half_then_crash)
     with pytest.raises(RuntimeError, match="evicted"):
         stage(db, "run-1", 1, 2, frames[1])
     monkeypatch.undo()
@@ -297,14 +171,14 @@ def test_a_failure_in_the_commit_keeps_the_previous_day_and_the_staging(db, monk
     publish(db, record("yesterday", model_version="model-0"), recs_frame(CUSTOMERS[:4]), MENU)
     before = day(db)
     stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS, seed=5), 3))
-    real_upsert = publish_step._upsert
+    real_upsert = database.upsert
 
     def upsert_then_crash(conn, table, rows):
         real_upsert(conn, table, rows)
         if table is pipeline_runs:  # the last statement: everything else is done by now
             raise RuntimeError("the connection dropped")
 
-    monkeypatch.setattr(publish_step, "_upsert", upsert_then_crash)
+    monkeypatch.setattr(database, "upsert", upsert_then_crash)
     with pytest.raises(RuntimeError, match="dropped"):
         commit(db, record("run-1"), 3, MENU)
     monkeypatch.undo()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,15 +17,6 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def no_sleep(monkeypatch) -> list[float]:
-    """Make tenacity's backoff instant and record the waits it asked for."""
-    waits: list[float] = []
-    # tenacity binds its default sleep (which calls time.sleep) when it is imported.
-    monkeypatch.setattr(time, "sleep", waits.append)
-    return waits
 
 
 def connect_to(url: str) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.steps import ingest
-from burger_recs.steps.ingest import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 
 HEADER = "order_id,customer_id,item_id,quantity,ordered_at"
 MENU_HEADER = "item_id,name,ingredients,price"
@@ -166,49 +165,6 @@ def test_a_parquet_snapshot_counts_like_a_csv_one(shop: Path) -> None:
     assert drop.menu is not None
     assert drop.menu["item_id"].tolist() == ["B7"]
     assert drop.menu["price"].tolist() == ["1"]  # read as text, like CSV
-
-
-# ---------------------------------------------------------------------------------------------
-# Run date
-# ---------------------------------------------------------------------------------------------
-def test_an_empty_run_date_is_today_in_utc() -> None:
-    before = dt.datetime.now(dt.UTC).date()
-    resolved = ingest.resolve_run_date("")
-    after = dt.datetime.now(dt.UTC).date()
-    assert resolved in (before, after)
-    assert isinstance(resolved, dt.date)
-
-
-def test_an_empty_run_date_is_the_utc_day_not_the_local_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    utc_now = dt.datetime(2026, 3, 4, 23, 30, tzinfo=dt.UTC)
-    local_now = dt.datetime(2026, 3, 5, 1, 30)  # a clock two hours ahead of UTC
-
-    class Clock(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return utc_now.astimezone(tz) if tz else local_now
-
-    class Calendar(dt.date):
-        @classmethod
-        def today(cls):
-            return local_now.date()
-
-    fake = SimpleNamespace(datetime=Clock, date=Calendar, UTC=dt.UTC, timedelta=dt.timedelta)
-    monkeypatch.setattr(ingest, "dt", fake)
-    assert ingest.resolve_run_date("") == dt.date(2026, 3, 4)
-
-
-def test_a_run_date_is_parsed() -> None:
-    assert ingest.resolve_run_date("2026-03-04") == dt.date(2026, 3, 4)
-
-
-@pytest.mark.parametrize("text", ["2026-02-30", "04/03/2026", "yesterday", "2026-3-4x"])
-def test_a_bad_run_date_is_a_value_error_naming_it(text: str) -> None:
-    with pytest.raises(ValueError, match=f"run_date '{text}' is not a date") as error:
-        ingest.resolve_run_date(text)
-    assert error.value.__cause__ is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from burger_recs import movielens
 from burger_recs.cli import app
 from burger_recs.steps import ingest, validate
-from tests.unit.movielens_files import EMPTY_DAY, FIRST_DAY, SPECIAL_TITLES, write_fake_movielens
+from tests.support.movielens_files import EMPTY_DAY, FIRST_DAY, SPECIAL_TITLES, write_fake_movielens
 
 
 @pytest.fixture(scope="module")

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.contract import menu_items, pipeline_runs, recommendations
-from burger_recs.steps import publish as publish_step
-from burger_recs.steps.publish import RunRecord, publish, record_run
-
-DAY = dt.date(2026, 3, 28)
-OTHER_DAY = dt.date(2026, 3, 27)
-K = 3
+from burger_recs.contract import menu_items, recommendations
+from burger_recs.steps.publish import publish
+from tests.support.database import DAY, OTHER_DAY, K, run_record, run_rows
 
 
 def recs_frame(customers: list[str], items: list[str], k: int = K) -> pd.DataFrame:
@@ -34,18 +29,6 @@ def recs_frame(customers: list[str], items: list[str], k: int = K) -> pd.DataFra
     return pd.DataFrame(rows).sample(frac=1, random_state=3).reset_index(drop=True)
 
 
-def run_record(day: dt.date, run_id: str, status: str = "published", **kwargs) -> RunRecord:
-    values = {
-        "code_version": "code-abc",
-        "model_version": "model-1",
-        "metrics": {"precision_at_k": 0.25, "baseline_precision_at_k": 0.125},
-        "params": {"k": K},
-        "data_uri": "gs://shop/drops",
-        **kwargs,
-    }
-    return RunRecord(run_id=run_id, run_date=day, status=status, **values)
-
-
 def day_rows(engine: sa.Engine, day: dt.date) -> pd.DataFrame:
     query = sa.select(recommendations).where(recommendations.c.run_date == day)
     with engine.connect() as conn:
@@ -53,11 +36,6 @@ def day_rows(engine: sa.Engine, day: dt.date) -> pd.DataFrame:
     if frame.empty:
         return frame
     return frame.sort_values(["customer_id", "rank"]).reset_index(drop=True)
-
-
-def run_rows(engine: sa.Engine) -> dict[str, dict]:
-    with engine.connect() as conn:
-        return {r["run_id"]: dict(r) for r in conn.execute(sa.select(pipeline_runs)).mappings()}
 
 
 def as_published(recs: pd.DataFrame) -> list[tuple]:
@@ -166,15 +144,15 @@ def test_a_key_violation_mid_transaction_keeps_the_old_day_and_records_no_run(en
 def test_a_crash_after_loading_half_keeps_the_old_day_and_records_no_run(engine, monkeypatch):
     old = recs_frame(["c001", "c002"], ITEMS)
     publish(engine, run_record(DAY, "run-1"), old, MENU)
-    real_load = publish_step._load
+    real_load = db.load_rows
     loaded = []
 
-    def load_half_then_crash(conn, rows):
-        real_load(conn, rows.iloc[: len(rows) // 2])
+    def load_half_then_crash(conn, table, rows):
+        real_load(conn, table, rows.iloc[: len(rows) // 2])
         loaded.append(len(rows) // 2)
         raise RuntimeError("the pod was evicted")
 
-    monkeypatch.setattr(publish_step, "_load", load_half_then_crash)
+    monkeypatch.setattr(db, "load_rows", load_half_then_crash)
     new = recs_frame(["c003", "c004", "c005", "c006"], ITEMS)
     with pytest.raises(RuntimeError, match="evicted"):
         publish(engine, run_record(DAY, "run-2"), new, MENU)
@@ -182,22 +160,6 @@ def test_a_crash_after_loading_half_keeps_the_old_day_and_records_no_run(engine,
     assert loaded == [len(new) // 2]  # the half was written inside the transaction...
     assert as_published(day_rows(engine, DAY)) == as_published(old)  # ...and rolled back
     assert sorted(run_rows(engine)) == ["run-1"]
-
-
-def test_record_run_upserts_by_run_id(engine):
-    record_run(engine, run_record(DAY, "run-1", status="failed", message="train crashed"))
-    record_run(engine, run_record(OTHER_DAY, "run-0", status="gated"))
-    again = run_record(
-        DAY, "run-1", status="published", message=None, metrics={"precision_at_k": 0.5}
-    )
-    record_run(engine, again)
-
-    runs = run_rows(engine)
-    assert sorted(runs) == ["run-0", "run-1"]
-    assert runs["run-1"]["status"] == "published"
-    assert runs["run-1"]["message"] is None
-    assert runs["run-1"]["metrics"] == {"precision_at_k": 0.5}
-    assert runs["run-0"]["status"] == "gated"
 
 
 def test_menu_names_are_stored_and_shown_by_rank_for_the_latest_day(engine):
@@ -228,16 +190,6 @@ def test_menu_names_are_stored_and_shown_by_rank_for_the_latest_day(engine):
     assert day == OTHER_DAY
     assert [r.model_version for r in rows] == ["model-1"] * K
     assert db.customer_recommendations(engine, "nobody") == (None, [])
-
-
-def test_recent_runs_lists_the_newest_first(engine):
-    base = dt.datetime(2026, 3, 28, 6, 0, tzinfo=dt.UTC)
-    for run_id, hours in [("b", 2), ("a", 0), ("d", 5), ("c", 3)]:
-        finished = base + dt.timedelta(hours=hours)
-        record_run(engine, run_record(DAY, run_id, status="gated", finished_at=finished))
-
-    assert [r.run_id for r in db.recent_runs(engine)] == ["d", "c", "b", "a"]
-    assert [r.run_id for r in db.recent_runs(engine, limit=2)] == ["d", "c"]
 
 
 @pytest.mark.postgres
@@ -271,15 +223,16 @@ def test_postgresql_loads_the_rows_with_copy(pg_engine, monkeypatch):
 
 
 @pytest.mark.postgres
-def test_postgresql_retries_the_whole_day_when_the_connection_is_killed(pg_engine, monkeypatch):
-    waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)  # tenacity's backoff, made instant
+def test_postgresql_retries_the_whole_day_when_the_connection_is_killed(
+    pg_engine, monkeypatch, no_sleep
+):
+    waits = no_sleep  # tenacity's backoff, made instant
     old = recs_frame(["c001"], ITEMS)
     publish(pg_engine, run_record(DAY, "run-1"), old, MENU)
-    real_load = publish_step._load
+    real_load = db.load_rows
     attempts = []
 
-    def load_on_a_killed_connection(conn, rows):
+    def load_on_a_killed_connection(conn, table, rows):
         attempts.append(len(rows))
         if len(attempts) == 1:  # the server ends the session between the DELETE and the COPY
             pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -287,9 +240,9 @@ def test_postgresql_retries_the_whole_day_when_the_connection_is_killed(pg_engin
             with killer.connect() as other:
                 other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             killer.dispose()
-        real_load(conn, rows)
+        real_load(conn, table, rows)
 
-    monkeypatch.setattr(publish_step, "_load", load_on_a_killed_connection)
+    monkeypatch.setattr(db, "load_rows", load_on_a_killed_connection)
     new = recs_frame(["c002", "c003"], ITEMS)
     assert publish(pg_engine, run_record(DAY, "run-2"), new, MENU) == len(new)
 

@@ -16,13 +16,16 @@ from lightfm.evaluation import auc_score, precision_at_k
 from typer.testing import CliRunner
 
 from burger_recs import movielens, quality
-from burger_recs.cli import app, compiled_pipeline
+from burger_recs.cli import app
+from burger_recs.compile import compiled_pipeline
+from burger_recs.local_run import pipeline_parameters
+from burger_recs.model import item_feature_matrix
+from burger_recs.settings import DEFAULTS, TrainParams
 from burger_recs.steps import evaluate, train
-from tests.unit.movielens_files import real_dataset, write_fake_movielens
-from tests.unit.shop import tiny_shop
+from tests.support.movielens_files import real_dataset, write_fake_movielens
 
 REAL = real_dataset()
-QUICK = train.TrainParams(epochs=2, no_components=8)
+QUICK = TrainParams(epochs=2, no_components=8)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def small_ml(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(folder):
     """`burger-recs quality` reduced: one seed, two epochs, one run date."""
-    settings = dataclasses.replace(quality.pipeline_defaults(compiled_pipeline()), params=QUICK)
+    settings = dataclasses.replace(DEFAULTS, train=QUICK)
     return quality.movielens_report(folder, settings, seeds=[0], epochs=2, run_date_count=1)
 
 
@@ -58,6 +61,7 @@ def row(rows, scorer, exclude, features=quality.IDS):
     return found
 
 
+@pytest.mark.slow  # the reduced report: seconds
 def test_reduced_report_covers_every_scorer_and_beats_popularity(report):
     rows = report.protocol
     kinds = {(r.scorer, r.features, r.exclude_train) for r in rows}
@@ -77,6 +81,7 @@ def test_reduced_report_covers_every_scorer_and_beats_popularity(report):
     assert warp.auc[0] > popularity.auc[0] + 0.03
 
 
+@pytest.mark.slow  # the reduced report: seconds
 def test_reduced_report_runs_the_temporal_evaluation_on_imported_drops(report):
     (day,) = report.temporal
     assert day.run_date == report.summary.last_date
@@ -91,6 +96,7 @@ def test_reduced_report_runs_the_temporal_evaluation_on_imported_drops(report):
         assert report.summary.orders == 100_000 and report.summary.days == 215
 
 
+@pytest.mark.slow  # the reduced report: seconds
 def test_reduced_report_renders_the_side_by_side_table(report):
     text = report.render()
     assert "| warp" in text and "| popularity (rating sums)" in text
@@ -99,6 +105,7 @@ def test_reduced_report_renders_the_side_by_side_table(report):
     assert "customers (new)" in text and f"| {report.summary.last_date} |" in text
 
 
+@pytest.mark.slow  # the documentation protocol on 100,000 ratings
 @pytest.mark.skipif(REAL is None, reason="needs MovieLens 100k at ../shared/datasets/ml-100k")
 def test_protocol_reproduces_the_published_figures(ml):
     """One seed of the full protocol: within 0.01 (p@10) and 0.02 (AUC) of the references."""
@@ -129,8 +136,8 @@ def test_protocol_data_features_are_identities_or_identities_and_genres(small_ml
     ids, *_ = quality.protocol_data(ml, quality.IDS)
     genres, train_m, test_m, sums = quality.protocol_data(ml, quality.IDS_AND_GENRES)
     items = np.sort(ids.menu["item_id"].unique())
-    only_ids, _ = train.item_feature_matrix(ids.menu, items)
-    with_genres, names = train.item_feature_matrix(genres.menu, items)
+    only_ids, _ = item_feature_matrix(ids.menu, items)
+    with_genres, names = item_feature_matrix(genres.menu, items)
     assert only_ids.shape == (len(items), len(items))
     assert with_genres.shape[1] > len(items) and "ingredient:comedy" in names
     assert train_m.nnz == len(ml.base) and test_m.nnz == len(ml.test)
@@ -138,17 +145,21 @@ def test_protocol_data_features_are_identities_or_identities_and_genres(small_ml
     assert sums.sum() == ml.base["rating"].sum()
 
 
-def test_pipeline_defaults_come_from_the_compiled_pipeline():
+def test_the_pipeline_and_its_compiled_ir_take_every_default_from_the_settings():
     from pipelines.daily_recommendations import daily_recommendations
 
-    settings = quality.pipeline_defaults(compiled_pipeline())
     signature = inspect.signature(daily_recommendations.pipeline_func)
     declared = {name: p.default for name, p in signature.parameters.items()}
-    for name in ("k", "window_days", "holdout_days", "exclude_ordered", "quality_margin"):
-        assert getattr(settings, name) == declared[name]
+    compiled = pipeline_parameters(compiled_pipeline())
+    for name in ("k", "window_days", "holdout_days", "exclude_ordered", "quality_margin", "shards"):
+        assert getattr(DEFAULTS, name) == declared[name]
+        kind, value = compiled[name]
+        assert kind(value) == declared[name]
     for name in ("loss", "epochs", "no_components", "learning_rate", "seed", "num_threads"):
-        assert getattr(settings.params, name) == declared[name]
-        assert type(getattr(settings.params, name)) is type(declared[name])
+        assert getattr(DEFAULTS.train, name) == declared[name]
+        assert type(getattr(DEFAULTS.train, name)) is type(declared[name])
+        kind, value = compiled[name]
+        assert kind(value) == declared[name]
 
 
 def test_run_dates_keep_whole_windows_only():
@@ -158,8 +169,8 @@ def test_run_dates_keep_whole_windows_only():
     assert all(d - dt.timedelta(days=55) >= first for d in dates)
 
 
-def test_search_ranks_candidates_best_first_and_blanks_ingredients_for_ids():
-    shop = tiny_shop()
+def test_search_ranks_candidates_best_first_and_blanks_ingredients_for_ids(taste_shop):
+    shop = taste_shop
     assert (quality.with_item_features(shop, quality.IDS).menu["ingredients"] == "").all()
     assert quality.with_item_features(shop, quality.IDS_AND_INGREDIENTS) is shop
     candidates = quality.grid(["warp"], [1, 15], [8], [0.05])

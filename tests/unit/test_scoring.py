@@ -1,7 +1,10 @@
+"""Vectorised scoring (burger_recs.scoring): top-k, blocks of customers, and shards."""
+
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
-from burger_recs.scoring import Factors, score_blocks, top_k_of
+from burger_recs.scoring import Factors, score_blocks, shard_rows, top_k_of
 
 
 def test_top_k_of_returns_best_first_and_matches_a_full_sort():
@@ -42,3 +45,44 @@ def test_popularity_scorer_ranks_by_counts_for_everyone():
     factors = Factors.popularity(np.array([3, 10, 1]), n_users=4)
     for _, scores in score_blocks(factors):
         assert (top_k_of(scores, 3) == [1, 0, 2]).all()
+
+
+def test_top_k_breaks_ties_by_item_and_matches_a_stable_full_sort():
+    # Bit-identical shards need a top k that depends on nothing but the scores.
+    rng = np.random.default_rng(4)
+    scores = rng.integers(0, 5, size=(300, 40)).astype(np.float32)  # ties everywhere
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    scores[rng.random(scores.shape) < 0.02] = np.nan
+    for k in (1, 5, 10, 40, 60):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, 40)]
+        assert np.array_equal(top_k_of(scores, k), expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which customers a shard scores
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_rows", [0, 1, 5, 64, 100, 1001])
+@pytest.mark.parametrize("shards", [1, 2, 3, 7, 40])
+@pytest.mark.parametrize("block_size", [1, 16, 4096])
+def test_shards_cover_every_customer_exactly_once_in_order(n_rows, shards, block_size):
+    parts = [shard_rows(n_rows, s, shards, block_size) for s in range(shards)]
+    assert np.concatenate(parts).tolist() == list(range(n_rows))
+    for part in parts:
+        if len(part):  # whole blocks: a shard starts where a block starts
+            assert part[0] % block_size == 0
+
+
+def test_shards_are_balanced_to_a_block():
+    sizes = [len(shard_rows(1_000_000, s, 3)) for s in range(3)]
+    assert sum(sizes) == 1_000_000
+    assert max(sizes) - min(sizes) <= 4096
+
+
+def test_one_shard_is_every_customer():
+    assert shard_rows(10, 0, 1).tolist() == list(range(10))
+
+
+@pytest.mark.parametrize(("shard", "shards"), [(0, 0), (-1, 2), (2, 2), (5, 3)])
+def test_a_shard_outside_the_shards_is_refused(shard, shards):
+    with pytest.raises(ValueError, match="shard"):
+        shard_rows(10, shard, shards)

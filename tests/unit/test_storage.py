@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from burger_recs.steps.ingest import SOURCE_FILE, ingest
+from burger_recs.drop import SOURCE_FILE
+from burger_recs.steps.ingest import ingest
 from burger_recs.storage import DataRoot, NotAFileError
 
 D1, D2, D3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)

@@ -1,8 +1,10 @@
 """Tests of the validate step (burger_recs.steps.validate) over real files on disk.
 
-The bad inputs live in tests/data/bad_inputs/<case>/: each is the valid base drop written by
-:func:`base_files` with exactly one thing broken, plus an ``expect.txt`` holding substrings the
-failure message must contain (see the README there).
+The bad inputs live in tests/data/bad_inputs/<case>/: each is the valid base drop
+(tests/support/drops.py) with exactly one thing broken, plus an ``expect.txt`` holding
+substrings the failure message must contain (see the README there). Every case is checked
+here, through the ingest and validate steps as the pipeline runs them; a few representative
+ones also run through the compiled pipeline (tests/pipelines/test_bad_inputs.py).
 """
 
 from __future__ import annotations
@@ -19,67 +21,23 @@ import pyarrow.parquet as pq
 import pytest
 
 from burger_recs.contract import Violation
+from burger_recs.drop import Drop
 from burger_recs.steps import ingest, validate
-from burger_recs.steps.ingest import Drop
+from tests.support.drops import (
+    CASES,
+    CASES_DIR,
+    FIRST_DAY,
+    MENU_CSV,
+    ORDERS,
+    ORDERS_HEADER,
+    RUN_DATE,
+    WINDOW_DAYS,
+    base_files,
+    expected_lines,
+    write_base,
+)
 
-RUN_DATE = dt.date(2026, 3, 4)
-WINDOW_DAYS = 4
-CASES_DIR = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
-CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir()) if CASES_DIR.is_dir() else []
 EXAMPLE = re.compile(r"^line \d+: ")
-
-# ---------------------------------------------------------------------------------------------
-# The valid base drop: 4 days, 5 items, 6 customers, 3 orders a day, snapshots on day 1
-# ---------------------------------------------------------------------------------------------
-MENU_CSV = """\
-item_id,name,ingredients,price
-B1,Classic,beef patty;cheddar;ketchup,8.50
-B2,Green,veggie patty;avocado;salad,9.00
-B3,Hot Chick,chicken;jalapeño;sriracha mayo,9.50
-B4,Catch,fish;pickles;salad,8.00
-B5,Grill,halloumi;mushrooms;fries,10.00
-"""
-CUSTOMERS_CSV = """\
-customer_id,signup_date,city
-C1,2025-11-02,Berlin
-C2,2025-12-15,Hamburg
-C3,2026-01-07,Berlin
-C4,2026-01-20,Munich
-C5,2026-02-11,Cologne
-C6,2026-02-27,Berlin
-"""
-ORDERS_HEADER = "order_id,customer_id,item_id,quantity,ordered_at"
-# day -> (customer, item, quantity, time of day); order ids are O-MMDD-n.
-ORDERS = {
-    "2026-03-01": [("C1", "B1", 1, "11:15"), ("C2", "B3", 2, "12:40"), ("C3", "B2", 1, "19:05")],
-    "2026-03-02": [("C4", "B4", 1, "11:50"), ("C1", "B5", 1, "13:20"), ("C5", "B1", 3, "20:10")],
-    "2026-03-03": [("C6", "B2", 1, "12:05"), ("C2", "B1", 1, "18:30"), ("C3", "B3", 2, "21:45")],
-    "2026-03-04": [("C4", "B5", 1, "11:30"), ("C5", "B4", 1, "12:55"), ("C1", "B2", 1, "19:40")],
-}
-FIRST_DAY = min(ORDERS)
-
-
-def base_files() -> dict[str, str]:
-    """Return the valid base drop as {path under the data root: text}."""
-    files = {}
-    for day, rows in ORDERS.items():
-        lines = [ORDERS_HEADER]
-        for n, (customer, item, quantity, time) in enumerate(rows, 1):
-            order_id = f"O-{day[5:7]}{day[8:10]}-{n}"
-            lines.append(f"{order_id},{customer},{item},{quantity},{day}T{time}:00Z")
-        files[f"date={day}/orders.csv"] = "\n".join(lines) + "\n"
-    files[f"date={FIRST_DAY}/menu.csv"] = MENU_CSV
-    files[f"date={FIRST_DAY}/customers.csv"] = CUSTOMERS_CSV
-    return files
-
-
-def write_base(root: Path) -> Path:
-    """Write the valid base drop under ``root`` and return ``root``."""
-    for name, text in base_files().items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -141,15 +99,10 @@ def test_a_day_without_orders_is_valid(base: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # The bad inputs in tests/data/bad_inputs
 # ---------------------------------------------------------------------------------------------
-def expected_substrings(case: Path) -> list[str]:
-    lines = (case / "expect.txt").read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip()]
-
-
 def test_the_bad_input_cases_are_there() -> None:
     assert len(CASES) >= 14, f"expected at least 14 case folders in {CASES_DIR}"
     for case in CASES:
-        assert expected_substrings(case), f"{case.name}/expect.txt names nothing to expect"
+        assert expected_lines(case), f"{case.name}/expect.txt names nothing to expect"
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -176,7 +129,7 @@ def test_bad_input_is_reported(case: Path) -> None:
     _, violations = check(case)
     assert violations, "the broken drop passed validation"
     message = validate.failure_message(violations)
-    for expected in expected_substrings(case):
+    for expected in expected_lines(case):
         assert expected in message, f"{expected!r} is not in the message:\n{message}"
     root = str(case)
     for v in violations:
@@ -377,6 +330,27 @@ def test_run_writes_the_typed_data_when_valid(base: Path, tmp_path: Path) -> Non
     assert len(data.orders) == 12
     assert data.orders["quantity"].sum() == 16
     assert (data.window_start, data.run_date) == (dt.date(2026, 3, 1), RUN_DATE)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_the_steps_stop_every_bad_input_at_validate_naming_what_is_wrong(
+    case: Path, tmp_path: Path
+) -> None:
+    """What the pipeline runs for a broken drop: ingest saves it, validate refuses it.
+
+    The message is the one the failed run carries; tests/pipelines/test_bad_inputs.py runs a
+    few representative cases through the compiled pipeline as well.
+    """
+    drop_dir, out_dir, report = tmp_path / "drop", tmp_path / "validated", tmp_path / "report.md"
+    run_date, _ = ingest.run(str(case), RUN_DATE.isoformat(), WINDOW_DAYS, str(drop_dir))
+    assert run_date == RUN_DATE.isoformat()
+    with pytest.raises(validate.ValidationFailed) as failure:
+        validate.run(str(drop_dir), str(out_dir), str(report))
+    message = str(failure.value)
+    for expected in expected_lines(case):
+        assert expected in message, f"{expected!r} is not in the message:\n{message}"
+    assert not out_dir.exists()  # nothing for train to read
+    assert "nothing was trained or published" in report.read_text()
 
 
 def test_a_saved_drop_validates_like_the_drop_itself(tmp_path: Path) -> None:

@@ -1,0 +1,48 @@
+"""The evaluate step (burger_recs.steps.evaluate): ranking scores, the baseline and the gate."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from burger_recs.evaluation import RankingScores
+from burger_recs.scoring import Factors
+from burger_recs.steps import evaluate
+
+
+def test_evaluation_beats_popularity_and_passes_the_gate(taste_shop, taste_evaluation):
+    result = taste_evaluation
+    assert result.model.customers == taste_shop.customers["customer_id"].nunique()
+    assert result.model.precision[-1] > result.baseline.precision[-1] * 1.1
+    assert 0.5 < result.model.auc <= 1.0
+    assert result.publishable and ">=" in result.reason
+    assert len(result.model.precision) == 3 and len(result.model.recall) == 3
+    assert result.model.recall == sorted(result.model.recall)  # recall@j never falls with j
+
+
+def test_gate_blocks_a_model_that_does_not_beat_the_baseline():
+    good = RankingScores([0.3], [0.3], 0.9, 10)
+    bad = RankingScores([0.1], [0.1], 0.6, 10)
+    assert evaluate.gate(bad, good, 0.1)[0] is False
+    assert "<" in evaluate.gate(bad, good, 0.1)[1]
+    assert evaluate.gate(bad, good, -1)[0] is True  # negative margin: gate off
+    assert evaluate.gate(good, bad, 0.1)[0] is True
+
+
+def test_ranking_scores_on_a_known_case():
+    # One customer, 4 items scored 4 > 3 > 2 > 1; held-out positives are items 0 and 2.
+    factors = Factors(
+        np.ones((1, 1), np.float32),
+        np.array([[4], [3], [2], [1]], np.float32),
+        np.zeros(4, np.float32),
+    )
+    test = sp.csr_matrix(np.array([[1, 0, 1, 0]], dtype=np.float32))
+    train_m = sp.csr_matrix((1, 4), dtype=np.float32)
+    result = evaluate.ranking_scores(factors, train_m, test, k=2, exclude_ordered=False)
+    assert result.precision == [1.0, 0.5]
+    assert result.recall == [0.5, 0.5]
+    assert result.auc == pytest.approx(0.75)  # pairs: (0>1,0>3,2>3 right; 2<1 wrong)
+    # Excluding an ordered item 0 removes it from both the ranking and the positives.
+    train_m = sp.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
+    excluded = evaluate.ranking_scores(factors, train_m, test, k=2, exclude_ordered=True)
+    assert excluded.precision == [0.0, 0.5]
+    assert excluded.auc == pytest.approx(0.5)

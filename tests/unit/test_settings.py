@@ -1,0 +1,64 @@
+"""burger_recs.settings: the run's defaults, written once, and the run's day."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from burger_recs import settings
+
+
+def test_the_defaults_are_one_frozen_object_with_the_train_parameters_inside() -> None:
+    assert settings.RunSettings() == settings.DEFAULTS
+    assert settings.DEFAULTS.train == settings.TrainParams()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.DEFAULTS.k = 5  # type: ignore[misc]
+
+
+def test_train_params_reject_bad_values_naming_them() -> None:
+    with pytest.raises(ValueError, match="loss must be one of") as err:
+        settings.TrainParams(loss="hinge", epochs=0)
+    assert "epochs must be at least 1" in str(err.value)
+
+
+def test_an_empty_run_date_is_today_in_utc() -> None:
+    before = dt.datetime.now(dt.UTC).date()
+    resolved = settings.resolve_run_date("")
+    after = dt.datetime.now(dt.UTC).date()
+    assert resolved in (before, after)
+    assert isinstance(resolved, dt.date)
+
+
+def test_an_empty_run_date_is_the_utc_day_not_the_local_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    utc_now = dt.datetime(2026, 3, 4, 23, 30, tzinfo=dt.UTC)
+    local_now = dt.datetime(2026, 3, 5, 1, 30)  # a clock two hours ahead of UTC
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return utc_now.astimezone(tz) if tz else local_now
+
+    class Calendar(dt.date):
+        @classmethod
+        def today(cls):
+            return local_now.date()
+
+    fake = SimpleNamespace(datetime=Clock, date=Calendar, UTC=dt.UTC, timedelta=dt.timedelta)
+    monkeypatch.setattr(settings, "dt", fake)
+    assert settings.resolve_run_date("") == dt.date(2026, 3, 4)
+
+
+def test_a_run_date_is_parsed() -> None:
+    assert settings.resolve_run_date("2026-03-04") == dt.date(2026, 3, 4)
+
+
+@pytest.mark.parametrize("text", ["2026-02-30", "04/03/2026", "yesterday", "2026-3-4x"])
+def test_a_bad_run_date_is_a_value_error_naming_it(text: str) -> None:
+    with pytest.raises(ValueError, match=f"run_date '{text}' is not a date") as error:
+        settings.resolve_run_date(text)
+    assert error.value.__cause__ is None
