@@ -45,14 +45,24 @@ lock: venv ## Rewrite requirements.lock (runtime) and requirements-dev.lock from
 	$(BIN)/python scripts/lock.py
 
 .PHONY: lint
-lint: venv ## Run ruff on the whole tree
+lint: venv ## Run ruff (lint and format check) on the whole tree and mypy on the code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 .PHONY: test
-test: venv ## Run the test suite (PostgreSQL tests use BURGER_RECS_TEST_POSTGRES_URL or start a server)
+test: venv ## Run ruff, mypy, then the test suite (PostgreSQL: BURGER_RECS_TEST_POSTGRES_URL or a started server)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q $(if $(filter true,$(CI)),--durations=20) $(PYTEST_ARGS)
+
+# Unit and component tests on SQLite: no PostgreSQL, no GCS emulator, no linters, no
+# kfp.local runs, no Docker (the markers in pyproject.toml). Under a minute.
+FAST_MARKERS = not slow and not postgres and not gcs and not lint and not docker and not e2e
+
+.PHONY: test-fast
+test-fast: venv ## Run the quick tests only: unit and component tests on SQLite (under a minute)
+	$(BIN)/python -m pytest -q -m '$(FAST_MARKERS)' tests/unit tests/components $(PYTEST_ARGS)
 
 # `make run` and `make run-docker` compile first, so the IR they run pins the current code.
 .PHONY: compile
@@ -98,7 +108,7 @@ base-image: ## Provide the Python base image: pull PYTHON_IMAGE, else build it f
 
 .PHONY: images
 images: venv base-image ## Build the step images that changed (content tags); EXTRA_CA_BUNDLE=path for pip
-	$(BIN)/python images/build.py
+	$(BURGER) build-images
 
 .PHONY: bench-loop
 bench-loop: venv ## Time the edit -> result loop: embedded, cold and warm containers
@@ -118,10 +128,10 @@ run-docker: images compile ## Run the same compiled pipeline with every step in 
 # work; DRY_RUN=1 prints its commands and changes nothing.
 #
 # Tools are pinned here and downloaded into ./bin when missing (kubebuilder's LOCALBIN
-# pattern). Their SHA-256 sums belong in scripts/tools.sha256, the one place for them. None
-# could be fetched or verified on the machine these lines were written on (it reaches no
-# download host), so none is recorded yet: until one is, scripts/install-tool.sh verifies each
-# download against the checksum file its publisher ships beside it and prints the line to add.
+# pattern). Their SHA-256 sums belong in scripts/tools.sha256, the one place for them. For a
+# download whose sum is not recorded there yet, scripts/install-tool.sh verifies it against
+# the checksum file its publisher ships beside it and prints the line to add
+# (REQUIRE_PINNED_CHECKSUMS=1 refuses it instead).
 LOCALBIN ?= bin
 KIND_VERSION ?= v0.29.0
 KUBECTL_VERSION ?= v1.33.1
@@ -157,16 +167,15 @@ PROD_REGISTRY ?= registry.example.com/burger-recs
 CHECK ?=
 PREVIEW ?=
 COMMIT ?=
-PRODUCTION = $(BIN)/python -m burger_recs.production
 
 .PHONY: render-prod
 render-prod: venv ## Render the pipeline into manifests/overlays/prod/rendered (CHECK=1 compares, PREVIEW=1)
-	$(PRODUCTION) render --registry '$(PROD_REGISTRY)' $(if $(CHECK),--check) \
+	$(BURGER) render-prod --registry '$(PROD_REGISTRY)' $(if $(CHECK),--check) \
 	  $(if $(PREVIEW),--preview) $(if $(COMMIT),--commit '$(COMMIT)')
 
 .PHONY: push-prod-images
 push-prod-images: venv base-image ## Build and push the images to PROD_REGISTRY, record their digests (CI)
-	$(PRODUCTION) push --registry '$(PROD_REGISTRY)'
+	$(BURGER) push-prod-images --registry '$(PROD_REGISTRY)'
 
 ##@ Benchmarks
 SCALE ?= 100000
