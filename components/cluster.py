@@ -24,8 +24,14 @@ class SecretEnv:
     optional: bool = False
 
 
-# DATABASE_URL (burger_recs.db) for publish.
+# DATABASE_URL (burger_recs.db) for the steps that write the day and the run record.
 DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",))
+# The same, optional, for the other steps: only to leave a failure note for the final task
+# (burger_recs.runs.noted), which without it records the failure without naming the step.
+FAILURE_NOTES = SecretEnv("burger-recs-database", ("DATABASE_URL",), optional=True)
+# The alert webhook (a secret URL) and the Kubeflow UI's address for links, for the final
+# task; optional: without it no alert is sent.
+ALERTS = SecretEnv("burger-recs-alerts", ("ALERT_WEBHOOK_URL", "KUBEFLOW_UI_URL"), optional=True)
 # GCS settings for ingest: on the dev cluster STORAGE_EMULATOR_HOST (burger_recs.storage).
 # Optional, because in production GCS access may come from Workload Identity instead.
 STORAGE = SecretEnv("burger-recs-storage", ("STORAGE_EMULATOR_HOST",), optional=True)
@@ -54,19 +60,21 @@ class OnCluster:
 
 # Training, evaluation and scoring are deterministic: a failure there would only repeat.
 STEPS = {
-    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE,), cache=False),
-    "validate": OnCluster("250m", "1Gi"),
-    "train": OnCluster("1", "1Gi"),
-    "evaluate": OnCluster("500m", "1Gi"),
-    "recommend": OnCluster("500m", "1Gi"),
+    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES), cache=False),
+    "validate": OnCluster("250m", "1Gi", secrets=(FAILURE_NOTES,)),
+    "train": OnCluster("1", "1Gi", secrets=(FAILURE_NOTES,)),
+    "evaluate": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
+    "recommend": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
     # Publishing a day is atomic and replaces the day, so running it again is safe.
     "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     # Sharded days: a plan, then score and stage each shard, then one atomic commit.
-    "shard_plan": OnCluster("100m", "256Mi"),
-    "recommend_shard": OnCluster("500m", "1Gi"),
+    "shard_plan": OnCluster("100m", "256Mi", secrets=(FAILURE_NOTES,)),
+    "recommend_shard": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
     # Staging a shard replaces its staging table; a commit that already happened is a no-op.
     "stage_shard": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     "commit": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
+    # The final task: records every run and alerts. Recording again is an upsert, so safe.
+    "finish": OnCluster("100m", "256Mi", retries=1, secrets=(DATABASE, ALERTS), cache=False),
 }
 # Images are content-tagged and pushed before a run, or loaded into kind: never re-pulled.
 PULL_POLICY = "IfNotPresent"

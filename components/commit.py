@@ -20,15 +20,17 @@ def stage_shard(
     shards: int,
 ) -> int:
     """Stage one shard's rows (replacing its earlier staging); return the row count."""
+    from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
-    return step.stage_run(
-        recs_path=recommendations.path,
-        run_id=run_id,
-        orchestrator_run_id=orchestrator_run_id,
-        shard=shard,
-        shards=shards,
-    )
+    with noted(f"stage_shard {shard}", run_id, orchestrator_run_id):
+        return step.stage_run(
+            recs_path=recommendations.path,
+            run_id=run_id,
+            orchestrator_run_id=orchestrator_run_id,
+            shard=shard,
+            shards=shards,
+        )
 
 
 @dsl.component(base_image=image_ref("commit"), install_kfp_package=False)
@@ -45,19 +47,21 @@ def commit(
     published: Output[Metrics],
 ) -> int:
     """Make the staged shards the day, atomically (if the gate allows); record the run."""
+    from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
-    record = step.commit_run(
-        data_dir=validated.path,
-        evaluation_path=evaluation.path,
-        model_version=model_version,
-        run_id=run_id,
-        data_uri=data_uri,
-        shards=shards,
-        staged_rows=staged_rows,
-        started_at=started_at,
-        orchestrator_run_id=orchestrator_run_id,
-    )
+    with noted("commit", run_id, orchestrator_run_id):
+        record = step.commit_run(
+            data_dir=validated.path,
+            evaluation_path=evaluation.path,
+            model_version=model_version,
+            run_id=run_id,
+            data_uri=data_uri,
+            shards=shards,
+            staged_rows=staged_rows,
+            started_at=started_at,
+            orchestrator_run_id=orchestrator_run_id,
+        )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
     published.metadata["status"] = record.status.value

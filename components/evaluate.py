@@ -15,22 +15,26 @@ def evaluate(
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
+    run_id: str,
+    orchestrator_run_id: str,
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
     report: Output[HTML],
 ) -> NamedTuple("Gate", publishable=bool, reason=str):
     """Score model and popularity baseline on the holdout; decide whether to publish."""
+    from burger_recs.runs import noted
     from burger_recs.steps import evaluate as step
 
-    result = step.run(
-        data_dir=validated.path,
-        eval_model_path=eval_model.path,
-        evaluation_path=evaluation.path,
-        report_path=report.path,
-        k=k,
-        exclude_ordered=exclude_ordered,
-        quality_margin=quality_margin,
-    )
+    with noted("evaluate", run_id, orchestrator_run_id):
+        result = step.run(
+            data_dir=validated.path,
+            eval_model_path=eval_model.path,
+            evaluation_path=evaluation.path,
+            report_path=report.path,
+            k=k,
+            exclude_ordered=exclude_ordered,
+            quality_margin=quality_margin,
+        )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
     return result.publishable, result.reason

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "src" / "burger_recs"
 IMAGES = REPO / "images"
-STEPS = ("ingest", "validate", "train", "evaluate", "recommend", "publish", "commit")
+STEPS = ("ingest", "validate", "train", "evaluate", "recommend", "publish", "commit", "finish")
 BASE = "base"
 # Images of the dev cluster's services: built FROM the base like a step, never run as one.
 SERVICES = ("gcs-emulator",)

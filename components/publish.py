@@ -23,18 +23,20 @@ def publish(
     published: Output[Metrics],
 ) -> int:
     """Replace the day's recommendations atomically (if the gate allows); record the run."""
+    from burger_recs.runs import noted
     from burger_recs.steps import publish as step
 
-    record = step.run(
-        recs_path=recommendations.path,
-        data_dir=validated.path,
-        evaluation_path=evaluation.path,
-        model_version=model_version,
-        run_id=run_id,
-        data_uri=data_uri,
-        started_at=started_at,
-        orchestrator_run_id=orchestrator_run_id,
-    )
+    with noted("publish", run_id, orchestrator_run_id):
+        record = step.run(
+            recs_path=recommendations.path,
+            data_dir=validated.path,
+            evaluation_path=evaluation.path,
+            model_version=model_version,
+            run_id=run_id,
+            data_uri=data_uri,
+            started_at=started_at,
+            orchestrator_run_id=orchestrator_run_id,
+        )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
     published.metadata["status"] = record.status.value

@@ -16,26 +16,32 @@ def recommend(
     validated: Input[Dataset],
     k: int,
     exclude_ordered: bool,
+    run_id: str,
+    orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
     """Score every customer in blocks and keep the top k items; return the row count."""
+    from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    return step.run(
-        model_path=model.path,
-        data_dir=validated.path,
-        out_path=recommendations.path,
-        k=k,
-        exclude_ordered=exclude_ordered,
-    )
+    with noted("recommend", run_id, orchestrator_run_id):
+        return step.run(
+            model_path=model.path,
+            data_dir=validated.path,
+            out_path=recommendations.path,
+            k=k,
+            exclude_ordered=exclude_ordered,
+        )
 
 
 @dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
-def shard_plan(shards: int) -> list:
+def shard_plan(shards: int, run_id: str, orchestrator_run_id: str) -> list:
     """Return the shard numbers 0 .. shards - 1: the items of the ParallelFor over shards."""
+    from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    return step.shard_plan(shards=shards)
+    with noted("shard_plan", run_id, orchestrator_run_id):
+        return step.shard_plan(shards=shards)
 
 
 @dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
@@ -46,17 +52,21 @@ def recommend_shard(
     exclude_ordered: bool,
     shard: int,
     shards: int,
+    run_id: str,
+    orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
     """Score one shard of the customers in blocks, keep the top k; return the row count."""
+    from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    return step.run(
-        model_path=model.path,
-        data_dir=validated.path,
-        out_path=recommendations.path,
-        k=k,
-        exclude_ordered=exclude_ordered,
-        shard=shard,
-        shards=shards,
-    )
+    with noted(f"recommend_shard {shard}", run_id, orchestrator_run_id):
+        return step.run(
+            model_path=model.path,
+            data_dir=validated.path,
+            out_path=recommendations.path,
+            k=k,
+            exclude_ordered=exclude_ordered,
+            shard=shard,
+            shards=shards,
+        )

@@ -16,25 +16,29 @@ def train(
     learning_rate: float,
     seed: int,
     num_threads: int,
+    run_id: str,
+    orchestrator_run_id: str,
     model: Output[Model],
     eval_model: Output[Model],
 ) -> str:
     """Fit the serving model (whole window) and the evaluation model; return the version."""
+    from burger_recs.runs import noted
     from burger_recs.settings import TrainParams
     from burger_recs.steps import train as step
 
-    params = TrainParams(
-        loss=loss,
-        epochs=epochs,
-        no_components=no_components,
-        learning_rate=learning_rate,
-        seed=seed,
-        num_threads=num_threads,
-    )
-    return step.run(
-        data_dir=validated.path,
-        model_path=model.path,
-        eval_model_path=eval_model.path,
-        holdout_days=holdout_days,
-        params=params,
-    )
+    with noted("train", run_id, orchestrator_run_id):
+        params = TrainParams(
+            loss=loss,
+            epochs=epochs,
+            no_components=no_components,
+            learning_rate=learning_rate,
+            seed=seed,
+            num_threads=num_threads,
+        )
+        return step.run(
+            data_dir=validated.path,
+            model_path=model.path,
+            eval_model_path=eval_model.path,
+            holdout_days=holdout_days,
+            params=params,
+        )

@@ -7,8 +7,16 @@ from components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("validate"), install_kfp_package=False)
-def validate(drop: Input[Dataset], validated: Output[Dataset], report: Output[Markdown]):
+def validate(
+    drop: Input[Dataset],
+    run_id: str,
+    orchestrator_run_id: str,
+    validated: Output[Dataset],
+    report: Output[Markdown],
+):
     """Check the drop against the data contract; fail the run listing every problem."""
+    from burger_recs.runs import noted
     from burger_recs.steps import validate as step
 
-    step.run(drop_dir=drop.path, out_dir=validated.path, report_path=report.path)
+    with noted("validate", run_id, orchestrator_run_id):
+        step.run(drop_dir=drop.path, out_dir=validated.path, report_path=report.path)

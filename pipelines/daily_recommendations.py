@@ -1,7 +1,9 @@
-"""The daily pipeline: ingest -> validate -> train -> evaluate -> recommend -> publish.
+"""The daily pipeline: ingest -> validate -> train -> evaluate -> recommend -> publish -> finish.
 
 With ``shards`` > 1, recommend and publish become a ParallelFor of scored and staged shards
-followed by one commit that makes the whole day visible at once.
+followed by one commit that makes the whole day visible at once. Every step runs inside a
+``dsl.ExitHandler`` whose final task, ``finish``, records how the run ended (also when a step
+failed) and alerts on a bad day, on every runner.
 
 Wiring only: every step is a component from components/, every default comes from
 burger_recs.settings, and every task's cluster settings (Secrets, requests, retries) come
@@ -16,6 +18,7 @@ from burger_recs.settings import DEFAULTS
 from components.cluster import on_cluster
 from components.commit import commit, stage_shard
 from components.evaluate import evaluate
+from components.finish import finish
 from components.ingest import ingest
 from components.publish import publish
 from components.recommend import recommend, recommend_shard, shard_plan
@@ -46,12 +49,14 @@ def daily_recommendations(
     num_threads: int = DEFAULTS.train.num_threads,
     quality_margin: float = DEFAULTS.quality_margin,
     shards: int = DEFAULTS.shards,
+    day_closes_at: str = DEFAULTS.day_closes_at,
 ) -> None:
     """Compute and publish one day of recommendations.
 
     Args:
         data_uri: the data root (local folder or gs://bucket/prefix) of the daily drops.
-        run_date: the day to run for, YYYY-MM-DD; empty means today (UTC).
+        run_date: the day to run for, YYYY-MM-DD; empty means the day of the run's schedule
+            time (a manual run: its start), see day_closes_at.
         run_id: the id recorded in pipeline_runs; empty means the orchestrator's run id.
         k: recommendations per customer.
         window_days: days of orders the model learns from, the run date included.
@@ -67,57 +72,78 @@ def daily_recommendations(
             negative turns the gate off.
         shards: score and stage the customers in this many parallel shards (ParallelFor),
             then make the day visible in one commit; 1 scores and publishes in one step each.
+        day_closes_at: HH:MM (UTC) at which a day closes, for runs without run_date: with
+            23:30, a run scheduled at 23:30 processes that day even when it starts late.
     """
-    ingested = ingest(data_uri=data_uri, run_date=run_date, window_days=window_days)
-    checked = validate(drop=ingested.outputs["drop"])
-    trained = train(
-        validated=checked.outputs["validated"],
-        holdout_days=holdout_days,
-        loss=loss,
-        epochs=epochs,
-        no_components=no_components,
-        learning_rate=learning_rate,
-        seed=seed,
-        num_threads=num_threads,
+    # Which run a step belongs to, for its failure note and the run record.
+    run = {"run_id": run_id, "orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
+    finished = finish(
+        run_date=run_date,
+        scheduled_at=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
+        day_closes_at=day_closes_at,
+        created_at=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
+        data_uri=data_uri,
+        **run,
     )
-    evaluated = evaluate(
-        validated=checked.outputs["validated"],
-        eval_model=trained.outputs["eval_model"],
-        k=k,
-        exclude_ordered=exclude_ordered,
-        quality_margin=quality_margin,
-    )
-    # What scoring reads, and what publishing a day records, whether sharded or not.
-    scoring = {
-        "model": trained.outputs["model"],
-        "validated": checked.outputs["validated"],
-        "k": k,
-        "exclude_ordered": exclude_ordered,
-    }
-    recording = {
-        "validated": checked.outputs["validated"],
-        "evaluation": evaluated.outputs["evaluation"],
-        "model_version": trained.outputs["Output"],
-        "run_id": run_id,
-        "data_uri": data_uri,
-        "started_at": ingested.outputs["started_at"],
-        "orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-    }
-    with dsl.If(shards == 1, name="one-shard"):
-        recommended = recommend(**scoring)
-        published = publish(recommendations=recommended.outputs["recommendations"], **recording)
-    with dsl.Else(name="sharded"):
-        planned = shard_plan(shards=shards)
-        with dsl.ParallelFor(planned.output, name="shard") as shard:
-            scored = recommend_shard(**scoring, shard=shard, shards=shards)
-            staged = stage_shard(
-                recommendations=scored.outputs["recommendations"],
-                run_id=run_id,
-                orchestrator_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-                shard=shard,
-                shards=shards,
-            )
-        committed = commit(**recording, shards=shards, staged_rows=dsl.Collected(staged.output))
+    with dsl.ExitHandler(finished, name="daily-run"):
+        ingested = ingest(
+            data_uri=data_uri,
+            run_date=run_date,
+            window_days=window_days,
+            scheduled_at=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
+            day_closes_at=day_closes_at,
+            **run,
+        )
+        checked = validate(drop=ingested.outputs["drop"], **run)
+        trained = train(
+            validated=checked.outputs["validated"],
+            holdout_days=holdout_days,
+            loss=loss,
+            epochs=epochs,
+            no_components=no_components,
+            learning_rate=learning_rate,
+            seed=seed,
+            num_threads=num_threads,
+            **run,
+        )
+        evaluated = evaluate(
+            validated=checked.outputs["validated"],
+            eval_model=trained.outputs["eval_model"],
+            k=k,
+            exclude_ordered=exclude_ordered,
+            quality_margin=quality_margin,
+            **run,
+        )
+        # What scoring reads, and what publishing a day records, whether sharded or not.
+        scoring = {
+            "model": trained.outputs["model"],
+            "validated": checked.outputs["validated"],
+            "k": k,
+            "exclude_ordered": exclude_ordered,
+            **run,
+        }
+        recording = {
+            "validated": checked.outputs["validated"],
+            "evaluation": evaluated.outputs["evaluation"],
+            "model_version": trained.outputs["Output"],
+            "data_uri": data_uri,
+            "started_at": ingested.outputs["started_at"],
+            **run,
+        }
+        with dsl.If(shards == 1, name="one-shard"):
+            recommended = recommend(**scoring)
+            published = publish(recommendations=recommended.outputs["recommendations"], **recording)
+        with dsl.Else(name="sharded"):
+            planned = shard_plan(shards=shards, **run)
+            with dsl.ParallelFor(planned.output, name="shard") as shard:
+                scored = recommend_shard(**scoring, shard=shard, shards=shards)
+                staged = stage_shard(
+                    recommendations=scored.outputs["recommendations"],
+                    shard=shard,
+                    shards=shards,
+                    **run,
+                )
+            committed = commit(**recording, shards=shards, staged_rows=dsl.Collected(staged.output))
     on_cluster(
         ingest=ingested,
         validate=checked,
@@ -129,4 +155,5 @@ def daily_recommendations(
         recommend_shard=scored,
         stage_shard=staged,
         commit=committed,
+        finish=finished,
     )

@@ -10,7 +10,8 @@ Input, one folder per day under a data root (a local folder or ``gs://bucket/pre
 snapshots and optional on any day; a run for date D uses the newest snapshot at or before D.
 IDs are strings. Extra columns are kept.
 
-Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``.
+Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``, and
+``step_failures``, the notes failed steps leave for the run's final task.
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ pipeline_runs = sa.Table(
     sa.Column("message", sa.Text),
     sa.Column("data_uri", sa.Text),
 )
+
+step_failures = sa.Table(
+    "step_failures",
+    metadata,
+    sa.Column("run_id", sa.String(128), primary_key=True),
+    sa.Column("step", sa.String(64), primary_key=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("expected", sa.Boolean, nullable=False),
+    sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""What a failed step left for its run's final task: the step, its error, whether expected."""
 
 menu_items = sa.Table(
     "menu_items",

@@ -40,6 +40,7 @@ from burger_recs.contract import (
     recommendations,
     sql_identifier,
 )
+from burger_recs.errors import ExpectedFailure
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,11 @@ _TRANSIENT_MESSAGES = (
 T = TypeVar("T")
 
 
-class DatabaseNotConfigured(RuntimeError):
+class DatabaseNotConfigured(ExpectedFailure, RuntimeError):
     """No DATABASE_URL in the environment."""
 
 
-class SchemaUnavailable(RuntimeError):
+class SchemaUnavailable(ExpectedFailure, RuntimeError):
     """The output tables are missing and cannot be created there (a permanent error)."""
 
 
@@ -160,15 +161,20 @@ def make_engine(url: str | None = None, schema: str | None = None) -> sa.Engine:
     return engine
 
 
-def ensure_schema(engine: sa.Engine) -> None:
+def ensure_schema(engine: sa.Engine, retry_seconds: float | None = None) -> None:
     """Create the output tables that do not exist yet (existing ones are left alone).
+
+    Args:
+        engine: the results database.
+        retry_seconds: how long to retry a database that went away (default: as
+            :func:`with_retries`).
 
     Raises:
         SchemaUnavailable: a table is missing and cannot be created (no privilege to, or
             the configured schema does not exist); the message names the tables and why.
     """
     try:
-        with_retries(lambda: metadata.create_all(engine, checkfirst=True))
+        with_retries(lambda: metadata.create_all(engine, checkfirst=True), retry_seconds)
     except sa.exc.DBAPIError as exc:
         problem = None if is_transient(exc) else _missing_tables_problem(engine, exc)
         if problem is None:

@@ -27,8 +27,7 @@ import yaml
 
 from burger_recs import db
 from burger_recs.compile import retarget_images
-from burger_recs.runs import RunRecord, RunStatus, recent_runs, record_run
-from burger_recs.settings import resolve_run_date
+from burger_recs.runs import RunStatus, find_run
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +137,21 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Console lines worth a person's attention; the run log keeps every line.
 _PROGRESS = re.compile(
     r"Executing task|finished with status|Running pipeline|"
-    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) |Traceback"
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) "
 )
 
 
 class _Console(io.TextIOBase):
-    """Everything to the run log; progress lines (and whole tracebacks) to the console."""
+    """Everything to the run log; progress lines and errors to the console.
 
-    def __init__(self, log: TextIO, console: TextIO | None) -> None:
+    A step's traceback stays in the run log: the console shows the exception's own line and
+    where the traceback is. A step that stopped on an expected failure (broken input, a bad
+    parameter) logged its message as an ERROR line, which the console shows alone.
+    """
+
+    def __init__(self, log: TextIO, console: TextIO | None, log_path: Path | None = None) -> None:
         self.log, self.console = log, console
+        self.log_path = log_path
         self.pending = ""
         self.in_traceback = False
 
@@ -160,11 +165,20 @@ class _Console(io.TextIOBase):
         return len(text)
 
     def _line(self, line: str) -> None:
-        if "Traceback" in line:
+        if self.console is None:
+            return
+        plain = _ANSI.sub("", line)
+        if plain.lstrip().startswith("Traceback"):
             self.in_traceback = True
-        elif "finished with status" in line:
-            self.in_traceback = False
-        if self.console is not None and (self.in_traceback or _PROGRESS.search(line)):
+            return
+        if self.in_traceback:
+            if not plain.strip() or plain[:1].isspace():  # the frames and their code lines
+                return
+            self.in_traceback = False  # the exception's own line ends the traceback
+            where = f" (traceback in {self.log_path})" if self.log_path else ""
+            self.console.write(f"{line}{where}\n")
+            return
+        if _PROGRESS.search(line):
             self.console.write(line + "\n")
 
     def flush(self) -> None:
@@ -181,7 +195,7 @@ def _teed(log_file: Path, verbose: bool, quiet: bool) -> Iterator[None]:
         if verbose and not quiet:
             stream: io.TextIOBase = _Tee(handle, sys.stdout)
         else:
-            stream = _Console(handle, None if quiet else sys.stdout)
+            stream = _Console(handle, None if quiet else sys.stdout, log_file)
         with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
             yield
         stream.flush()
@@ -212,6 +226,9 @@ PASSED_ENV = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
     "BURGER_RECS_DB_SCHEMA",
+    # The final task's alert webhook (a secret URL) and the UI address for its links.
+    "ALERT_WEBHOOK_URL",
+    "KUBEFLOW_UI_URL",
 )
 
 
@@ -292,14 +309,14 @@ def run_pipeline(
     kfp.local.init(
         runner=local_runner, pipeline_root=str(result.artifacts.resolve()), raise_on_error=True
     )
+    ir_text = pipeline_file.read_text()
     if registry:
-        retargeted = result.folder / pipeline_file.name
-        retargeted.write_text(retarget_images(pipeline_file.read_text(), registry))
-        pipeline_file = retargeted
-    pipeline = components.load_component_from_file(str(pipeline_file))
+        ir_text = retarget_images(ir_text, registry)
+    run_file = result.folder / pipeline_file.name
+    run_file.write_text(with_local_times(ir_text, dt.datetime.now(dt.UTC)))
+    pipeline = components.load_component_from_file(str(run_file))
     arguments = {**arguments, "run_id": result.run_id}
     (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))
-    started = dt.datetime.now(dt.UTC)
     try:
         with _teed(result.log_file, verbose, quiet), warnings.catch_warnings():
             # Step images are not named "python"; kfp.local's warning about it is noise here.
@@ -308,36 +325,46 @@ def run_pipeline(
             warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
             pipeline(**arguments)
     except Exception as exc:
-        result.status = RunStatus.FAILED
-        result.message = _failure_message(result, exc)
+        # The pipeline's final task recorded the run (failed, naming the step): show it.
         _collect(result)
-        record = RunRecord(
-            run_id=result.run_id,
-            run_date=_run_date(arguments),
-            status=RunStatus.FAILED,
-            started_at=started,
-            message=result.message,
-            data_uri=str(arguments.get("data_uri", "")),
-            params={k: v for k, v in arguments.items() if k not in RESERVED_PARAMS},
-        )
-        with contextlib.suppress(Exception):  # the failure matters more than its record
-            record_run(db.make_engine(database_url), record)
+        _read_record(result, database_url)
+        result.status = RunStatus.FAILED
+        recorded = result.record.get("message") or "no run record was written"
+        result.message = f"{_ANSI.sub('', str(exc))}\n{recorded}"
         raise RunFailed(result.message, result) from exc
     _collect(result)
-    rows = recent_runs(db.make_engine(database_url), 50)
-    for row in rows:
-        if row.run_id == result.run_id:
-            result.record = dict(row._mapping)
-            result.status = row.status
+    _read_record(result, database_url)
     return result
 
 
-def _run_date(arguments: dict[str, object]) -> dt.date:
-    """Return the run's day; a day the pipeline refused is recorded as today (UTC)."""
-    try:
-        return resolve_run_date(str(arguments.get("run_date") or ""))
-    except ValueError:
-        return resolve_run_date("")
+# KFP's time placeholders. kfp 2.17.0's local runner cannot resolve them: it takes every
+# {{$...}} it does not know for an input or output path and fails
+# (kfp/local/placeholder_utils.py, resolve_io_placeholders). On a cluster the driver resolves
+# them (backend/src/v2/driver/resolve.go at 2.17.0); for a run that is not scheduled both are
+# the run's create time (backend/src/v2/cmd/driver/main.go, resolvePipelineJobTimes).
+TIME_PLACEHOLDERS = ("{{$.pipeline_job_create_time_utc}}", "{{$.pipeline_job_schedule_time_utc}}")
+
+
+def with_local_times(ir_text: str, started: dt.datetime) -> str:
+    """Return the IR with KFP's time placeholders set as a cluster sets them for a manual run.
+
+    That is the run's start (its create time), ISO-8601 in UTC, for both the create time and
+    the schedule time.
+    """
+    when = started.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for placeholder in TIME_PLACEHOLDERS:
+        ir_text = ir_text.replace(placeholder, when)
+    return ir_text
+
+
+def _read_record(result: LocalRun, database_url: str) -> None:
+    """Take the run's record, as the pipeline's final task wrote it, into ``result``."""
+    found = None
+    with contextlib.suppress(Exception):  # an unreachable database: the run said so itself
+        found = find_run(db.make_engine(database_url), result.run_id)
+    if found is not None:
+        result.record = dict(found._mapping)
+        result.status = found.status
 
 
 def _collect(result: LocalRun) -> None:
@@ -349,25 +376,3 @@ def _collect(result: LocalRun) -> None:
         path = result.artifact(task, output)
         if path is not None and path.is_file():
             shutil.copyfile(path, result.folder / name)
-
-
-def _failure_message(result: LocalRun, exc: Exception) -> str:
-    """Name the failed step and add the exception the step raised, from the run log."""
-    text = _ANSI.sub("", str(exc))
-    if not result.log_file.exists():
-        return text
-    lines = result.log_file.read_text(errors="replace").splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip().startswith("Traceback")]
-    if not starts:
-        return text
-    tail = [line[4:] if line.startswith("    ") else line for line in lines[starts[-1] + 1 :]]
-    # The exception is the first line after the frames that is not indented.
-    first = next((i for i, line in enumerate(tail) if line and not line[0].isspace()), None)
-    if first is None:
-        return text
-    detail = []
-    for line in tail[first:]:
-        if not line.strip() or "finished with status" in line:
-            break
-        detail.append(line)
-    return f"{text}\n" + "\n".join(detail)

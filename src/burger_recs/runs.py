@@ -1,21 +1,33 @@
-"""Run records: one ``pipeline_runs`` row per run, whatever its outcome.
+"""Run records: one ``pipeline_runs`` row per run, whatever its outcome, and failure notes.
 
 Every place that writes or reads a run's status uses :class:`RunStatus`; every place that
-records a run builds a :class:`RunRecord`.
+records a run builds a :class:`RunRecord`. A step that fails leaves a note
+(:func:`noted`, ``step_failures``) from which the run's final task records which step failed
+and why: KFP's own final status names neither, on a cluster or locally.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
+import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.contract import pipeline_runs
+from burger_recs.contract import pipeline_runs, step_failures
+from burger_recs.errors import ExpectedFailure
 from burger_recs.evaluation import Evaluation
+from burger_recs.logs import configure as configure_logging
 from burger_recs.version import code_version
+
+log = logging.getLogger(__name__)
+# How long a failing step tries to reach the database for its note: the failure itself must
+# not wait on a database that is away.
+NOTE_RETRY_SECONDS = 10.0
 
 
 class RunStatus(enum.StrEnum):
@@ -119,3 +131,96 @@ def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
     query = sa.select(pipeline_runs).order_by(c.finished_at.desc()).limit(limit)
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def find_run(engine: sa.Engine, run_id: str) -> sa.Row | None:
+    """Return a run's ``pipeline_runs`` row, or None when it is not recorded."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(pipeline_runs).where(pipeline_runs.c.run_id == run_id)
+        ).first()
+
+
+@dataclass(frozen=True)
+class FailureNote:
+    """What a failed step left for its run's final task.
+
+    Attributes:
+        step: the step that failed.
+        message: its error, as the step said it.
+        expected: whether the input or the settings caused it (not a defect in the code).
+        noted_at: when the step failed.
+    """
+
+    step: str
+    message: str
+    expected: bool
+    noted_at: dt.datetime
+
+
+def note_failure(step: str, run_id: str, message: str, expected: bool) -> bool:
+    """Leave a failure note for the run's final task (database from ``DATABASE_URL``).
+
+    Never raises: the step's own failure matters more than its note. Returns whether the note
+    was written.
+    """
+    row = {
+        "run_id": run_id,
+        "step": step,
+        "message": message,
+        "expected": expected,
+        "noted_at": dt.datetime.now(dt.UTC),
+    }
+    try:
+        engine = db.make_engine()
+        db.ensure_schema(engine, retry_seconds=NOTE_RETRY_SECONDS)
+
+        def transaction() -> None:
+            with engine.begin() as conn:
+                db.upsert(conn, step_failures, [row])
+
+        db.with_retries(transaction, NOTE_RETRY_SECONDS)
+    except Exception as exc:
+        log.warning(
+            "%s: no failure note for the run's final task (%s); it will record the run as "
+            "failed without naming the step",
+            step,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def failure_notes(engine: sa.Engine, run_id: str) -> list[FailureNote]:
+    """Return the failure notes of a run, the latest first."""
+    c = step_failures.c
+    query = sa.select(c.step, c.message, c.expected, c.noted_at).where(c.run_id == run_id)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(c.noted_at.desc())).all()
+    return [FailureNote(r.step, r.message, r.expected, r.noted_at) for r in rows]
+
+
+@contextlib.contextmanager
+def noted(step: str, run_id: str, orchestrator_run_id: str = "") -> Iterator[None]:
+    """Run a step's body; when it fails, leave a failure note for the run's final task.
+
+    An :class:`~burger_recs.errors.ExpectedFailure` (broken input, a bad parameter) is
+    logged as its message alone and ends the step with exit status 1, without a traceback:
+    the message says what is wrong and where. Any other exception is re-raised, so its
+    traceback stays in the step's log.
+
+    Args:
+        step: the step's name.
+        run_id: the run's id, when the caller chose one.
+        orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
+    """
+    configure_logging()
+    try:
+        yield
+    except ExpectedFailure as exc:
+        note_failure(step, run_id or orchestrator_run_id, str(exc), expected=True)
+        log.error("%s failed: %s", step, exc)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        note_failure(step, run_id or orchestrator_run_id, f"{type(exc).__name__}: {exc}", False)
+        raise

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from burger_recs.errors import BadSettings
+
 DEFAULT_BLOCK = 4096
 
 
@@ -128,6 +130,6 @@ def shard_rows(n_rows: int, shard: int, shards: int, block_size: int = DEFAULT_B
 def check_shard(shard: int, shards: int) -> None:
     """Raise ValueError unless ``0 <= shard < shards``."""
     if shards < 1:
-        raise ValueError(f"shards must be at least 1, got {shards}")
+        raise BadSettings(f"shards must be at least 1, got {shards}")
     if not 0 <= shard < shards:
-        raise ValueError(f"shard must be between 0 and shards - 1 = {shards - 1}, got {shard}")
+        raise BadSettings(f"shard must be between 0 and shards - 1 = {shards - 1}, got {shard}")

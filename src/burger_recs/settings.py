@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from burger_recs.errors import BadSettings
+
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 
 
@@ -46,7 +48,7 @@ class TrainParams:
         if not self.learning_rate > 0:
             problems.append(f"learning_rate must be positive, got {self.learning_rate}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise BadSettings("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class RunSettings:
             negative turns the gate off.
         shards: score and stage the customers in this many parallel shards; 1 scores and
             publishes in one step each.
+        day_closes_at: HH:MM (UTC) at which a day closes, for runs without a run date: they
+            process the day of their schedule time (:func:`resolve_run_date`).
         train: the training hyper-parameters.
     """
 
@@ -71,6 +75,7 @@ class RunSettings:
     exclude_ordered: bool = False
     quality_margin: float = 0.1
     shards: int = 1
+    day_closes_at: str = "00:00"
     train: TrainParams = field(default_factory=TrainParams)
 
 
@@ -78,15 +83,53 @@ DEFAULTS = RunSettings()
 """The defaults of every run: the pipeline's, the CLI's, the tools' and the benchmarks'."""
 
 
-def resolve_run_date(run_date: str) -> dt.date:
-    """Parse ``YYYY-MM-DD``; an empty string means today (UTC).
+def resolve_run_date(
+    run_date: str, scheduled_at: str = "", day_closes_at: str | None = None
+) -> dt.date:
+    """Return the day a run is for.
+
+    ``run_date`` (``YYYY-MM-DD``) when given. Otherwise the day of ``scheduled_at``, the run's
+    schedule time as KFP fills in ``{{$.pipeline_job_schedule_time_utc}}`` (on a cluster; an
+    ISO-8601 time), else of now (UTC), counting a day as closing at ``day_closes_at``
+    (``HH:MM`` UTC): with ``23:30`` a run scheduled at 23:30 processes that day, and so does
+    the same run started up to 24 hours late.
 
     Raises:
-        ValueError: the text is not a date.
+        BadSettings: a text is not of its form.
     """
-    if not run_date:
-        return dt.datetime.now(dt.UTC).date()
+    if run_date:
+        try:
+            return dt.date.fromisoformat(run_date)
+        except ValueError:
+            raise BadSettings(
+                f"run_date {run_date!r} is not a date of the form YYYY-MM-DD"
+            ) from None
+    closes = _time_of_day(DEFAULTS.day_closes_at if day_closes_at is None else day_closes_at)
+    when = _timestamp(scheduled_at) or dt.datetime.now(dt.UTC)
+    offset = dt.timedelta(hours=closes.hour, minutes=closes.minute)
+    return (when.astimezone(dt.UTC) - offset).date()
+
+
+def _time_of_day(text: str) -> dt.time:
     try:
-        return dt.date.fromisoformat(run_date)
+        parsed = dt.time.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"run_date {run_date!r} is not a date of the form YYYY-MM-DD") from None
+        parsed = None
+    if parsed is None or len(text) != 5 or parsed.second or parsed.tzinfo:
+        raise BadSettings(f"day_closes_at {text!r} is not a time of day of the form HH:MM (UTC)")
+    return parsed
+
+
+def _timestamp(text: str) -> dt.datetime | None:
+    """Return an ISO-8601 time (naive means UTC), or None for an unresolved placeholder.
+
+    kfp.local leaves KFP's placeholders as they are (``{{$...}}``), so a local run falls back
+    to now, as a manual run on a cluster does (the driver gives its create time).
+    """
+    if not text or text.startswith("{{"):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadSettings(f"scheduled_at {text!r} is not an ISO-8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

@@ -22,7 +22,7 @@ def _lint(tool, paths, *options):
 
 
 def test_there_is_something_to_lint():
-    assert len(DOCKERFILES) == 9  # base + seven step images + the dev cluster's GCS emulator
+    assert len(DOCKERFILES) == 10  # base + eight step images + the dev cluster's GCS emulator
     assert REPO / ".ci" / "run" in SCRIPTS
     assert REPO / "scripts" / "lib" / "common.sh" in SCRIPTS
 

@@ -32,3 +32,68 @@ def test_recent_runs_lists_the_newest_first(engine):
 
     assert [r.run_id for r in recent_runs(engine)] == ["d", "c", "b", "a"]
     assert [r.run_id for r in recent_runs(engine, limit=2)] == ["d", "c"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure notes: what a failed step leaves for the run's final task
+# ---------------------------------------------------------------------------------------------
+def _use(engine, monkeypatch):
+    from burger_recs import db
+
+    monkeypatch.setenv(db.DATABASE_URL_ENV, engine.url.render_as_string(hide_password=False))
+
+
+def test_an_expected_failure_is_noted_and_ends_the_step_without_a_traceback(
+    sqlite_engine, monkeypatch, caplog
+):
+    import logging
+
+    import pytest
+
+    from burger_recs.errors import BadSettings
+    from burger_recs.runs import failure_notes, noted
+
+    _use(sqlite_engine, monkeypatch)
+    logger = logging.getLogger("burger_recs")
+    logger.addHandler(caplog.handler)  # the project's logger does not propagate
+    try:
+        with pytest.raises(SystemExit) as stop, noted("train", "", "uuid-1"):
+            raise BadSettings("epochs must be at least 1, got 0")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert stop.value.code == 1
+    (note,) = failure_notes(sqlite_engine, "uuid-1")  # the orchestrator's id when none given
+    assert (note.step, note.message, note.expected) == (
+        "train",
+        "epochs must be at least 1, got 0",
+        True,
+    )
+    (logged,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.getMessage() == "train failed: epochs must be at least 1, got 0"
+    assert logged.exc_info is None  # the message alone, no traceback
+
+
+def test_an_unexpected_error_is_noted_and_raised_as_it_was(sqlite_engine, monkeypatch):
+    import pytest
+
+    from burger_recs.runs import failure_notes, noted
+
+    _use(sqlite_engine, monkeypatch)
+    with pytest.raises(KeyError, match="'item_id'"), noted("recommend", "run-1"):
+        raise KeyError("item_id")
+    (note,) = failure_notes(sqlite_engine, "run-1")
+    assert (note.step, note.message, note.expected) == ("recommend", "KeyError: 'item_id'", False)
+
+
+def test_a_database_that_is_away_never_hides_the_step_error(monkeypatch, tmp_path):
+    import pytest
+
+    from burger_recs import db, runs
+
+    monkeypatch.setattr(runs, "NOTE_RETRY_SECONDS", 0.5)
+    monkeypatch.setenv(db.DATABASE_URL_ENV, "postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(ZeroDivisionError), runs.noted("evaluate", "run-1"):
+        _ = 1 / 0
+    monkeypatch.delenv(db.DATABASE_URL_ENV)
+    with pytest.raises(ZeroDivisionError), runs.noted("evaluate", "run-1"):
+        _ = 1 / 0

@@ -48,7 +48,9 @@ def test_an_empty_run_date_is_the_utc_day_not_the_local_one(
         def today(cls):
             return local_now.date()
 
-    fake = SimpleNamespace(datetime=Clock, date=Calendar, UTC=dt.UTC, timedelta=dt.timedelta)
+    fake = SimpleNamespace(
+        datetime=Clock, date=Calendar, time=dt.time, UTC=dt.UTC, timedelta=dt.timedelta
+    )
     monkeypatch.setattr(settings, "dt", fake)
     assert settings.resolve_run_date("") == dt.date(2026, 3, 4)
 
@@ -62,3 +64,44 @@ def test_a_bad_run_date_is_a_value_error_naming_it(text: str) -> None:
     with pytest.raises(ValueError, match=f"run_date '{text}' is not a date") as error:
         settings.resolve_run_date(text)
     assert error.value.__cause__ is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The day of a run without run_date: its schedule time, with the day closing at day_closes_at
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("scheduled_at", "closes", "day"),
+    [
+        # KFP's driver fills {{$.pipeline_job_schedule_time_utc}} with RFC 3339 UTC times.
+        ("2026-03-04T23:30:00Z", "00:00", dt.date(2026, 3, 4)),
+        ("2026-03-04T23:30:00Z", "23:30", dt.date(2026, 3, 4)),
+        # The same run started late, past midnight: still the day it was scheduled for.
+        ("2026-03-05T02:10:00Z", "23:30", dt.date(2026, 3, 4)),
+        ("2026-03-05T23:29:59Z", "23:30", dt.date(2026, 3, 4)),
+        ("2026-03-05T23:30:00Z", "23:30", dt.date(2026, 3, 5)),
+        ("2026-03-05T01:00:00+02:00", "00:00", dt.date(2026, 3, 4)),  # 23:00 UTC
+    ],
+)
+def test_a_run_without_run_date_processes_the_day_of_its_schedule_time(scheduled_at, closes, day):
+    assert settings.resolve_run_date("", scheduled_at, closes) == day
+
+
+def test_an_explicit_run_date_wins_over_the_schedule_time() -> None:
+    assert settings.resolve_run_date("2026-01-02", "2026-03-04T23:30:00Z", "23:30") == dt.date(
+        2026, 1, 2
+    )
+
+
+def test_an_unresolved_placeholder_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = dt.datetime.now(dt.UTC).date()
+    day = settings.resolve_run_date("", "{{$.pipeline_job_schedule_time_utc}}", "00:00")
+    assert day in (before, dt.datetime.now(dt.UTC).date())
+
+
+@pytest.mark.parametrize(
+    ("scheduled_at", "closes", "wrong"),
+    [("yesterday", "00:00", "scheduled_at 'yesterday'"), ("", "23h30", "day_closes_at '23h30'")],
+)
+def test_bad_schedule_settings_are_named(scheduled_at, closes, wrong) -> None:
+    with pytest.raises(settings.BadSettings, match=wrong):
+        settings.resolve_run_date("", scheduled_at, closes)

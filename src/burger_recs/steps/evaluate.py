@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from burger_recs.errors import BadSettings
 from burger_recs.evaluation import Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import TrainedModel, interaction_matrix
@@ -105,7 +106,7 @@ def evaluate(
         ValueError: k is less than 1.
     """
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise BadSettings(f"k must be at least 1, got {k}")
     holdout_start = model.trained_until + dt.timedelta(days=1)
     before = data.orders[data.orders["day"] < holdout_start.isoformat()]
     after = data.orders[data.orders["day"] >= holdout_start.isoformat()]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
 from burger_recs.drop import SOURCE_COLUMNS, SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
+from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
 from burger_recs.settings import resolve_run_date
 from burger_recs.storage import DataRoot, NotAFileError
@@ -45,7 +46,7 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
 
     """
     if window_days < 1:
-        raise ValueError(f"window_days must be at least 1, got {window_days}")
+        raise BadSettings(f"window_days must be at least 1, got {window_days}")
     root = DataRoot(data_uri)
     folders = root.day_folders()
     window_start = run_date - dt.timedelta(days=window_days - 1)
@@ -242,8 +243,23 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.where(frame.ne("") & frame.notna())  # type: ignore[arg-type]
 
 
-def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[str, str]:
+def run(
+    data_uri: str,
+    run_date: str,
+    window_days: int,
+    out_dir: str,
+    scheduled_at: str = "",
+    day_closes_at: str | None = None,
+) -> tuple[str, str]:
     """Ingest entry point of the pipeline step: write the drop to ``out_dir``.
+
+    Args:
+        data_uri: the data root.
+        run_date: the day to run for; empty: the day of ``scheduled_at``.
+        window_days: days of orders to read, the run date included.
+        out_dir: where to write the drop.
+        scheduled_at: the run's schedule time (ISO-8601), when the orchestrator gives one.
+        day_closes_at: HH:MM (UTC) at which a day closes (:func:`resolve_run_date`).
 
     Returns:
         The resolved run date (``YYYY-MM-DD``), so that later steps use the same day, and
@@ -251,6 +267,7 @@ def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> tuple[s
     """
     configure_logging("ingest")
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    day = resolve_run_date(run_date)
+    day = resolve_run_date(run_date, scheduled_at, day_closes_at)
+    log.info("ingest: run date %s (run_date %r, scheduled at %r)", day, run_date, scheduled_at)
     ingest(data_uri, day, window_days).save(out_dir)
     return day.isoformat(), started_at

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import TrainedModel, interaction_matrix
 from burger_recs.scoring import DEFAULT_BLOCK, check_shard, score_blocks, shard_rows, top_k
@@ -97,7 +98,7 @@ def recommend_batches(
         Batches in :data:`SCHEMA`, by customer (in the model's order) and rank.
     """
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise BadSettings(f"k must be at least 1, got {k}")
     rows = shard_rows(len(model.customer_ids), shard, shards, block_size)
     factors = model.factors()
     k = min(k, len(model.item_ids))

@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import (
     TrainedModel,
@@ -74,7 +75,7 @@ def holdout_start(data: ValidatedData, holdout_days: int) -> dt.date:
     """
     window = (data.run_date - data.window_start).days + 1
     if not 1 <= holdout_days < window:
-        raise ValueError(
+        raise BadSettings(
             f"holdout_days must be between 1 and window_days - 1 = {window - 1}, got {holdout_days}"
         )
     return data.run_date - dt.timedelta(days=holdout_days - 1)

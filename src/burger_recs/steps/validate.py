@@ -24,6 +24,7 @@ from burger_recs.contract import (
     Violation,
 )
 from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
+from burger_recs.errors import ExpectedFailure
 from burger_recs.logs import configure as configure_logging
 from burger_recs.validated import ValidatedData
 
@@ -104,7 +105,7 @@ _BUILTIN_RULES = {
 }
 
 
-class ValidationFailed(ValueError):
+class ValidationFailed(ExpectedFailure, ValueError):
     """The drop breaks the data contract; the message lists every problem."""
 
 
