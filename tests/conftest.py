@@ -1,5 +1,6 @@
 """Shared fixtures: SQLite and PostgreSQL engines, a throwaway PostgreSQL, a GCS emulator,
-the generated shop the pipeline runs use; and the markers a test gets from its fixtures.
+the generated shop the pipeline runs use, the compiled IR and the KFP API double (the
+without-cluster and production tests); and the markers a test gets from its fixtures.
 
 PostgreSQL comes from ``BURGER_RECS_TEST_POSTGRES_URL`` or from a server started for the
 session (tests/support/services.py). Every test that reaches a PostgreSQL fixture is marked
@@ -21,9 +22,11 @@ from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
+from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import metadata
 from burger_recs.db import make_engine
 from burger_recs.generate import generate_data
+from tests.support.kfp_double import KfpDouble
 from tests.support.pipeline import RUN_DATE, SHOP
 from tests.support.services import POSTGRES_URL_ENV, GcsEmulator, postgres_server
 
@@ -118,3 +121,18 @@ def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("shop")
     generate_data(root, end_date=RUN_DATE, **SHOP)
     return root
+
+
+@pytest.fixture(scope="session")
+def ir_text() -> str:
+    """The checked-in compiled pipeline."""
+    return compiled_pipeline().read_text()
+
+
+@pytest.fixture
+def kfp_double() -> Iterator[KfpDouble]:
+    """A running KFP API double; the test fails if any request broke the API's contract."""
+    double = KfpDouble().start()
+    yield double
+    double.stop()
+    assert double.violations == [], "requests the real KFP API would refuse"

@@ -21,8 +21,8 @@ import yaml
 
 from burger_recs.deploy import production
 from components import images
-from tests.cluster.test_manifests import build
 from tests.support import scan
+from tests.support.manifests import build
 
 REPO = production.REPO
 ALL_IMAGES = (images.BASE, *images.STEPS, *images.SERVICES)

@@ -14,8 +14,8 @@ from burger_recs import deploy
 from burger_recs.deploy import production, schedule
 from components import cluster
 from components.images import BASE
-from tests.cluster.test_manifests import _node_version, build
 from tests.production.schemas import BY_KIND
+from tests.support.manifests import build, validate
 
 APPLICATION = yaml.safe_load(production.APPLICATION.read_text())
 
@@ -35,7 +35,7 @@ def _validate(obj):
     if schema is not None:
         jsonschema.validate(obj, schema)
     else:
-        kubernetes_validate.validate(obj, _node_version(), strict=True)
+        validate(obj)
 
 
 def test_the_overlay_builds_and_every_object_validates(prod):

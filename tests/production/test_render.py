@@ -17,8 +17,8 @@ from burger_recs.deploy import production
 from burger_recs.deploy.docker import BuildError
 from burger_recs.deploy.kfp_api import version_name
 from components.images import STEPS, image_ref
-from tests.cluster.test_manifests import build
-from tests.production.conftest import fake_lock, write_lock
+from tests.support.manifests import build
+from tests.support.prod_lock import fake_lock, write_lock
 
 A, B = "a" * 40, "b" * 40
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")

@@ -1,6 +1,6 @@
 """The schedule's reconciler against the local double of the KFP v2beta1 API.
 
-The double (tests/cluster/kfp_double.py) checks every request as the real API reads it,
+The double (tests/support/kfp_double.py) checks every request as the real API reads it,
 recurring runs included (cron, concurrency, parameters against the version's pipeline); the
 last test shows it accepts what the kfp SDK's own client sends for recurring runs.
 """
@@ -25,7 +25,7 @@ from burger_recs.deploy import schedule as reconciler
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
 from components import images
-from tests.cluster.kfp_double import raw_request
+from tests.support.kfp_double import raw_request
 
 API = "/apis/v2beta1"
 SCHEDULE_FILE = production.OVERLAY / "schedule.yaml"

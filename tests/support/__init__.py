@@ -11,6 +11,14 @@
 - ``figures``, ``scan``, ``workers``: the reliability tests' figures, credential scanner, and
   the publisher and reader processes they kill. ``scan.py`` imports nothing from the project:
   the container tests mount it into the images as it is.
+- ``manifests``: kustomize builds and Kubernetes schema validation at the kind node's
+  version (the without-cluster and production tests).
+- ``kfp_double``: a local double of the KFP v2beta1 API, strict about what it accepts
+  (``burger-recs submit``, the schedule reconciler; the ``kfp_double`` fixture starts one).
+- ``prod_lock``: production image locks made up for the current code.
+- ``workflow_expressions``, ``workflow_jobs``: GitHub Actions expressions evaluated, and a
+  workflow job's ``run`` steps run with stand-ins for the commands they call (tested beside
+  them, ``test_workflow_*.py``).
 
 Test modules import from here, never from a conftest or from another test module.
 """

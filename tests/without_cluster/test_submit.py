@@ -1,9 +1,9 @@
 """`burger-recs submit` against a local double of the KFP v2beta1 API.
 
-The client is the kfp SDK's (deploy/kfp_api.py); the double (kfp_double.py) checks every
-request as the real API reads it, so what the SDK sends for this project is held to the API's
-contract. The last tests show the double refuses what the API refuses, and that the SDK's
-own calls, used directly, pass it too.
+The client is the kfp SDK's (deploy/kfp_api.py); the double (tests/support/kfp_double.py)
+checks every request as the real API reads it, so what the SDK sends for this project is held
+to the API's contract. The last tests show the double refuses what the API refuses, and that
+the SDK's own calls, used directly, pass it too.
 """
 
 import json
@@ -16,7 +16,7 @@ from burger_recs.cli import app
 from burger_recs.compile import retarget_images
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
-from tests.cluster.kfp_double import NOW, raw_request, snapshot, task
+from tests.support.kfp_double import NOW, raw_request, snapshot, task
 
 ARGS = {"data_uri": "gs://burger-shop/drops", "run_date": "2026-11-24", "k": 5}
 STEPS = ["ingest", "validate", "train", "evaluate", "recommend", "publish"]
