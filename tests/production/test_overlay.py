@@ -143,6 +143,7 @@ def test_secrets_are_referenced_by_name_and_never_defined(prod, compiled_docs):
     assert {ref["secretName"] for ref in _secret_refs(fresh)} == {
         cluster.DATABASE.name,
         cluster.STORAGE.name,
+        cluster.ALERTS.name,
     }
     # The Job takes no value from a Secret, and no credential as a plain value.
     (container,) = _one(prod, "Job")["spec"]["template"]["spec"]["containers"]

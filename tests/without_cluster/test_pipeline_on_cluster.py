@@ -13,8 +13,8 @@ def ir(ir_text):
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
 
-# The sharded branch's tasks, beside the six steps.
-SHARD_TASKS = {"shard_plan", "recommend_shard", "stage_shard", "commit"}
+# The sharded branch's tasks, beside the six steps and the final task.
+SHARD_TASKS = {"shard_plan", "recommend_shard", "stage_shard"}
 
 
 def _all_tasks(spec):
@@ -38,17 +38,21 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
         ]
         for name, executor in executors.items()
     }
+    notes = ("burger-recs-database", [("DATABASE_URL",) * 2], True)  # a failure note only
+    database = ("burger-recs-database", [("DATABASE_URL",) * 2], False)
+    alerts = ("burger-recs-alerts", [("ALERT_WEBHOOK_URL",) * 2, ("KUBEFLOW_UI_URL",) * 2], True)
     assert secrets == {
-        "ingest": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True)],
-        "validate": [],
-        "train": [],
-        "evaluate": [],
-        "recommend": [],
-        "publish": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
-        "shard-plan": [],
-        "recommend-shard": [],
-        "stage-shard": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
-        "commit": [("burger-recs-database", [("DATABASE_URL",) * 2], False)],
+        "ingest": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
+        "validate": [notes],
+        "train": [notes],
+        "evaluate": [notes],
+        "recommend": [notes],
+        "publish": [database],
+        "shard-plan": [notes],
+        "recommend-shard": [notes],
+        "stage-shard": [database],
+        "commit": [database],
+        "finish": [database, alerts],
     }
 
 
@@ -66,11 +70,15 @@ def test_images_are_never_pulled_again_and_every_step_requests_cpu_and_memory(ir
 def test_only_steps_that_are_safe_to_repeat_retry_and_they_are_never_cached(ir):
     spec, _ = ir
     tasks = {n: t for n, t in _all_tasks(spec).items() if "componentRef" in t}
-    tasks = {n: t for n, t in tasks.items() if not n.startswith(("condition", "for-loop"))}
+    tasks = {
+        n: t
+        for n, t in tasks.items()
+        if not n.startswith(("condition", "for-loop", "exit-handler"))
+    }
     retried = {name for name, t in tasks.items() if "retryPolicy" in t}
-    writers = {"ingest", "publish", "stage-shard", "commit"}
+    writers = {"ingest", "publish", "stage-shard", "commit", "finish"}
     assert retried == writers
-    assert tasks["publish"]["retryPolicy"]["maxRetryCount"] == 1
+    assert {tasks[name]["retryPolicy"]["maxRetryCount"] for name in writers} == {1}
     uncached = {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")}
     assert uncached == writers  # they read the drops or write the database
 
