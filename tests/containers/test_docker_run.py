@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import recommendations
+from burger_recs.local_run import RunFailed
 from components.images import REPO, STEPS, image_ref
-from tests.support.pipeline import run_day, task_names
+from tests.support.drops import with_negative_quantity
+from tests.support.pipeline import RUN_DATE, run_day, task_names
 
 pytestmark = pytest.mark.docker
 
@@ -135,3 +137,16 @@ def test_shards_run_in_the_step_images_and_publish_the_same_day(docker_run, shop
     assert reported == ran | {("stage", image_ref("commit"))}
     assert rows == one_rows
     assert result.record["rows_written"] == one_result.record["rows_written"] == len(rows)
+
+
+def test_a_broken_drop_fails_in_the_images_and_the_final_task_records_it(shop_data, tmp_path):
+    broken = with_negative_quantity(shop_data, tmp_path / "broken", RUN_DATE.isoformat())
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    with pytest.raises(RunFailed) as failure:
+        run_day(broken, url, tmp_path, runner="docker")
+    run = failure.value.result
+    assert run.record["status"] == "failed"
+    assert run.record["message"].startswith("validate failed: input data breaks the contract")
+    log = run.log_file.read_text()
+    assert f"step finish: code {run.record['code_version']}, image {image_ref('finish')}" in log
+    assert "Traceback" not in log  # an expected failure: its message alone

@@ -7,7 +7,6 @@ one alert; a webhook that is down changes nothing but a warning and costs bounde
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from burger_recs import alerts, db
 from burger_recs.compile import compiled_pipeline
 from burger_recs.local_run import RunFailed
 from tests.support.database import run_rows
+from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day
 from tests.support.webhook import dead_url, webhook_receiver
 
@@ -38,13 +38,7 @@ def test_the_compiled_pipeline_ends_every_run_in_its_final_task():
 @pytest.fixture
 def broken_drop(shop_data, tmp_path):
     """The shop with one order of the run date given a quantity of -4."""
-    broken = tmp_path / "broken"
-    shutil.copytree(shop_data, broken)
-    orders = broken / f"date={RUN_DATE}" / "orders.csv"
-    lines = orders.read_text().splitlines()
-    lines[1] = lines[1].rsplit(",", 2)[0] + ",-4," + lines[1].rsplit(",", 1)[1]
-    orders.write_text("\n".join(lines) + "\n")
-    return broken
+    return with_negative_quantity(shop_data, tmp_path / "broken", RUN_DATE.isoformat())
 
 
 def test_a_failed_day_is_recorded_by_the_pipeline_and_alerted_once(

@@ -1,7 +1,6 @@
 """The compiled pipeline, run end to end by kfp.local's SubprocessRunner."""
 
 import json
-import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -11,6 +10,7 @@ from burger_recs import db
 from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.local_run import RunFailed
 from burger_recs.model import TrainedModel
+from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
@@ -116,12 +116,7 @@ def test_broken_input_fails_before_training_and_leaves_the_database_alone(
     published, shop_data, tmp_path
 ):
     root, url, _ = published
-    broken = tmp_path / "broken"
-    shutil.copytree(shop_data, broken)
-    orders = broken / f"date={RUN_DATE}" / "orders.csv"
-    lines = orders.read_text().splitlines()
-    lines[1] = lines[1].rsplit(",", 2)[0] + ",-4," + lines[1].rsplit(",", 1)[1]
-    orders.write_text("\n".join(lines) + "\n")
+    broken = with_negative_quantity(shop_data, tmp_path / "broken", RUN_DATE.isoformat())
     engine = db.make_engine(url)
     before = _day(engine)
     with pytest.raises(RunFailed) as failure:

@@ -9,6 +9,7 @@ failure message must contain (see the README there). Every case is meant for the
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 RUN_DATE = dt.date(2026, 3, 4)
@@ -74,3 +75,13 @@ def expected_lines(case: Path) -> list[str]:
     """The substrings the case's failure message must contain: its expect.txt, line by line."""
     lines = (case / "expect.txt").read_text(encoding="utf-8").splitlines()
     return [line for line in lines if line.strip()]
+
+
+def with_negative_quantity(shop: Path, into: Path, day: str) -> Path:
+    """Copy the drops of ``shop`` to ``into``, the first order of ``day`` given quantity -4."""
+    shutil.copytree(shop, into)
+    orders = into / f"date={day}" / "orders.csv"
+    lines = orders.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0] + ",-4," + lines[1].rsplit(",", 1)[1]
+    orders.write_text("\n".join(lines) + "\n")
+    return into
