@@ -90,3 +90,13 @@ def test_a_dead_webhook_leaves_the_outcome_as_it_is_in_bounded_time(
     assert "not delivered" in log
     # The alert's attempts add at most their time-outs and backoff to the run.
     assert elapsed < 120
+
+
+def test_a_bad_parameter_fails_its_step_and_the_record_names_it(shop_data, tmp_path):
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    with pytest.raises(RunFailed) as failure:
+        run_day(shop_data, url, tmp_path, epochs=0)
+    run = failure.value.result
+    assert run.record["status"] == "failed"
+    assert run.record["message"] == "train failed: epochs must be at least 1, got 0"
+    assert "Inner task failed: 'train'" in run.message
