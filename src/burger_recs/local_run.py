@@ -196,8 +196,16 @@ def _teed(log_file: Path, verbose: bool, quiet: bool) -> Iterator[None]:
             stream: io.TextIOBase = _Tee(handle, sys.stdout)
         else:
             stream = _Console(handle, None if quiet else sys.stdout, log_file)
-        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
-            yield
+        # kfp.local logs some lines (a task skipped after a failure) through the root logger
+        # outside its own logging context, which makes logging add a root handler bound to
+        # the stream of the moment: this run's. The handlers are put back as they were, so
+        # that a later run in the same process never writes into this run's closed log.
+        root_handlers = logging.root.handlers[:]
+        try:
+            with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+                yield
+        finally:
+            logging.root.handlers[:] = root_handlers
         stream.flush()
 
 

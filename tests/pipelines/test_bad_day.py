@@ -100,3 +100,5 @@ def test_a_bad_parameter_fails_its_step_and_the_record_names_it(shop_data, tmp_p
     assert run.record["status"] == "failed"
     assert run.record["message"] == "train failed: epochs must be at least 1, got 0"
     assert "Inner task failed: 'train'" in run.message
+    # Earlier failed runs in this process left no logging handler on their closed logs.
+    assert "Logging error" not in run.log_file.read_text()
