@@ -23,6 +23,7 @@ from burger_recs.deploy.schedule import command as reconcile_schedule_command
 from burger_recs.version import code_version
 
 if TYPE_CHECKING:
+    from burger_recs.diff import RunDiff
     from burger_recs.local_run import LocalRun
 
 app = typer.Typer(
@@ -536,6 +537,151 @@ def runs_command(
             f"{r.run_id[:23]:<24}{r.run_date!s:<12}{r.status:<11}{r.code_version[:19]:<20}"
             f"{pk:<17}{r.rows_written:>9,}  {finished}"
         )
+
+
+@app.command(
+    "diff",
+    epilog="Recommendations are stored per day, not per run: the runs' days are compared "
+    "(mean Jaccard similarity of each customer's top-k item set, customers whose first item "
+    "changed). Two runs of the same day cannot be compared that way: a day holds only its "
+    "latest publication.",
+)
+def diff_command(
+    run_a: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_A",
+            help="A run id, or a day YYYY-MM-DD: that day's latest published run (by finished "
+            "time), else its latest run of any status. The run chosen is printed first.",
+            show_default=False,
+        ),
+    ],
+    run_b: Annotated[
+        str,
+        typer.Argument(metavar="RUN_B", help="A run id or a day, as RUN_A.", show_default=False),
+    ],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Compare two recorded runs: code, parameters, data, metrics, recommendations moved."""
+    from burger_recs import db
+    from burger_recs.diff import RunNotFound, diff_runs
+
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    try:
+        diff = diff_runs(engine, run_a, run_b)
+    except RunNotFound as exc:
+        raise _fail(str(exc)) from None
+    _print_diff(diff)
+
+
+def _print_diff(diff: RunDiff) -> None:
+    from burger_recs.runs import RunStatus
+
+    a, b = diff.a.record, diff.b.record
+    for label, run in (("A", diff.a), ("B", diff.b)):
+        chosen = ""
+        if run.by_day:
+            published = run.record.status is RunStatus.PUBLISHED
+            chosen = (
+                f"  ({run.ref}: the day's latest published run)"
+                if published
+                else f"  ({run.ref}: no published run that day, its latest run)"
+            )
+        typer.echo(f"{label}  run {run.record.run_id}{chosen}")
+
+    def side_by_side(title: str, rows: list[tuple[str, object, object]]) -> None:
+        cells = [(name, _diff_value(x), _diff_value(y)) for name, x, y in rows]
+        name_width = max([len(name) for name, _, _ in cells] + [len(title) - 2, 12]) + 2
+        a_width = max([len(x) for _, x, _ in cells] + [1]) + 3
+        b_width = max([len(y) for _, _, y in cells] + [1]) + 3
+        typer.echo(f"\n{title:<{name_width + 2}}{'A':<{a_width}}B")
+        for name, x, y in cells:
+            mark = f"{'':<{b_width - len(y)}}differs" if x != y else ""
+            typer.echo(f"  {name:<{name_width}}{x:<{a_width}}{y}{mark}".rstrip())
+
+    side_by_side(
+        "code versions",
+        [
+            ("code version", a.code_version, b.code_version),
+            ("model", a.model_version, b.model_version),
+        ],
+    )
+    if diff.params:
+        side_by_side("parameters that differ", [(p.name, p.a, p.b) for p in diff.params])
+    else:
+        count = len((a.params or {}).keys() | (b.params or {}).keys())
+        typer.echo(f"\nparameters that differ\n  none: all {count} parameters are the same")
+    side_by_side(
+        "data window and row counts",
+        [
+            ("run date", a.run_date, b.run_date),
+            ("data", a.data_uri, b.data_uri),
+            ("rows written", a.rows_written, b.rows_written),
+            ("customers", a.customers, b.customers),
+            ("status", a.status.value, b.status.value),
+            ("message", a.message, b.message),
+        ],
+    )
+
+    name_width = max([len(m.name) for m in diff.metrics] + [12]) + 2
+    typer.echo(f"\n{'metrics':<{name_width + 2}}{'A':>12}{'B':>12}{'B - A':>12}{'relative':>10}")
+    if not diff.metrics:
+        typer.echo("  none recorded")
+    for m in diff.metrics:
+        integral = isinstance(m.a, int) and isinstance(m.b, int)
+        change = (
+            "-" if m.change is None else f"{m.change:+,.0f}" if integral else f"{m.change:+.4f}"
+        )
+        relative = "-" if m.relative is None else f"{m.relative:+.1%}"
+        typer.echo(
+            f"  {m.name:<{name_width}}{_diff_metric(m.a):>12}{_diff_metric(m.b):>12}"
+            f"{change:>12}{relative:>10}"
+        )
+
+    typer.echo("\npublished recommendations")
+    if diff.movement is None:
+        typer.echo(f"  {diff.movement_note}")
+        return
+    moved = diff.movement
+    typer.echo(f"  {'days':<24}{moved.day_a} (A) -> {moved.day_b} (B)")
+    for label, record in (("A", a), ("B", b)):
+        if record.status is not RunStatus.PUBLISHED:
+            typer.echo(
+                f"  note: run {label} is {record.status}: {record.run_date} shows the day's latest "
+                "publication, not its own"
+            )
+    typer.echo(
+        f"  {'customers in both days':<24}{moved.common:,}  ({moved.only_a:,} only on "
+        f"{moved.day_a}, {moved.only_b:,} only on {moved.day_b})"
+    )
+    if moved.mean_jaccard is None or moved.first_changed_share is None:
+        typer.echo("  no customer has recommendations on both days: nothing to compare")
+        return
+    typer.echo(
+        f"  {'mean Jaccard of top-k':<24}{moved.mean_jaccard:.4f}  (1: the same items, "
+        "0: none in common)"
+    )
+    typer.echo(
+        f"  {'first item changed':<24}{moved.first_changed:,} of {moved.common:,} customers "
+        f"({moved.first_changed_share:.1%})"
+    )
+
+
+def _diff_value(value: object) -> str:
+    """Return a parameter's or a record field's value as the diff shows it."""
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _diff_metric(value: object) -> str:
+    """Return a metric's value as the diff shows it."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return _diff_value(value)
 
 
 MovieLensFolder = Annotated[
