@@ -27,6 +27,7 @@ import yaml
 
 from burger_recs import db
 from burger_recs.compile import retarget_images
+from burger_recs.run_index import refresh_index
 from burger_recs.runs import RunStatus, find_run
 
 log = logging.getLogger(__name__)
@@ -339,9 +340,11 @@ def run_pipeline(
         result.status = RunStatus.FAILED
         recorded = result.record.get("message") or "no run record was written"
         result.message = f"{_ANSI.sub('', str(exc))}\n{recorded}"
+        refresh_index(root, database_url)  # .local/runs/index.html; never fails the run
         raise RunFailed(result.message, result) from exc
     _collect(result)
     _read_record(result, database_url)
+    refresh_index(root, database_url)
     return result
 
 
