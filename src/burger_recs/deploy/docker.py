@@ -23,6 +23,35 @@ from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 BUILD_DIR = REPO / ".local" / "build"
 EXTRA_CA = BUILD_DIR / "extra-ca.pem"
+# The host's system trust stores (Debian/Ubuntu, Fedora/RHEL, Alpine and macOS), of which the
+# first that exists is pip's extra CA bundle inside the build unless one is named: behind a
+# TLS-intercepting proxy, its CA is installed there, and images build without a flag.
+SYSTEM_CA_BUNDLES = (
+    Path("/etc/ssl/certs/ca-certificates.crt"),
+    Path("/etc/pki/tls/certs/ca-bundle.crt"),
+    Path("/etc/ssl/cert.pem"),
+)
+NO_CA_BUNDLE = "none"
+
+
+def build_ca_bundle(named: str | None) -> Path | None:
+    """Return the CA bundle pip trusts inside the build.
+
+    Args:
+        named: a bundle's path; empty or None: the host's system bundle, when there is one;
+            ``none``: no extra bundle.
+
+    Raises:
+        BuildError: the named bundle does not exist.
+    """
+    if named == NO_CA_BUNDLE:
+        return None
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise BuildError(f"extra CA bundle {named}: no such file")
+        return path
+    return next((path for path in SYSTEM_CA_BUNDLES if path.is_file()), None)
 IMAGE_MAP = BUILD_DIR / "images.json"
 # The classic builder: no BuildKit (or buildx) needed where the engine lacks it.
 _ENV = {"DOCKER_BUILDKIT": "0"}
@@ -95,7 +124,7 @@ def build_image(
 def build_images(
     registry: str = DEFAULT_REGISTRY,
     python_image: str = DEFAULT_PYTHON_IMAGE,
-    extra_ca_bundle: str = "",
+    extra_ca_bundle: str | None = None,
     push: bool = False,
     image_map: Path = IMAGE_MAP,
     echo: Callable[[str], None] = print,
@@ -105,8 +134,9 @@ def build_images(
     Args:
         registry: registry prefix of the image references.
         python_image: the Python image the base builds FROM (``make base-image`` provides it).
-        extra_ca_bundle: a CA bundle pip must trust inside the build (a TLS proxy's); it is
-            used in a builder stage only and never reaches the final images.
+        extra_ca_bundle: a CA bundle pip must trust inside the build (a TLS proxy's); empty
+            or None: the host's system bundle (:func:`build_ca_bundle`); ``none``: no bundle.
+            It is used in a builder stage only and never reaches the final images.
         push: push every image after building.
         image_map: where to write the step -> image map (JSON).
         echo: where to report.
@@ -122,8 +152,10 @@ def build_images(
     if not present(python_image):
         raise BuildError(f"the Python image {python_image} is not present: run `make base-image`")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    if extra_ca_bundle:
-        shutil.copyfile(extra_ca_bundle, EXTRA_CA)
+    bundle = build_ca_bundle(extra_ca_bundle)
+    if bundle is not None:
+        shutil.copyfile(bundle, EXTRA_CA)
+        echo(f"pip inside the build trusts {bundle} (never copied into an image)")
     else:
         EXTRA_CA.write_text("")
     labels = {
