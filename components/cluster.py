@@ -71,6 +71,10 @@ STEPS = {
     "shard_plan": OnCluster("100m", "256Mi", secrets=(FAILURE_NOTES,)),
     "recommend_shard": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
     # Staging a shard replaces its staging table; a commit that already happened is a no-op.
+    # Inside the ParallelFor this retry may not happen: KFP 2.17.0 compiles it like any task's
+    # (backend/src/v2/compiler/argocompiler: dag.go DAG and task, container.go
+    # addContainerExecutorTemplate), but kubeflow/pipelines#12389 and #13897 (open) report
+    # that a task in a ParallelFor is not retried. A failed shard then fails the run; rerun the day.
     "stage_shard": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     "commit": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     # The final task: records every run and alerts. Recording again is an upsert, so safe.

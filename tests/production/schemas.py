@@ -11,7 +11,17 @@ misspelt or invented field fails here as the API server's structural pruning wou
   spec.pipelineName must exist, and a version's spec is immutable.
 - ``Application`` (argoproj.io/v1alpha1): Argo CD, manifests/crds/application-crd.yaml, only the
   fields used here: spec.project, source, destination, syncPolicy, revisionHistoryLimit.
+
+``validate_object`` validates any object of the overlay: these, a version's executor settings
+against kfp-kubernetes' own protobuf message (what KFP's driver parses them into), and the
+built-in kinds against the Kubernetes schemas of the kind node's version.
 """
+
+import jsonschema
+from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2
+
+from tests.support.manifests import validate
 
 METADATA = {
     "type": "object",
@@ -158,3 +168,18 @@ BY_KIND = {
     ("pipelines.kubeflow.org/v2beta1", "PipelineVersion"): PIPELINE_VERSION,
     ("argoproj.io/v1alpha1", "Application"): APPLICATION,
 }
+
+
+def validate_object(obj):
+    """Validate one object of the overlay (raises a jsonschema, kubernetes-validate or
+    protobuf ParseError)."""
+    schema = BY_KIND.get((obj["apiVersion"], obj["kind"]))
+    if schema is None:
+        validate(obj)
+        return
+    jsonschema.validate(obj, schema)
+    if obj["kind"] == "PipelineVersion":
+        platform = obj["spec"].get("platformSpec", {}).get("platforms", {})
+        executors = platform.get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
+        for config in executors.values():
+            json_format.ParseDict(config, kubernetes_executor_config_pb2.KubernetesExecutorConfig())

@@ -14,8 +14,8 @@ from burger_recs import deploy
 from burger_recs.deploy import production, schedule
 from components import cluster
 from components.images import BASE
-from tests.production.schemas import BY_KIND
-from tests.support.manifests import build, validate
+from tests.production.schemas import validate_object
+from tests.support.manifests import build
 
 APPLICATION = yaml.safe_load(production.APPLICATION.read_text())
 
@@ -31,11 +31,7 @@ def _one(objects, kind):
 
 
 def _validate(obj):
-    schema = BY_KIND.get((obj["apiVersion"], obj["kind"]))
-    if schema is not None:
-        jsonschema.validate(obj, schema)
-    else:
-        validate(obj)
+    validate_object(obj)
 
 
 def test_the_overlay_builds_and_every_object_validates(prod):
@@ -45,6 +41,8 @@ def test_the_overlay_builds_and_every_object_validates(prod):
             _validate(obj)
         except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}")
+        # A rendering made without --image-pull-secret names none.
+        assert "imagePullSecret" not in str(obj)
         # Where KFP keeps pipelines and runs the steps' pods.
         assert obj["metadata"]["namespace"] == deploy.NAMESPACE
 

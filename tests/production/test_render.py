@@ -17,6 +17,7 @@ from burger_recs.deploy import production
 from burger_recs.deploy.docker import BuildError
 from burger_recs.deploy.kfp_api import version_name
 from components.images import STEPS, image_ref
+from tests.production.schemas import validate_object
 from tests.support.manifests import build
 from tests.support.prod_lock import fake_lock, write_lock
 
@@ -88,6 +89,44 @@ def test_a_rendering_pins_every_image_and_names_the_repository_and_commit(overla
     assert container["image"] == lock.images["base"]  # the reconciler: base image, by digest
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PIPELINE_VERSION"] == name
+
+
+def test_an_image_pull_secret_reaches_every_step_and_the_job_and_still_validates(
+    overlay, compiled_docs
+):
+    write_lock(overlay, fake_lock())
+    plain = _docs(_render(overlay, compiled_docs)["pipeline.yaml"])["PipelineVersion"]
+    files = _render(overlay, compiled_docs, image_pull_secrets=["regcred"])
+    version = _docs(files["pipeline.yaml"])["PipelineVersion"]
+    spec = version["spec"]
+    executors = spec["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(spec["pipelineSpec"]["deploymentSpec"]["executors"])
+    expected = [
+        {"secretName": "regcred", "secretNameParameter": {"runtimeValue": {"constant": "regcred"}}}
+    ]
+    assert all(e["imagePullSecret"] == expected for e in executors.values())
+    # Otherwise the settings are those of the rendering without it; the content, so the
+    # version's name, differs.
+    old = plain["spec"]["platformSpec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert {
+        n: {k: v for k, v in e.items() if k != "imagePullSecret"} for n, e in executors.items()
+    } == old
+    assert version["metadata"]["name"] != plain["metadata"]["name"]
+    # Built by kustomize, every object still validates (the executor settings as the
+    # kfp-kubernetes message KFP's driver reads), and the reconciler Job pulls with it too.
+    production.write(overlay, files)
+    objects = build(overlay)
+    for obj in objects:
+        validate_object(obj)
+    (job,) = [o for o in objects if o["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    # The check renders with the same Secret: current; without it: stale.
+    assert production.check(overlay, docs=compiled_docs, image_pull_secrets=["regcred"]).state == (
+        "current"
+    )
+    assert production.check(overlay, docs=compiled_docs).state == "stale"
+    with pytest.raises(production.RenderError, match="no Secret name"):
+        _render(overlay, compiled_docs, image_pull_secrets=["Reg Cred"])
 
 
 def test_submit_and_the_rendering_name_the_same_content_alike(compiled_docs, tmp_path):
@@ -236,6 +275,8 @@ def test_make_passes_the_variables_to_the_command():
     assert "--check" in dry("CHECK=1") and "--check" not in dry()
     assert "--preview --commit 'abc'" in dry("PREVIEW=1", "COMMIT=abc")
     assert "--registry 'r.example/x'" in dry("PROD_REGISTRY=r.example/x")
+    assert "--image-pull-secret 'regcred'" in dry("IMAGE_PULL_SECRET=regcred")
+    assert "--image-pull-secret" not in dry()
 
 
 # -- the lock and the push (CI on main) --------------------------------------------------

@@ -6,6 +6,7 @@ last test shows it accepts what the kfp SDK's own client sends for recurring run
 """
 
 import dataclasses
+import datetime as dt
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from burger_recs.deploy import production
 from burger_recs.deploy import schedule as reconciler
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
+from burger_recs.settings import resolve_run_date
 from components import images
 from tests.support.kfp_double import raw_request
 
@@ -35,7 +37,7 @@ SCHEDULE = Schedule(
     experiment="burger-recs-production",
     cron="0 30 23 * * *",
     timezone="UTC",
-    parameters={"data_uri": "gs://shop-drops/daily", "run_date": "[[ScheduledTime.2006-01-02]]"},
+    parameters={"data_uri": "gs://shop-drops/daily", "day_closes_at": "23:30"},
 )
 
 
@@ -63,8 +65,6 @@ def kfp(kfp_double, ir_text):
     ):
         version = kfp_double.add_version(pipeline["pipeline_id"], name, spec)
         version["tags"] = {"code_version": code, "images": "pinned"}
-        version["code_source_url"] = f"https://github.com/example/burger-recs/tree/{code}"
-        version["pipeline_spec"] = spec  # as the API returns a version
     kfp_double.spec = spec
     return kfp_double
 
@@ -79,6 +79,12 @@ def _reconcile(kfp, schedule=SCHEDULE, version="burger-recs-daily-v2", **kwargs)
     kwargs.setdefault("sleep", Sleeps())
     outcome = reconciler.reconcile(KfpApi(kfp.url), schedule, version, echo=lines.append, **kwargs)
     return outcome, lines
+
+
+def _request_body(run):
+    """A recurring run as KFP shows it, less what the server sets: a body to create it with."""
+    server = ("recurring_run_id", "status", "created_at", "updated_at", "namespace")
+    return {k: v for k, v in run.items() if k not in server}
 
 
 def _writes(kfp):
@@ -141,10 +147,9 @@ def test_a_new_version_replaces_the_recurring_run_new_first(kfp):
 @pytest.mark.parametrize(
     ("change", "shown"),
     [
-        ({"cron": "0 0 22 * * *"}, "cron"),
+        ({"cron": "0 30 23 * * 1-5"}, "cron"),
         ({"parameters": {**SCHEDULE.parameters, "k": 5}}, "parameters"),
         ({"max_concurrency": 2}, "max concurrency"),
-        ({"catchup": True}, "catch-up"),
         ({"experiment": "another-experiment"}, "experiment"),
     ],
 )
@@ -175,11 +180,7 @@ def test_duplicates_of_its_name_are_deleted_and_a_matching_one_kept(kfp):
     api = KfpApi(kfp.url)
     created, _ = _reconcile(kfp)
     matching = dict(kfp.recurring_runs[created.recurring_run_id])
-    body = {
-        k: v
-        for k, v in matching.items()
-        if k not in ("recurring_run_id", "status", "created_at", "updated_at", "namespace")
-    }
+    body = _request_body(matching)
     api.create_recurring_run({**body, "trigger": {"cron_schedule": {"cron": "0 0 1 * * *"}}})
     kfp.requests.clear()
     outcome, _ = _reconcile(kfp)
@@ -244,11 +245,7 @@ def test_the_double_refuses_what_the_server_refuses(kfp):
     api = KfpApi(kfp.url)
     _reconcile(kfp)
     (run,) = kfp.recurring_runs.values()
-    body = {
-        k: v
-        for k, v in run.items()
-        if k not in ("recurring_run_id", "status", "created_at", "updated_at", "namespace")
-    }
+    body = _request_body(run)
     for change, error in (
         ({"max_concurrency": "11"}, "at most 10"),
         ({"trigger": {"cron_schedule": {"cron": "0 30 23"}}}, "cron is not a supported"),
@@ -300,7 +297,125 @@ def test_the_schedule_file_is_checked(text, error):
     del base["cron"]
     with pytest.raises(ScheduleError, match="missing setting cron"):
         parse_schedule(yaml.safe_dump(base))
-    assert parse_schedule(yaml.safe_dump({**base, "cron": "@daily"})).cron == "@daily"
+    midnight = {**base, "cron": "@daily", "parameters": {"day_closes_at": "00:00"}}
+    assert parse_schedule(yaml.safe_dump(midnight)).cron == "@daily"
+
+
+# -- the day a scheduled run processes -------------------------------------------------
+def _root_source(spec, task_name, parameter):
+    """Where a task's input parameter comes from, followed up to the pipeline's own inputs."""
+    owner = {}  # component -> (the DAG holding the task that runs it, that task)
+    dags = {"root": spec["root"]["dag"]}
+    dags |= {name: c["dag"] for name, c in spec["components"].items() if "dag" in c}
+    for dag_name, dag in dags.items():
+        for task in dag["tasks"].values():
+            owner[task["componentRef"]["name"]] = (dag_name, task)
+    (dag_name,) = [name for name, dag in dags.items() if task_name in dag["tasks"]]
+    source = dags[dag_name]["tasks"][task_name]["inputs"]["parameters"][parameter]
+    while "componentInputParameter" in source and dag_name != "root":
+        dag_name, task = owner[dag_name]
+        source = task["inputs"]["parameters"][source["componentInputParameter"]]
+    return source
+
+
+def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp, ir_text):
+    """Where a scheduled run's day comes from, from the schedule file to the steps.
+
+    The IR: ingest (which picks the day) and finish (which records it) take scheduled_at
+    from KFP's schedule-time placeholder and day_closes_at from the pipeline parameter. At
+    KFP 2.17 a run of a recurring run pinned to a version is created through the API server
+    (backend/src/crd/controller/scheduledworkflow/controller.go,
+    submitNewWorkflowIfNotAlreadySubmitted), which sets its ScheduledAtInSec and the
+    Workflow's workflowEpoch label to its create time (backend/src/apiserver/resource/
+    resource_manager.go, CreateRun); the driver gives the placeholder that label, else the
+    Workflow's creation time (backend/src/v2/cmd/driver/main.go,
+    resolvePipelineJobScheduleTimeUTCFromWorkflow). So the placeholder is the time the
+    controller started the run: on time, or late.
+    """
+    spec = next(yaml.safe_load_all(ir_text))
+    placeholder = {"runtimeValue": {"constant": "{{$.pipeline_job_schedule_time_utc}}"}}
+    for task in ("ingest", "finish"):
+        assert _root_source(spec, task, "scheduled_at") == placeholder
+        assert _root_source(spec, task, "day_closes_at") == {
+            "componentInputParameter": "day_closes_at"
+        }
+        assert _root_source(spec, task, "run_date") == {"componentInputParameter": "run_date"}
+    # The committed schedule, through the reconciler, as KFP keeps the recurring run's
+    # parameters (the controller passes them on unchanged to every run it creates).
+    _reconcile(kfp, reconciler.load_schedule(SCHEDULE_FILE))
+    (recurring,) = kfp.recurring_runs.values()
+    parameters = recurring["runtime_config"]["parameters"]
+    assert "run_date" not in parameters
+    slot = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)  # 0 30 23 * * *, UTC
+    for late in (dt.timedelta(0), dt.timedelta(hours=5), dt.timedelta(hours=23, minutes=59)):
+        created = (slot + late).strftime("%Y-%m-%dT%H:%M:%SZ")  # the driver's RFC 3339
+        day = resolve_run_date("", created, parameters["day_closes_at"])
+        assert day == dt.date(2026, 11, 24), f"a run started {late} late"
+    # Without day_closes_at at the cron's time, a run started after midnight would take the
+    # next day: the reconciler refuses that schedule (below).
+    assert resolve_run_date("", "2026-11-25T00:30:00Z", "00:00") == dt.date(2026, 11, 25)
+    # A backfill is a run with its run_date: that day, whenever it runs.
+    assert resolve_run_date("2026-11-20", "2026-11-25T09:00:00Z", "23:30") == dt.date(2026, 11, 20)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            {"parameters": {"run_date": "[[ScheduledTime.2006-01-02]]"}},
+            r"KFP macro.*does not replace.*pinned to a pipeline version.*12494",
+        ),
+        ({"parameters": {"data_uri": "gs://x/[[RunUUID]]"}}, "parameter data_uri.*KFP macro"),
+        ({"parameters": {"run_date": "2026-11-24"}}, "every scheduled run would process"),
+        ({"catchup": True}, r"catchup must stay false.*all created at the same moment"),
+        (
+            {"parameters": {"day_closes_at": "00:00"}},
+            r"day_closes_at is '00:00', but the cron '0 30 23 \* \* \*' fires daily at "
+            r'23:30 UTC.*Set day_closes_at: "23:30"',
+        ),
+        ({"parameters": {"day_closes_at": "23:30:00"}}, "must be a time of day"),
+        ({"parameters": {"day_closes_at": 1410}}, r"\"HH:MM\" \(quoted\), got 1410"),
+        ({"cron": "@daily"}, "day_closes_at is '23:30'.*fires daily at 00:00"),
+        ({"timezone": "Europe/Berlin"}, "day_closes_at is a UTC time"),
+    ],
+)
+def test_a_schedule_whose_runs_would_miss_their_day_is_refused(kfp, change, error):
+    base = yaml.safe_load(SCHEDULE_FILE.read_text())
+    if "parameters" in change:
+        change = {"parameters": {**base["parameters"], **change["parameters"]}}
+    with pytest.raises(ScheduleError, match=error):
+        parse_schedule(yaml.safe_dump({**base, **change}))
+    # The reconciler refuses the same, given a Schedule directly, before any request.
+    with pytest.raises(ScheduleError, match=error):
+        _reconcile(kfp, dataclasses.replace(SCHEDULE, **change))
+    assert kfp.requests == []
+
+
+def test_day_closes_at_left_out_counts_as_the_versions_default(kfp):
+    parameters = {"data_uri": "gs://shop-drops/daily"}
+    with pytest.raises(ScheduleError, match=r"'00:00' \(the pipeline's default\).*23:30 UTC"):
+        _reconcile(kfp, dataclasses.replace(SCHEDULE, parameters=parameters))
+    assert _writes(kfp) == []
+    # At midnight the default fits; a cron at several times of day has no time to match.
+    for cron, action in (("0 0 0 * * *", "created"), ("0 30 */6 * * *", "updated")):
+        schedule = dataclasses.replace(SCHEDULE, cron=cron, parameters=parameters)
+        assert _reconcile(kfp, schedule)[0].action == action
+    assert reconciler.daily_time("0 30 */6 * * *") is None
+    assert reconciler.daily_time("0 5 7 * * 1-5") == "07:05"
+
+
+def test_a_recurring_run_with_catch_up_in_kfp_is_replaced(kfp):
+    api = KfpApi(kfp.url)
+    created, _ = _reconcile(kfp)
+    run = dict(kfp.recurring_runs[created.recurring_run_id])
+    body = _request_body(run)
+    api.delete_recurring_run(created.recurring_run_id)
+    api.create_recurring_run({**body, "no_catchup": False})  # made by hand, catch-up on
+    outcome, _ = _reconcile(kfp)
+    assert outcome.action == "updated"
+    assert outcome.changes == ("catch-up: True -> False",)
+    (run,) = kfp.recurring_runs.values()
+    assert run["no_catchup"] is True
 
 
 # -- the command, by hand and as the hook Job runs it -------------------------------------

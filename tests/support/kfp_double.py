@@ -8,13 +8,26 @@ models of ``kfp_server_api`` (the client generated from the server's API, which 
 uses), so a misspelt or invented field is refused. Every refused request is kept in
 ``violations`` and answered with HTTP 400, like the server's InvalidArgument.
 
+Its answers are held to the same models, and to what the server fills: every JSON body it
+returns must deserialize into the ``kfp_server_api`` model of its route with no field the
+model lacks, and with no field the server's converter never fills (``SERVER_FILLS``: the
+model has ``pod_name`` on a task and ``code_source_url`` on a version, which KFP 2.17 never
+returns), so that the client cannot come to read a field the real API leaves empty. An
+answer that breaks this is a bug of the double: it is kept in ``violations`` and answered
+with HTTP 500.
+
 Each endpoint names the upstream behaviour it mirrors, in kubeflow/pipelines at tag 2.17.0:
-the routes of backend/api/v2beta1/*.proto (grpc-gateway: JSON with the proto's field names,
-empty lists left out), and the server code named beside the endpoint.
+the routes of backend/api/v2beta1/*.proto (grpc-gateway with the marshaler of
+backend/src/apiserver/common/utils.go: proto field names, unpopulated fields left out), and
+the server code named beside the endpoint. Errors carry the gRPC code grpc-gateway maps to
+the HTTP status (InvalidArgument 3 = 400, NotFound 5 = 404, AlreadyExists 6 = 409;
+backend/src/common/util/error.go builds them).
 
 Runs move through ``run_script``: each GET of a run returns the next snapshot, and the last
-one from then on. Recurring runs (the production schedule's reconciler) are created, listed,
-enabled, disabled and deleted as the server does, with its checks of cron and concurrency.
+one from then on; ``snapshot`` and ``task`` build the task details as the server derives them
+from the run's Argo Workflow. Recurring runs (the production schedule's reconciler) are
+created, listed, enabled, disabled and deleted as the server does, with its checks of cron
+and concurrency.
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ import json
 import threading
 import urllib.error
 import urllib.request
+import uuid
+import zlib
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,8 +50,10 @@ import kfp_server_api
 import yaml
 
 API = "/apis/v2beta1"
+# The package formats the upload tells by the file name (backend/src/apiserver/server/util.go).
 PACKAGE_EXTENSIONS = (".yaml", ".yml", ".json", ".zip", ".tar.gz", ".tgz")
-# The JSON types the server accepts for each IR parameter type.
+# The JSON types the server accepts for each IR parameter type (v2_template.go,
+# validatePipelineJobInputs; stricter here: an integer parameter takes no 5.0).
 PARAMETER_TYPES = {
     "STRING": (str,),
     "NUMBER_INTEGER": (int,),
@@ -44,6 +61,57 @@ PARAMETER_TYPES = {
     "BOOLEAN": (bool,),
 }
 NOW = "2026-11-24T07:00:00Z"
+# A time the server never set: time.Unix(0, 0) as a Timestamp (a finished_at of a run that
+# has not finished, toApiRun), and Go's zero time (a node that has not finished, toApiTask...).
+EPOCH = "1970-01-01T00:00:00Z"
+ZERO_TIME = "0001-01-01T00:00:00Z"
+# The Workflow a run's nodes belong to: the pipeline's name as generateName (argo.go, Compile)
+# plus the 5 characters Kubernetes adds.
+WORKFLOW = "burger-recs-daily-x7k2p"
+# The service account the compiled Workflow runs as (argocompiler/argo.go, Compile; the
+# default of backend/src/apiserver/common/const.go), which CreateRun records on the run.
+SERVICE_ACCOUNT = "pipeline-runner"
+
+# backend/src/apiserver/server/api_converter.go at 2.17.0: the fields each converter fills,
+# for the models the client reads. The models (from the protos) have more, which the server
+# never returns: a task's pod_name and executor_detail (toApiPipelineTaskDetail), a version's
+# code_source_url (toApiPipelineVersion; only v1beta1 returns it).
+SERVER_FILLS = {
+    "V2beta1Pipeline": {  # toApiPipeline
+        *("pipeline_id", "name", "display_name", "description", "created_at", "namespace"),
+        *("tags", "error"),
+    },
+    "V2beta1PipelineVersion": {  # toApiPipelineVersion
+        *("pipeline_id", "pipeline_version_id", "name", "display_name", "description"),
+        *("created_at", "tags", "package_url", "pipeline_spec", "error"),
+    },
+    "V2beta1Experiment": {  # toApiExperiment
+        *("experiment_id", "display_name", "description", "created_at", "last_run_created_at"),
+        *("namespace", "storage_state"),
+    },
+    "V2beta1Run": {  # toApiRun
+        *("run_id", "experiment_id", "recurring_run_id", "display_name", "description"),
+        *("service_account", "runtime_config", "storage_state", "state", "state_history"),
+        *("created_at", "scheduled_at", "finished_at", "run_details", "plugins_input"),
+        *("plugins_output", "pipeline_version_reference", "pipeline_spec", "error"),
+    },
+    "V2beta1RunDetails": {"pipeline_context_id", "pipeline_run_context_id", "task_details"},
+    "V2beta1PipelineTaskDetail": {  # toApiPipelineTaskDetail
+        *("run_id", "task_id", "display_name", "create_time", "start_time", "end_time"),
+        *("state", "execution_id", "inputs", "outputs", "parent_task_id", "state_history"),
+        *("child_tasks", "error"),
+    },
+    "V2beta1RecurringRun": {  # toApiRecurringRun
+        *("recurring_run_id", "display_name", "service_account", "description", "status"),
+        *("created_at", "updated_at", "max_concurrency", "no_catchup", "trigger"),
+        *("runtime_config", "namespace", "experiment_id", "plugins_input", "mode"),
+        *("pipeline_version_reference", "pipeline_spec", "error"),
+    },
+}
+# Fields an answer has that its model lacks. The healthz answer is not grpc-gateway's but a
+# handler's, with fields the proto does not declare (backend/src/apiserver/main.go,
+# healthzResponse); kfp.Client reads only multi_user.
+BEYOND_THE_MODEL = {"V2beta1GetHealthzResponse": {"commit_sha", "tag_name"}}
 
 
 class Refused(Exception):
@@ -52,6 +120,10 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, code: int = 3) -> None:
         super().__init__(message)
         self.status, self.code = status, code
+
+
+class BadAnswer(Exception):
+    """An answer of the double the real API would never give (a bug of the double)."""
 
 
 @dataclass
@@ -65,9 +137,13 @@ class Request:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
+def _model(name: str) -> type:
+    return getattr(kfp_server_api.models, name)
+
+
 def check_fields(value: object, model: str, where: str) -> None:
     """Refuse fields that the ``kfp_server_api`` model (and its nested models) lacks."""
-    cls = getattr(kfp_server_api, model)
+    cls = _model(model)
     if not isinstance(value, dict):
         raise Refused(400, f"{where}: expected a JSON object for {model}")
     fields = {json_name: name for name, json_name in cls.attribute_map.items()}
@@ -79,8 +155,90 @@ def check_fields(value: object, model: str, where: str) -> None:
             check_fields(item, kind, f"{where}.{key}")
 
 
+def check_answer(value: object, kind: str, where: str) -> None:
+    """Fail unless ``value`` is JSON the server could return as ``kind`` (a model or type).
+
+    Strict where requests are lenient: types, enum values and times are checked too, no field
+    may be missing from the model (``BEYOND_THE_MODEL`` aside) or beyond what the server
+    fills (``SERVER_FILLS``), and the kfp SDK's own client must deserialize it.
+
+    Raises:
+        BadAnswer: what is wrong, and where.
+    """
+    if kind.startswith("list["):
+        if not isinstance(value, list):
+            raise BadAnswer(f"{where}: expected a list for {kind}")
+        for i, item in enumerate(value):
+            check_answer(item, kind[5:-1], f"{where}[{i}]")
+        return
+    if kind.startswith("dict("):
+        if not isinstance(value, dict):
+            raise BadAnswer(f"{where}: expected an object for {kind}")
+        inner = kind[5:-1].split(", ", 1)[1]
+        for key, item in value.items():
+            check_answer(item, inner, f"{where}.{key}")
+        return
+    native = {"str": str, "int": int, "bool": bool, "float": (int, float)}
+    if kind in native:
+        if not isinstance(value, native[kind]) or (kind != "bool" and isinstance(value, bool)):
+            raise BadAnswer(f"{where}: {value!r} is no {kind}")
+        return
+    if kind == "datetime":
+        try:
+            dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise BadAnswer(f"{where}: {value!r} is no RFC 3339 time") from None
+        return
+    if kind == "object":
+        return
+    cls = _model(kind)
+    if hasattr(cls, "allowable_values"):  # an enum: the server writes its name
+        if value not in cls.allowable_values:
+            raise BadAnswer(f"{where}: {value!r} is no {kind} ({cls.allowable_values})")
+        return
+    if not isinstance(value, dict):
+        raise BadAnswer(f"{where}: expected an object for {kind}")
+    fields = {json_name: name for name, json_name in cls.attribute_map.items()}
+    extra = set(value) - set(fields) - BEYOND_THE_MODEL.get(kind, set())
+    if extra:
+        raise BadAnswer(f"{where}: {kind} has no field {sorted(extra)}")
+    unfilled = set(value) - SERVER_FILLS.get(kind, set(value))
+    if unfilled:
+        raise BadAnswer(f"{where}: the server never fills {sorted(unfilled)} of {kind}")
+    for key, item in value.items():
+        if key in fields:
+            check_answer(item, cls.openapi_types[fields[key]], f"{where}.{key}")
+
+
+@dataclass
+class _Body:
+    """What kfp_server_api.ApiClient.deserialize reads of a response."""
+
+    data: str
+
+
+_READER: list = []  # one kfp_server_api.ApiClient, made when first needed
+
+
+def deserialize(answer: object, model: str) -> object:
+    """Return the answer as the kfp SDK's generated client reads it (its model object)."""
+    if not _READER:
+        _READER.append(kfp_server_api.ApiClient())
+    return _READER[0].deserialize(_Body(json.dumps(answer)), model)
+
+
+def _wire(message: dict) -> dict:
+    """Leave out unpopulated fields, as the server's marshaler does (EmitUnpopulated false)."""
+    return {k: v for k, v in message.items() if v not in (None, "", False, 0, [], {})}
+
+
 def name_filter(query: dict[str, list[str]]) -> str:
-    """Return the name an ``EQUALS display_name`` filter asks for, as kfp.Client sends it."""
+    """Return the name an ``EQUALS display_name`` filter asks for, as kfp.Client sends it.
+
+    The filter is a JSON-encoded backend/api/v2beta1/filter.proto Filter (an enum by name or
+    number, protojson), read by backend/src/apiserver/filter/filter.go; only the one
+    predicate the client sends is understood here, anything else is refused.
+    """
     try:
         parsed = json.loads(query["filter"][0])
         (predicate,) = parsed["predicates"]
@@ -144,24 +302,26 @@ class KfpDouble:
 
     # -- the API ---------------------------------------------------------------------------
     def handle(self, request: Request) -> dict:
-        """Answer one request (raises Refused)."""
+        """Answer one request (raises Refused; BadAnswer for an answer the API never gives)."""
         route = (request.method, request.path.removeprefix(API))
         parts = route[1].strip("/").split("/")
         if route == ("GET", "/healthz"):
-            # backend/src/apiserver/main.go, newHealthzResponse: kfp.Client() asks it whether
-            # KFP is multi-user (a single-user standalone KFP here).
-            return {"commit_sha": "unknown", "tag_name": "unknown", "multi_user": False}
+            # backend/src/apiserver/main.go, newHealthzResponse (a plain handler, encoding/json:
+            # no field left out): kfp.Client() asks whether KFP is multi-user (not here).
+            healthz = {"commit_sha": "unknown", "tag_name": "unknown", "multi_user": False}
+            return _answer(healthz, "V2beta1GetHealthzResponse")
         if route == ("GET", "/pipelines"):
             # pipeline.proto ListPipelines; kfp.Client.get_pipeline_id filters by name.
             name = name_filter(request.query)
             found = [p for p in self.pipelines.values() if p["display_name"] == name]
-            return {"pipelines": found, "total_size": len(found)} if found else {}
+            return _answer(_listed("pipelines", found), "V2beta1ListPipelinesResponse")
         if route == ("POST", "/pipelines"):
             # pipeline.proto CreatePipeline (body: the pipeline).
-            return self._create_pipeline(request.body)
+            return _answer(self._create_pipeline(request.body), "V2beta1Pipeline")
         if route == ("POST", "/pipelines/upload_version"):
-            # pipeline_upload_server.go uploadPipelineVersion (multipart, not grpc-gateway).
-            return self._upload_version(request)
+            # pipeline_upload_server.go uploadPipelineVersion (multipart, not grpc-gateway; it
+            # answers with the marshaler's proto names too).
+            return _answer(self._upload_version(request), "V2beta1PipelineVersion")
         if request.method == "GET" and parts[0] == "pipelines" and parts[2:] == ["versions"]:
             # pipeline.proto ListPipelineVersions: by name, or the newest one page at a time.
             if parts[1] not in self.pipelines:
@@ -171,32 +331,42 @@ class KfpDouble:
                 name = name_filter(request.query)
                 found = [v for v in found if v["display_name"] == name]
             found = _sorted_page(found, request.query)
-            return {"pipeline_versions": found, "total_size": len(found)} if found else {}
+            listed = _listed("pipeline_versions", found)
+            return _answer(listed, "V2beta1ListPipelineVersionsResponse")
         if route == ("GET", "/experiments"):
             # experiment.proto ListExperiments; kfp.Client.get_experiment filters by name.
             name = name_filter(request.query)
             found = [e for e in self.experiments.values() if e["display_name"] == name]
-            return {"experiments": found, "total_size": len(found)} if found else {}
+            return _answer(_listed("experiments", found), "V2beta1ListExperimentsResponse")
         if route == ("POST", "/experiments"):
-            # experiment.proto CreateExperiment (body: the experiment).
+            # experiment.proto CreateExperiment (body: the experiment); the answer as
+            # api_converter.go toApiExperiment builds it.
             check_fields(request.body, "V2beta1Experiment", "experiment")
             if not request.body.get("display_name"):
                 raise Refused(400, "experiment needs a display_name")
-            experiment = {**request.body, "experiment_id": self._id("experiment")}
-            self.experiments[experiment["experiment_id"]] = experiment
-            return experiment
+            experiment = {
+                **request.body,
+                "experiment_id": self._id("experiment"),
+                "created_at": NOW,
+                "last_run_created_at": EPOCH,
+                "storage_state": "AVAILABLE",
+            }
+            self.experiments[experiment["experiment_id"]] = _wire(experiment)
+            return _answer(self.experiments[experiment["experiment_id"]], "V2beta1Experiment")
         if route == ("POST", "/runs"):
             # run.proto CreateRun (body: the run).
-            return self._create_run(request.body)
+            return _answer(self._create_run(request.body), "V2beta1Run")
         if request.method == "GET" and parts[0] == "runs" and len(parts) == 2:
             # run.proto GetRun: the state and the tasks' details (run_script).
-            return self._get_run(parts[1])
+            return _answer(self._get_run(parts[1]), "V2beta1Run")
         if parts[0] == "recurringruns":
             # recurring_run.proto: Create, List, Get, Enable, Disable, Delete.
             return self._recurring_runs(request, parts[1:])
         raise Refused(404, f"no route {request.method} {request.path}", code=5)
 
     def _create_pipeline(self, body: object) -> dict:
+        # pipeline_server.go CreatePipeline and resource_manager.go: a display name is needed;
+        # a second pipeline of one name is AlreadyExists (storage/pipeline_store.go).
         check_fields(body, "V2beta1Pipeline", "pipeline")
         if body.get("pipeline_id"):
             raise Refused(400, "pipeline_id is assigned by the server")
@@ -204,24 +374,38 @@ class KfpDouble:
             raise Refused(400, "pipeline needs a display_name")
         if any(p["display_name"] == body["display_name"] for p in self.pipelines.values()):
             raise Refused(409, f"pipeline {body['display_name']} already exists", code=6)
-        pipeline = {**body, "pipeline_id": self._id("pipeline"), "created_at": NOW}
-        self.pipelines[pipeline["pipeline_id"]] = pipeline
-        return pipeline
+        name = body.get("name") or body["display_name"]
+        pipeline = {**body, "name": name, "pipeline_id": self._id("pipeline"), "created_at": NOW}
+        self.pipelines[pipeline["pipeline_id"]] = _wire(pipeline)
+        return self.pipelines[pipeline["pipeline_id"]]
 
-    def add_version(self, pipeline_id: str, name: str, spec: dict) -> dict:
-        """Store a version as an upload would (also for tests that pre-populate)."""
+    def add_version(
+        self, pipeline_id: str, name: str, spec: dict, platform: dict | None = None
+    ) -> dict:
+        """Store a version as an upload would (also for tests that pre-populate).
+
+        As api_converter.go toApiPipelineVersion returns it: with its pipeline_spec (nested
+        with the platform spec when there is one: api_util.go YamlStringToPipelineSpecStruct)
+        and without code_source_url, which the v2beta1 API never returns.
+        """
         version = {
             "pipeline_id": pipeline_id,
             "pipeline_version_id": self._id("version"),
             "display_name": name,
             "name": name,
             "created_at": NOW,
+            "pipeline_spec": (
+                {"pipeline_spec": spec, "platform_spec": platform} if platform else spec
+            ),
         }
         self.versions[version["pipeline_version_id"]] = version
         self.specs[version["pipeline_version_id"]] = spec
         return version
 
     def _upload_version(self, request: Request) -> dict:
+        # pipeline_upload_server.go uploadPipelineVersion: the file in the form field
+        # "uploadfile" (FormFileKey), the rest in the query (name, display_name, pipelineid,
+        # description, tags).
         query = {key: values[0] for key, values in request.query.items()}
         unknown = set(query) - {"name", "display_name", "pipelineid", "description", "tags"}
         if unknown:
@@ -242,13 +426,14 @@ class KfpDouble:
             # "Failed to parse tags query parameter. Expected JSON object with string keys
             # and values"
             raise Refused(400, "tags must be a JSON object of strings")
-        spec = next(yaml.safe_load_all(content.decode()))
+        spec, *rest = [doc for doc in yaml.safe_load_all(content.decode()) if doc]
         for key in ("pipelineInfo", "root", "deploymentSpec", "schemaVersion"):
             if key not in spec:
                 raise Refused(400, f"the package is no pipeline spec: no {key}")
         pipeline_id = query["pipelineid"]
         # buildPipelineName: the name, else the display name, else the file's name; the
-        # display name defaults to the name.
+        # display name defaults to the name. One name per pipeline: AlreadyExists
+        # (storage/pipeline_store.go).
         name = query.get("name") or query.get("display_name") or filename
         taken = any(
             v["pipeline_id"] == pipeline_id and v["display_name"] == name
@@ -260,12 +445,13 @@ class KfpDouble:
             taken = True
         if taken:
             raise Refused(409, f"pipeline version {name} already exists", code=6)
-        version = self.add_version(pipeline_id, name, spec)
+        version = self.add_version(pipeline_id, name, spec, rest[0] if rest else None)
         version["display_name"] = query.get("display_name") or name
         version["description"] = query.get("description", "")
         if tags:
             version["tags"] = tags
-        return version
+        self.versions[version["pipeline_version_id"]] = _wire(version)
+        return self.versions[version["pipeline_version_id"]]
 
     def _check_target(self, body: dict) -> None:
         """Check what a run or recurring run starts: a known version, experiment, parameters."""
@@ -280,15 +466,30 @@ class KfpDouble:
         self._check_parameters(version, body)
 
     def _create_run(self, body: object) -> dict:
+        # run_server.go CreateRun (a display name is needed), resource_manager.go CreateRun
+        # (PENDING, scheduled at its create time, the Workflow's service account,
+        # run_store.go's first state_history entry), answered by api_converter.go toApiRun.
         check_fields(body, "V2beta1Run", "run")
         if not body.get("display_name"):
             raise Refused(400, "run needs a display_name")
         self._check_target(body)
-        run = {**body, "run_id": self._id("run"), "state": "PENDING", "created_at": NOW}
-        self.runs[run["run_id"]] = run
-        return run
+        run = {
+            **body,
+            "run_id": self._id("run"),
+            "service_account": body.get("service_account") or SERVICE_ACCOUNT,
+            "storage_state": "AVAILABLE",
+            "state": "PENDING",
+            "state_history": [{"update_time": NOW, "state": "PENDING"}],
+            "created_at": NOW,
+            "scheduled_at": NOW,
+            "finished_at": EPOCH,
+        }
+        self.runs[run["run_id"]] = _wire(run)
+        return self.runs[run["run_id"]]
 
     def _check_parameters(self, version: dict, body: dict) -> None:
+        # backend/src/apiserver/template/v2_template.go, validatePipelineJobInputs: no
+        # parameter the spec does not declare, each of its type, every required one given.
         spec = self.specs[version["pipeline_version_id"]]
         declared = spec["root"]["inputDefinitions"]["parameters"]
         given = (body.get("runtime_config") or {}).get("parameters") or {}
@@ -307,7 +508,8 @@ class KfpDouble:
     def _recurring_runs(self, request: Request, rest: list[str]) -> dict:
         if not rest:
             if request.method == "POST":
-                return self._create_recurring_run(request.body)
+                created = self._create_recurring_run(request.body)
+                return _answer(created, "V2beta1RecurringRun")
             if request.method == "GET":
                 # ListRecurringRuns; kfp.Client.list_recurring_runs pages with a filter.
                 unknown = set(request.query) - {
@@ -328,14 +530,15 @@ class KfpDouble:
                     wanted = request.query["experiment_id"][0]
                     found = [r for r in found if r.get("experiment_id") == wanted]
                 # The proto names this field recurringRuns, and the server keeps proto names.
-                return {"recurringRuns": found, "total_size": len(found)} if found else {}
+                listed = {"recurringRuns": found, "total_size": len(found)} if found else {}
+                return _answer(listed, "V2beta1ListRecurringRunsResponse")
         elif len(rest) == 1:
             run_id, _, verb = rest[0].partition(":")
             if run_id not in self.recurring_runs:
                 raise Refused(404, f"recurring run {run_id} not found", code=5)
             run = self.recurring_runs[run_id]
             if request.method == "GET" and not verb:  # GetRecurringRun
-                return run
+                return _answer(run, "V2beta1RecurringRun")
             if request.method == "DELETE" and not verb:  # DeleteRecurringRun: its runs stay
                 del self.recurring_runs[run_id]
                 return {}
@@ -351,7 +554,8 @@ class KfpDouble:
 
     def _create_recurring_run(self, body: object) -> dict:
         # CreateRecurringRun, with the checks of server/api_converter.go (toModelJob): a name,
-        # max concurrency 1 to 10, a robfig/cron expression, a known mode.
+        # max concurrency 1 to 10, a robfig/cron expression, a known mode; answered by
+        # toApiRecurringRun (status and mode from Enabled, max_concurrency an int64 string).
         check_fields(body, "V2beta1RecurringRun", "recurring_run")
         for output in ("recurring_run_id", "status", "created_at", "updated_at", "error"):
             if output in body:
@@ -383,10 +587,9 @@ class KfpDouble:
             "status": "ENABLED" if enabled else "DISABLED",
             "created_at": NOW,
             "updated_at": NOW,
-            "namespace": "",
         }
-        self.recurring_runs[run["recurring_run_id"]] = run
-        return run
+        self.recurring_runs[run["recurring_run_id"]] = _wire(run)
+        return self.recurring_runs[run["recurring_run_id"]]
 
     def _get_run(self, run_id: str) -> dict:
         if run_id not in self.runs:
@@ -394,11 +597,34 @@ class KfpDouble:
         n = self._gets.get(run_id, 0)
         self._gets[run_id] = n + 1
         snapshot = self.run_script[min(n, len(self.run_script) - 1)]
-        return {**self.runs[run_id], **snapshot}
+        run = {**self.runs[run_id], **snapshot}
+        details = (snapshot.get("run_details") or {}).get("task_details")
+        if details:
+            # Every task carries its run's id (toModelTasks: the Workflow's run id label).
+            run["run_details"] = {"task_details": [{"run_id": run_id, **d} for d in details]}
+        return run
+
+
+def _answer(answer: dict, model: str) -> dict:
+    """Return an answer after checking it is one the real API could give as ``model``."""
+    check_answer(answer, model, model)
+    try:
+        deserialize(answer, model)  # and the kfp SDK's client reads it
+    except (kfp_server_api.ApiException, ValueError, TypeError) as exc:
+        raise BadAnswer(f"{model}: the kfp SDK cannot read it: {exc}") from None
+    return answer
+
+
+def _listed(field_name: str, items: list[dict]) -> dict:
+    """A List...Response: the items and their count; an empty list is left out entirely."""
+    return {field_name: items, "total_size": len(items)} if items else {}
 
 
 def _sorted_page(items: list[dict], query: dict[str, list[str]]) -> list[dict]:
-    """Order by ``sort_by`` (``created_at desc``: the newest first) and keep one page."""
+    """Order by ``sort_by`` (``created_at desc``: the newest first) and keep one page.
+
+    backend/src/apiserver/list/list.go: sort_by is "field" or "field desc", page_size a page.
+    """
     sort_by = query.get("sort_by", [""])[0]
     if sort_by not in ("", "created_at", "created_at desc"):
         raise Refused(400, f"cannot sort by {sort_by!r}")
@@ -412,22 +638,95 @@ def _sorted_page(items: list[dict], query: dict[str, list[str]]) -> list[dict]:
     return items[: int(size)] if size else items
 
 
-def snapshot(state: str, *tasks: dict) -> dict:
-    """A run as GET returns it: its state and its tasks' details."""
-    return {"state": state, "run_details": {"task_details": list(tasks)}}
+# -- runs' task details, as the server derives them from the run's Argo Workflow ----------
+# backend/src/apiserver/server/api_converter.go at 2.17.0: toModelTasks turns every node of
+# the Workflow (util/workflow.go NodeStatuses) into a task: display_name the node's display
+# name, state its phase in v2 terms, create_time the Workflow's creation (for every node),
+# start and end its own, child_tasks its child nodes' ids (node ids, not pod names);
+# toApiPipelineTaskDetail returns no pod_name, no executor_detail and no error message.
+# In the Workflow the compiler makes (backend/src/v2/compiler/argocompiler, dag.go task and
+# container.go): a step is a driver pod "<task>-driver", then a DAG node "<task>" whose one
+# child is its "executor" node: a pod, or, for a task with a retry policy, a Retry node above
+# one pod per attempt, "executor(0)", "executor(1)"... A step in a ParallelFor has these once
+# per iteration. (Argo also lists, among a node's children, the tasks that depend on it; no
+# client reads them, so they are left out here.)
+def node_id(name: str) -> str:
+    """A node's id: the Workflow's name and a number hashed from the node's name."""
+    return f"{WORKFLOW}-{zlib.crc32(name.encode())}"  # Argo uses fnv32a; any stable hash here
 
 
-def task(name: str, state: str, pods: tuple[str, ...] = (), when: int = 0, **extra) -> dict:
-    """A task's details: the driver and executor pods appear as child tasks."""
-    created = (dt.datetime(2026, 11, 24, 7) + dt.timedelta(minutes=when)).isoformat() + "Z"
-    return {
-        "task_id": f"task-{name}-{when}",
-        "display_name": name,
-        "create_time": created,
+def _node(name: str, shown: str, state: str, when: int, children: tuple[str, ...] = ()) -> dict:
+    started = dt.datetime(2026, 11, 24, 7) + dt.timedelta(minutes=when)
+    ended = started + dt.timedelta(seconds=30)
+    detail = {
+        # storage/task_store.go: a random UUID per node, kept across reports.
+        "task_id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        "display_name": shown,
+        "create_time": NOW,
+        "start_time": started.isoformat() + "Z",
+        "end_time": ended.isoformat() + "Z" if state in _ENDED else ZERO_TIME,
         "state": state,
-        "child_tasks": [{"pod_name": pod} for pod in pods],
-        **extra,
+        "child_tasks": [{"pod_name": node_id(child)} for child in children],
     }
+    return _wire(detail)
+
+
+_ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
+
+
+def task(
+    name: str,
+    state: str,
+    when: int = 0,
+    attempts: tuple[str, ...] | None = None,
+    iteration: int | None = None,
+) -> list[dict]:
+    """One step's task details: the nodes of the step in the run's Workflow.
+
+    Args:
+        name: the step's task name in the IR.
+        state: the step's state (its DAG node's).
+        when: minutes after 07:00 that the step started.
+        attempts: the states of the pods of a step with a retry policy, oldest first; None
+            for a step without one (one pod, in ``state``).
+        iteration: the ParallelFor iteration the step ran in, if any.
+    """
+    path = f"{WORKFLOW}.root.{'' if iteration is None else f'iteration-{iteration}.'}{name}"
+    driver_state = "RUNNING" if state == "PENDING" else "SUCCEEDED"
+    nodes = [
+        _node(f"{path}-driver", f"{name}-driver", driver_state, when, (path,)),
+        _node(path, name, state, when, (f"{path}.executor",)),
+    ]
+    if attempts is None:
+        return [*nodes, _node(f"{path}.executor", "executor", state, when)]
+    pods = tuple(f"{path}.executor({i})" for i in range(len(attempts)))
+    nodes.append(_node(f"{path}.executor", "executor", state, when, pods))
+    for i, attempt in enumerate(attempts):
+        nodes.append(_node(f"{path}.executor({i})", f"executor({i})", attempt, when))
+    return nodes
+
+
+def snapshot(state: str, *tasks: list[dict]) -> dict:
+    """A run as GET returns it: its state and, once its Workflow has nodes, their details.
+
+    Beside the steps' nodes, the Workflow's own: its root node, the root DAG and the exit
+    handler's DAG, each with its driver.
+    """
+    run: dict = {"state": state}
+    if state in _ENDED:
+        run["finished_at"] = NOW
+    if not tasks:
+        return run
+    frame = "RUNNING" if state not in _ENDED else state
+    nodes = [
+        _node(WORKFLOW, WORKFLOW, frame, 0, (f"{WORKFLOW}.root-driver",)),
+        _node(f"{WORKFLOW}.root-driver", "root-driver", "SUCCEEDED", 0, (f"{WORKFLOW}.root",)),
+        _node(f"{WORKFLOW}.root", "root", frame, 0),
+        _node(f"{WORKFLOW}.exit-handler-1-driver", "exit-handler-1-driver", "SUCCEEDED", 0),
+        _node(f"{WORKFLOW}.exit-handler-1", "exit-handler-1", frame, 0),
+    ]
+    run["run_details"] = {"task_details": nodes + [n for step in tasks for n in step]}
+    return run
 
 
 def _handler(double: KfpDouble) -> type[BaseHTTPRequestHandler]:
@@ -460,6 +759,10 @@ def _handler(double: KfpDouble) -> type[BaseHTTPRequestHandler]:
                     double.violations.append(f"{self.command} {url.path}: {exc}")
                 status = exc.status
                 answer = {"error": str(exc), "message": str(exc), "code": exc.code}
+            except BadAnswer as exc:  # the double's own fault: fail the test loudly
+                double.violations.append(f"answer to {self.command} {url.path}: {exc}")
+                status = 500
+                answer = {"error": str(exc), "message": str(exc), "code": 13}
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -28,10 +28,10 @@ def build(directory):
 
 
 def node_version():
-    """The Kubernetes version of the kind node, which must be pinned (x.y.z)."""
+    """The Kubernetes version of the kind node, which must be pinned (vx.y.z@sha256:...)."""
     (node,) = KIND_CONFIG["nodes"]
-    match = re.fullmatch(r"kindest/node:v(\d+\.\d+\.\d+)(@sha256:[0-9a-f]{64})?", node["image"])
-    assert match, f"the kind node image must be pinned to a version: {node['image']}"
+    match = re.fullmatch(r"kindest/node:v(\d+\.\d+\.\d+)@sha256:[0-9a-f]{64}", node["image"])
+    assert match, f"the kind node image must be pinned by version and digest: {node['image']}"
     return match.group(1)
 
 

@@ -21,7 +21,7 @@ import yaml
 from burger_recs import deploy
 from components import cluster
 from components.images import DEFAULT_REGISTRY
-from tests.support.manifests import KIND_CONFIG, build, validate
+from tests.support.manifests import KIND_CONFIG, build, node_version, validate
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -116,6 +116,22 @@ def test_kind_maps_the_ui_and_api_node_ports_to_localhost():
     assert f"http://localhost:{api['hostPort']}" == deploy.DEV_HOST
     script = (REPO / "scripts" / "cluster.sh").read_text()
     assert f"UI_URL={deploy.DEV_UI}" in script and f"API_URL={deploy.DEV_HOST}" in script
+
+
+# The node image kind v0.29.0 was released with, by tag and digest: kind's default node image
+# at that tag (kubernetes-sigs/kind, pkg/apis/config/defaults/image.go at v0.29.0).
+KIND_NODE_IMAGE = (
+    "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+)
+
+
+def test_kind_runs_the_node_image_its_pinned_release_was_made_with():
+    (node,) = KIND_CONFIG["nodes"]
+    assert node["image"] == KIND_NODE_IMAGE
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^KIND_VERSION \?= v0\.29\.0$", makefile, re.M)
+    # kubectl matches the node's Kubernetes version.
+    assert re.search(rf"^KUBECTL_VERSION \?= v{re.escape(node_version())}$", makefile, re.M)
 
 
 def test_kind_pulls_the_local_registry_through_containerd_hosts():

@@ -2,8 +2,9 @@
 
 import pytest
 import yaml
-from kfp import dsl
+from kfp import compiler, dsl, kubernetes
 
+from burger_recs.deploy import pull_secrets
 from components import cluster, images
 
 
@@ -93,3 +94,39 @@ def test_a_pipeline_that_forgets_a_step_is_refused():
         @dsl.pipeline
         def incomplete():
             cluster.on_cluster(ingest=step())
+
+
+def test_the_ir_in_git_names_no_pull_secret_one_is_added_to_every_executor_when_asked(ir_text):
+    """The compiled IR stays registry-neutral; a private registry's Secret is added on the way
+    out, in the very field kfp-kubernetes writes (kfp/kubernetes/image.py)."""
+    assert "imagePullSecret" not in ir_text
+    assert pull_secrets.ir_with_image_pull_secrets(ir_text, []) == ir_text
+    spec, platform = yaml.safe_load_all(ir_text)
+    added = pull_secrets.with_image_pull_secrets(spec, platform, ["regcred", "mirror"])
+    executors = added["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(spec["deploymentSpec"]["executors"])
+    for name, executor in executors.items():
+        assert [s["secretName"] for s in executor["imagePullSecret"]] == ["regcred", "mirror"]
+        before = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][name]
+        assert {k: v for k, v in executor.items() if k != "imagePullSecret"} == before
+    assert "imagePullSecret" not in str(platform)  # the given spec is left as it was
+    # Adding it twice adds nothing; a pipeline spec without a platform spec gets one.
+    assert pull_secrets.with_image_pull_secrets(spec, added, ["regcred"]) == added
+    bare = pull_secrets.with_image_pull_secrets(spec, None, ["regcred"])
+    assert set(bare["platforms"]["kubernetes"]["deploymentSpec"]["executors"]) == set(executors)
+
+
+@dsl.component(base_image="python:3.11")
+def _pulled() -> None:
+    pass
+
+
+def test_the_pull_secret_field_is_the_one_kfp_kubernetes_writes(tmp_path):
+    @dsl.pipeline
+    def pulled():
+        kubernetes.set_image_pull_secrets(_pulled(), ["regcred"])
+
+    compiler.Compiler().compile(pulled, str(tmp_path / "p.yaml"))
+    _, platform = yaml.safe_load_all((tmp_path / "p.yaml").read_text())
+    (executor,) = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values()
+    assert executor["imagePullSecret"] == pull_secrets.executor_field(["regcred"])

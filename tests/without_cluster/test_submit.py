@@ -16,7 +16,15 @@ from burger_recs.cli import app
 from burger_recs.compile import retarget_images
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
-from tests.support.kfp_double import NOW, raw_request, snapshot, task
+from tests.support.kfp_double import (
+    NOW,
+    WORKFLOW,
+    BadAnswer,
+    check_answer,
+    raw_request,
+    snapshot,
+    task,
+)
 
 ARGS = {"data_uri": "gs://burger-shop/drops", "run_date": "2026-11-24", "k": 5}
 STEPS = ["ingest", "validate", "train", "evaluate", "recommend", "publish"]
@@ -54,7 +62,7 @@ def _submit(double, ir_text, wait=False, logs=None, clock=None, **kwargs):
         "http://ui.example",
         lines.append,
         wait=wait,
-        fetch_logs=logs or (lambda pod: pytest.fail(f"logs of {pod} fetched")),
+        fetch_logs=logs or (lambda run_id: pytest.fail(f"logs of {run_id} fetched")),
         sleep=clock.sleep,
         clock=clock,
         **kwargs,
@@ -145,53 +153,80 @@ def test_following_a_run_prints_each_step_state_once_and_stops_at_the_end(kfp_do
     assert lines[-1].startswith(f"run {run['run_id']} SUCCEEDED after 0:00:20")
 
 
-def test_a_failed_step_shows_its_error_and_the_logs_of_its_pods(kfp_double, ir_text):
+def test_a_failed_run_names_its_failed_steps_and_shows_its_pods_logs_by_run_label(
+    kfp_double, ir_text
+):
+    # What the API returns names no pod (tests/support/kfp_double.py: snapshot, task), so
+    # the logs are those of the run's pods, by the label every pod of the run carries.
     kfp_double.run_script = [
         snapshot(
             "FAILED",
-            task("ingest", "SUCCEEDED", pods=("ingest-driver", "ingest-pod")),
-            task(
-                "validate",
-                "FAILED",
-                pods=("validate-driver", "validate-pod"),
-                when=1,
-                error={"message": "exit status 1"},
-            ),
-            task("root", "FAILED"),  # not a step: never shown
+            task("ingest", "SUCCEEDED", attempts=("SUCCEEDED",)),
+            task("validate", "FAILED", when=1),
         )
     ]
     fetched = []
 
-    def logs(pod):
-        fetched.append(pod)
-        return f"ValueError: orders.csv line 2 ({pod})\n"
+    def logs(run_id):
+        fetched.append(run_id)
+        return f"[pod/{WORKFLOW}-system-container-impl-1/main] ValueError: orders.csv line 2\n"
 
     run, lines = _submit(kfp_double, ir_text, wait=True, logs=logs)
     text = "\n".join(lines)
     assert run["state"] == "FAILED"
-    assert fetched == ["validate-driver", "validate-pod"]
-    assert "--- validate failed: exit status 1" in text
-    assert "  ValueError: orders.csv line 2 (validate-pod)" in text
-    assert "root" not in text
+    assert fetched == [run["run_id"]]
+    assert "--- validate failed" in text and "--- ingest" not in text
+    assert f"kubectl -n kubeflow logs -l pipeline/runid={run['run_id']} --all-containers" in text
+    assert "  [pod/" in text and "ValueError: orders.csv line 2" in text
+    # The Workflow's own nodes (root, exit handler, drivers) are no steps: never shown.
+    followed = lines[lines.index("following the run:") + 1 :]
+    assert [
+        line.split()[0] for line in followed if line.startswith("  ") and len(line.split()) == 2
+    ] == [
+        "ingest",
+        "validate",
+    ]
 
 
-def test_a_retried_step_shows_its_latest_attempt_and_all_its_pods():
-    run = snapshot(
-        "RUNNING",
-        task("publish", "SUCCEEDED", pods=("publish-2",), when=5),
-        task("publish", "FAILED", pods=("publish-1",), when=2),
-    )
-    (state,) = kfp.task_states(run, STEPS).values()
-    assert state.state == "SUCCEEDED"
-    assert state.pods == ["publish-1", "publish-2"]
+def test_a_step_is_its_own_node_whatever_its_retries_and_iterations():
+    retried = snapshot("RUNNING", task("publish", "SUCCEEDED", attempts=("FAILED", "SUCCEEDED")))
+    assert kfp.task_states(retried, STEPS) == {"publish": kfp.TaskState("SUCCEEDED")}
+    # A step in a ParallelFor: one node per iteration, combined.
+    shards = ["stage-shard"]
+    for states, shown in (
+        (("SUCCEEDED", "SUCCEEDED"), "SUCCEEDED"),
+        (("SUCCEEDED", "FAILED"), "FAILED"),
+        (("FAILED", "RUNNING"), "RUNNING"),
+    ):
+        run = snapshot(
+            "RUNNING", *(task("stage-shard", s, iteration=i) for i, s in enumerate(states))
+        )
+        assert kfp.task_states(run, shards)["stage-shard"].state == shown
 
 
 def test_a_run_that_fails_before_any_step_says_where_to_look(kfp_double, ir_text):
-    kfp_double.run_script = [{"state": "FAILED", "error": {"message": "secret not found"}}]
-    run, lines = _submit(kfp_double, ir_text, wait=True)
+    kfp_double.run_script = [snapshot("FAILED")]
+    fetched = []
+    run, lines = _submit(
+        kfp_double, ir_text, wait=True, logs=lambda run_id: fetched.append(run_id) or ""
+    )
     text = "\n".join(lines)
-    assert "run error: secret not found" in text
-    assert f"pipeline/runid={run['run_id']}" in text
+    assert "no step failed" in text
+    assert fetched == [run["run_id"]]
+    assert f"get pods -l pipeline/runid={run['run_id']}" in text
+
+
+def test_the_logs_command_selects_the_runs_pods_by_its_label(tmp_path):
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text('#!/bin/sh\necho "$*"\n')
+    kubectl.chmod(0o755)
+    fetch = kfp.kubectl_logs(str(kubectl), "kind-burger-recs", tail=25)
+    assert fetch("5d0c").split() == [
+        *("--context", "kind-burger-recs", "-n", "kubeflow", "logs"),
+        *("-l", "pipeline/runid=5d0c", "--all-containers", "--prefix", "--tail=25"),
+    ]
+    kubectl.write_text('#!/bin/sh\necho "no resources" >&2\nexit 1\n')
+    assert fetch("5d0c") == "(no logs: no resources)"
 
 
 def test_waiting_gives_up_after_the_timeout(kfp_double, ir_text):
@@ -224,7 +259,7 @@ def test_the_command_submits_the_retargeted_ir_and_fails_with_the_failed_run(
     kubectl = tmp_path / "kubectl"
     kubectl.write_text('#!/bin/sh\necho "logs: $*"\n')
     kubectl.chmod(0o755)
-    kfp_double.run_script = [snapshot("FAILED", task("ingest", "FAILED", pods=("ingest-pod",)))]
+    kfp_double.run_script = [snapshot("FAILED", task("ingest", "FAILED", attempts=("FAILED",) * 2))]
     result = CliRunner().invoke(
         app,
         [
@@ -247,19 +282,43 @@ def test_the_command_submits_the_retargeted_ir_and_fails_with_the_failed_run(
         ],
     )
     assert result.exit_code == 1, result.output
+    (run,) = kfp_double.runs.values()
     assert (
-        "logs: --context kind-burger-recs -n kubeflow logs ingest-pod --all-containers"
-        in result.output
+        f"logs: --context kind-burger-recs -n kubeflow logs -l pipeline/runid={run['run_id']} "
+        "--all-containers --prefix --tail=40" in result.output
     )
     (upload,) = kfp_double.calls("POST", "/apis/v2beta1/pipelines/upload_version")
     uploaded = upload.files["uploadfile"][1].decode()
     assert uploaded == retarget_images(ir_text, "registry.example.com/shop")
-    (run,) = kfp_double.runs.values()
     assert run["runtime_config"]["parameters"] == {
         "data_uri": "gs://burger-shop/drops",
         "run_date": "2026-11-20",
         "k": 5,
     }
+
+
+def test_an_image_pull_secret_is_added_to_the_uploaded_ir_only_when_asked(kfp_double, ir_text):
+    lines = []
+    kfp.submit(
+        KfpApi(kfp_double.url),
+        ir_text,
+        dict(ARGS),
+        "v1",
+        "http://ui",
+        lines.append,
+        image_pull_secrets=["regcred"],
+    )
+    (upload,) = kfp_double.calls("POST", "/apis/v2beta1/pipelines/upload_version")
+    spec, platform = kfp.ir_specs(upload.files["uploadfile"][1].decode())
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(spec["deploymentSpec"]["executors"])
+    assert all(e["imagePullSecret"][0]["secretName"] == "regcred" for e in executors.values())
+    # Another content, so another version than the registry-neutral IR's.
+    (version,) = kfp_double.versions.values()
+    assert version["display_name"] != ir_name(ir_text)
+    assert version["display_name"] == ir_name(upload.files["uploadfile"][1].decode())
+    with pytest.raises(KfpError, match="no Secret name"):
+        kfp.submit(KfpApi(kfp_double.url), ir_text, {}, "v1", "", print, image_pull_secrets=["A"])
 
 
 def test_the_command_rejects_unknown_parameters_before_calling_the_api(kfp_double):
@@ -318,14 +377,13 @@ def test_the_double_accepts_what_the_kfp_sdk_sends(kfp_double, sdk_client, ir_te
         version_id=version.pipeline_version_id,
         params=dict(ARGS),
     )
-    kfp_double.run_script = [
-        snapshot("FAILED", task("ingest", "FAILED", pods=("ingest-pod",), error={"message": "x"}))
-    ]
+    kfp_double.run_script = [snapshot("FAILED", task("ingest", "FAILED"))]
     run = sdk_client.get_run(created.run_id)
     assert run.state == "FAILED"
-    (detail,) = run.run_details.task_details
-    assert detail.display_name == "ingest" and detail.child_tasks[0].pod_name == "ingest-pod"
-    assert detail.create_time.year == 2026
+    (detail,) = [d for d in run.run_details.task_details if d.display_name == "ingest"]
+    # No pod name: the child is the executor's Argo node id.
+    assert detail.pod_name is None and detail.child_tasks[0].pod_name.startswith(WORKFLOW)
+    assert detail.run_id == created.run_id and detail.create_time.year == 2026
     assert NOW.startswith(str(run.created_at.year))
 
     # Where our client uses the SDK's generated calls (for the fields its methods cannot
@@ -342,3 +400,32 @@ def test_the_double_accepts_what_the_kfp_sdk_sends(kfp_double, sdk_client, ir_te
     sdk_find, *_, our_find = kfp_double.calls("GET", "/apis/v2beta1/pipelines")
     # The same filter, to the byte of JSON, for the same name.
     assert sdk_find.query["filter"] == our_find.query["filter"]
+
+
+def test_every_answer_of_the_double_is_one_the_kfp_sdk_reads_and_the_server_fills(
+    kfp_double, ir_text
+):
+    """The double's answers are checked on every request (kfp_double._answer); here, that the
+    check refuses what the real API never returns, and that a bad answer fails loudly."""
+    for answer, model, error in (
+        ({"run_id": "r", "labels": {}}, "V2beta1Run", r"has no field \['labels'\]"),
+        ({"state": "DONE"}, "V2beta1Run", "is no V2beta1RuntimeState"),
+        ({"created_at": "yesterday"}, "V2beta1Run", "no RFC 3339 time"),
+        ({"pod_name": "p"}, "V2beta1PipelineTaskDetail", r"never fills \['pod_name'\]"),
+        ({"code_source_url": "u"}, "V2beta1PipelineVersion", "never fills"),
+        ({"max_concurrency": 1}, "V2beta1RecurringRun", "is no str"),  # int64: a string
+    ):
+        with pytest.raises(BadAnswer, match=error):
+            check_answer(answer, model, model)
+    api = KfpApi(kfp_double.url)
+    version = kfp.ensure_version(api, ir_text, "v1")
+    run = api.create_run("x", "", None, version.reference(), dict(ARGS))
+    detail = {**task("ingest", "FAILED")[1], "pod_name": "ingest-pod"}
+    kfp_double.run_script = [{"state": "FAILED", "run_details": {"task_details": [detail]}}]
+    with pytest.raises(KfpError, match=r"HTTP 500.*never fills"):
+        api.get_run(run["run_id"])
+    assert kfp_double.violations == [
+        f"answer to GET /apis/v2beta1/runs/{run['run_id']}: V2beta1Run.run_details"
+        ".task_details[0]: the server never fills ['pod_name'] of V2beta1PipelineTaskDetail"
+    ]
+    kfp_double.violations.clear()  # made on purpose

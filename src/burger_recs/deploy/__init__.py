@@ -5,6 +5,7 @@
 - ``submit``: ``burger-recs submit``, upload the pipeline and start or follow a run;
 - ``schedule``: ``burger-recs reconcile-schedule``, production's recurring run from git;
 - ``production``: ``burger-recs render-prod`` and ``push-prod-images``;
+- ``pull_secrets``: a private registry's image pull Secret, added at submit or render time;
 - ``docker``: ``burger-recs build-images``, and every docker CLI call.
 
 This file holds only where things are. The CLI imports it when it starts, and the step base

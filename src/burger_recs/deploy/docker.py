@@ -52,6 +52,8 @@ def build_ca_bundle(named: str | None) -> Path | None:
             raise BuildError(f"extra CA bundle {named}: no such file")
         return path
     return next((path for path in SYSTEM_CA_BUNDLES if path.is_file()), None)
+
+
 IMAGE_MAP = BUILD_DIR / "images.json"
 # The classic builder: no BuildKit (or buildx) needed where the engine lacks it.
 _ENV = {"DOCKER_BUILDKIT": "0"}

@@ -13,6 +13,8 @@ Kubernetes-manifest format (a ``Pipeline`` and a ``PipelineVersion`` resource) i
 - the PipelineVersion's name is the pipeline's name and a hash of its content
   (``kfp_api.version_name``, as ``burger-recs submit`` names its versions: same content, same
   name); KFP keeps a version's spec immutable, so a changed pipeline is a new version;
+- with ``--image-pull-secret`` (a private registry), every step and the reconciler Job get
+  the image pull Secret (``pull_secrets``); the pipeline's content, so its name, includes it;
 - its ``codeSourceURL`` is the repository (the Argo CD Application's ``repoURL``) at the
   commit the content was first rendered from, and its ``code_version`` tag that commit. A
   re-rendering of the same content keeps both, so rendering twice gives identical bytes.
@@ -30,7 +32,7 @@ import json
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ import yaml
 from burger_recs.deploy import DEFAULT_PROD_REGISTRY, NAMESPACE
 from burger_recs.deploy.docker import BuildError, build_images, docker_cli
 from burger_recs.deploy.kfp_api import version_name
+from burger_recs.deploy.pull_secrets import job_patch, with_image_pull_secrets
 from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 OVERLAY = REPO / "manifests" / "overlays" / "prod"
@@ -48,6 +51,7 @@ APPLICATION = REPO / "manifests" / "argocd" / "burger-recs-prod.yaml"
 IMAGES = (BASE, *STEPS)
 # The reconciler Job's image placeholder (reconcile-schedule-job.yaml): the base image.
 RECONCILER_IMAGE = "burger-recs-base"
+RECONCILER_JOB = "burger-recs-reconcile-schedule"
 PIPELINE_FILE = "pipeline.yaml"
 COMPONENT_FILE = "kustomization.yaml"
 # What the pipeline's content is made of: an uncommitted change here is no commit's code.
@@ -228,6 +232,7 @@ def render_files(
     refs: dict[str, str],
     previous: dict | None,
     credit: Callable[[str], Provenance],
+    image_pull_secrets: Sequence[str] = (),
 ) -> dict[str, str]:
     """Return the rendered files (name -> text) for the compiled resources.
 
@@ -237,11 +242,23 @@ def render_files(
         previous: the committed PipelineVersion, whose provenance a re-rendering of the same
             content keeps.
         credit: the provenance of new content, given its pipeline's description.
+        image_pull_secrets: Secrets every step and the reconciler Job pull their images with.
+
+    Raises:
+        RenderError: a Secret's name is invalid.
     """
     (pipeline,) = [d for d in docs if d["kind"] == "Pipeline"]
     (version,) = [d for d in docs if d["kind"] == "PipelineVersion"]
     spec = version["spec"]
     pin_images(spec, refs)
+    try:
+        platform = with_image_pull_secrets(
+            spec["pipelineSpec"], spec.get("platformSpec"), image_pull_secrets
+        )
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+    if platform is not None:
+        spec["platformSpec"] = platform
     name = version_name(
         pipeline["metadata"]["name"], spec["pipelineSpec"], spec.get("platformSpec")
     )
@@ -276,12 +293,14 @@ def render_files(
     image = {"name": RECONCILER_IMAGE, "newName": repository, "newTag": tag}
     if _DIGEST.search(refs[BASE]):
         image["digest"] = refs[BASE].rsplit("@", 1)[1]
-    component = {
+    component: dict = {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
         "kind": "Component",
         "resources": [PIPELINE_FILE],
         "images": [image],
     }
+    if image_pull_secrets:
+        component["patches"] = [job_patch(RECONCILER_JOB, image_pull_secrets)]
     component_header = _HEADER.format(
         what="The rendered pipeline, and the reconciler Job's image (the step base image).",
         images=IMAGES_NOTE[preview],
@@ -340,6 +359,7 @@ def render(
     commit: str | None = None,
     application: Path = APPLICATION,
     docs: list[dict] | None = None,
+    image_pull_secrets: Sequence[str] = (),
 ) -> dict[str, str]:
     """Return the rendering of the current code (name -> text), without writing it.
 
@@ -351,6 +371,7 @@ def render(
             the code); not asked for when the content is unchanged.
         application: the Argo CD Application, whose repoURL codeSourceURL names.
         docs: the compiled resources (default: compile now).
+        image_pull_secrets: the image pull Secrets of a private registry (none by default).
 
     Raises:
         MissingDigests: see ``pinned_refs``.
@@ -365,7 +386,7 @@ def render(
         return provenance(commit or head_commit(preview), url, description)
 
     docs = copy.deepcopy(docs) if docs else compile_manifests()
-    return render_files(docs, refs, committed_version(overlay), credit)
+    return render_files(docs, refs, committed_version(overlay), credit, image_pull_secrets)
 
 
 def write(overlay: Path, files: dict[str, str]) -> list[str]:
@@ -418,11 +439,16 @@ def consistency_problems(overlay: Path) -> list[str]:
 
 
 def check(
-    overlay: Path = OVERLAY, registry: str | None = None, docs: list[dict] | None = None
+    overlay: Path = OVERLAY,
+    registry: str | None = None,
+    docs: list[dict] | None = None,
+    image_pull_secrets: Sequence[str] = (),
 ) -> CheckResult:
     """Tell whether the committed rendering is what rendering the current code gives."""
     try:
-        fresh = render(overlay, registry, commit="0" * 40, docs=docs)
+        fresh = render(
+            overlay, registry, commit="0" * 40, docs=docs, image_pull_secrets=image_pull_secrets
+        )
     except MissingDigests as exc:
         problems = consistency_problems(overlay)
         if problems:

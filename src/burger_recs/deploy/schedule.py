@@ -41,6 +41,15 @@ CRON_DESCRIPTORS = frozenset(
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
 _TIMEZONE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+# The robfig/cron descriptors that fire once a day, and when.
+_DAILY_DESCRIPTORS = {"@daily": "00:00", "@midnight": "00:00"}
+# Zone names that are UTC itself (day_closes_at is a UTC time).
+_UTC = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/GMT", "GMT", "Zulu", "Etc/Zulu"})
+# A KFP run-time macro, such as [[ScheduledTime.2006-01-02]] or [[RunUUID]].
+_MACRO = re.compile(r"\[\[.*?\]\]")
+_TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# The pipeline parameters that decide which day a run processes (burger_recs.settings).
+RUN_DATE, DAY_CLOSES_AT = "run_date", "day_closes_at"
 
 
 class ScheduleError(RuntimeError):
@@ -115,6 +124,7 @@ def parse_schedule(text: str, where: str = "schedule") -> Schedule:
             raise ScheduleError(
                 f"{where}: parameter {name!r} must be a string, number or boolean, got {value!r}"
             )
+    check_run_day(schedule, where)
     return schedule
 
 
@@ -147,6 +157,90 @@ def check_cron(cron: str, where: str = "schedule") -> None:
     bad = [f for f in fields if not _CRON_FIELD.match(f)]
     if bad:
         raise ScheduleError(f"{where}: cron {cron!r} has invalid fields {bad}")
+
+
+def daily_time(cron: str) -> str | None:
+    """Return the ``HH:MM`` at which a cron fires, when it fires once a day at a fixed time.
+
+    A cron that fires at several times of day (``*/6`` hours, any minute) gives None.
+    """
+    if cron.strip() in _DAILY_DESCRIPTORS:
+        return _DAILY_DESCRIPTORS[cron.strip()]
+    fields = cron.split()
+    if len(fields) != 6 or not (fields[1].isdigit() and fields[2].isdigit()):
+        return None
+    return f"{int(fields[2]):02d}:{int(fields[1]):02d}"
+
+
+def check_run_day(schedule: Schedule, where: str = "schedule", default: str | None = None) -> None:
+    """Refuse a schedule whose runs would not each process the day they are scheduled for.
+
+    A scheduled run has no run_date: the pipeline takes its day from the run's schedule time
+    minus ``day_closes_at`` (burger_recs.settings.resolve_run_date). At KFP 2.17 a run of a
+    recurring run pinned to a pipeline version gets its create time as that schedule time:
+    the API server creates it (backend/src/crd/controller/scheduledworkflow/controller.go,
+    submitNewWorkflowIfNotAlreadySubmitted) and sets ScheduledAtInSec and the Workflow's
+    workflowEpoch label to CreatedAtInSec (backend/src/apiserver/resource/resource_manager.go,
+    CreateRun), which the driver gives ``{{$.pipeline_job_schedule_time_utc}}``
+    (backend/src/v2/cmd/driver/main.go, resolvePipelineJobScheduleTimeUTCFromWorkflow). So a
+    daily cron needs ``day_closes_at`` at its own HH:MM (UTC): then a run started on time or
+    up to 24 hours late processes its scheduled day. A mismatch is refused, never corrected:
+    the file in git says what runs.
+
+    Args:
+        schedule: the declared schedule.
+        where: the file, for messages.
+        default: the pipeline version's default ``day_closes_at``, for a schedule that leaves
+            it out (None: not known yet, so only a value the schedule sets is checked).
+
+    Raises:
+        ScheduleError: with the reason and what to write instead.
+    """
+    for name, value in schedule.parameters.items():
+        if isinstance(value, str) and _MACRO.search(value):
+            raise ScheduleError(
+                f"{where}: parameter {name} is {value!r}, a KFP macro. KFP 2.17 does not replace "
+                "[[...]] macros in runs of a recurring run pinned to a pipeline version (it "
+                "formats only Argo workflow parameters, kubeflow/pipelines#12494), so the step "
+                f"would get the text itself. Leave {RUN_DATE} out: the pipeline takes its day "
+                f"from the run's schedule time and {DAY_CLOSES_AT}."
+            )
+    if schedule.parameters.get(RUN_DATE):
+        raise ScheduleError(
+            f"{where}: {RUN_DATE} is {schedule.parameters[RUN_DATE]!r}, so every scheduled run "
+            f"would process that one day. Leave it out: a scheduled run processes the day of its "
+            f"schedule time and {DAY_CLOSES_AT}."
+        )
+    if schedule.catchup:
+        raise ScheduleError(
+            f"{where}: catchup must stay false. With catch-up KFP starts every run missed during "
+            "a pause at once, all created at the same moment, and a run's day comes from its "
+            f"create time and {DAY_CLOSES_AT}: they would all process the same day. Backfill "
+            f"missed days with a run for each {RUN_DATE} instead (README: Production)."
+        )
+    given = schedule.parameters.get(DAY_CLOSES_AT)
+    closes = default if given is None else given
+    if given is not None and not (isinstance(given, str) and _TIME_OF_DAY.match(given)):
+        # Unquoted, YAML reads 23:30 as the number 1410 (base 60).
+        raise ScheduleError(
+            f'{where}: {DAY_CLOSES_AT} must be a time of day "HH:MM" (quoted), got {given!r}'
+        )
+    fires = daily_time(schedule.cron)
+    if fires is None or closes is None:
+        return
+    if schedule.timezone not in _UTC:
+        raise ScheduleError(
+            f"{where}: the cron fires daily at {fires} {schedule.timezone}, but {DAY_CLOSES_AT} "
+            "is a UTC time, and the zone's offset from UTC may change over the year: write "
+            "the cron in UTC (timezone: UTC, and KFP's cronScheduleTimezone too)."
+        )
+    if closes != fires:
+        what = f"{closes!r}" + (" (the pipeline's default)" if given is None else "")
+        raise ScheduleError(
+            f"{where}: {DAY_CLOSES_AT} is {what}, but the cron {schedule.cron!r} fires daily at "
+            f"{fires} UTC: a run would process the day of its start minus {closes}, not its "
+            f'scheduled day. Set {DAY_CLOSES_AT}: "{fires}" in the parameters.'
+        )
 
 
 def check_timezone(schedule: Schedule, cluster_timezone: str | None, echo: Echo) -> None:
@@ -188,12 +282,12 @@ class Outcome:
 def desired_recurring_run(schedule: Schedule, version: dict, experiment_id: str | None) -> dict:
     """Return the ``V2beta1RecurringRun`` body the schedule asks for, on ``version``."""
     name = version.get("display_name") or version.get("name") or version["pipeline_version_id"]
+    # The version's code_version tag; its codeSourceURL is not in the v2beta1 API's answer
+    # (backend/src/apiserver/server/api_converter.go, toApiPipelineVersion, at 2.17.0).
     code = (version.get("tags") or {}).get("code_version")
     about = [f"pipeline_version={name}"]
     if code:
         about.append(f"code_version={code}")
-    if version.get("code_source_url"):
-        about.append(f"code={version['code_source_url']}")
     body = {
         "display_name": schedule.name,
         "description": "declared in git (manifests/overlays/prod/schedule.yaml): "
@@ -279,18 +373,20 @@ def wait_for_version(
     )
 
 
-def _check_parameters(schedule: Schedule, version: dict) -> None:
+def _check_parameters(schedule: Schedule, version: dict) -> dict | None:
+    """Refuse parameters the version does not declare; return its declared ones (None: unknown)."""
     spec = version.get("pipeline_spec") or {}
     spec = spec.get("pipeline_spec", spec)  # the API nests the IR when a platform spec exists
     declared = ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters")
     if declared is None:
-        return
+        return None
     unknown = sorted(set(schedule.parameters) - set(declared))
     if unknown:
         raise ScheduleError(
             f"the schedule sets {', '.join(unknown)}, which the pipeline version "
             f"{version.get('display_name')} does not declare (it has {', '.join(sorted(declared))})"
         )
+    return declared
 
 
 def reconcile(
@@ -320,6 +416,7 @@ def reconcile(
         ScheduleError: KFP cannot be made to match (with the reason).
         KfpError: the API refused a request.
     """
+    check_run_day(schedule)
     check_timezone(schedule, cluster_timezone, echo)
     pipeline_id = api.find_pipeline_id(schedule.pipeline)
     if pipeline_id is None:
@@ -341,7 +438,9 @@ def reconcile(
             "PREVIEW=1), whose images may not exist: it is never scheduled. CI on main renders "
             "the pinned one once it has pushed the images."
         )
-    _check_parameters(schedule, version)
+    declared = _check_parameters(schedule, version) or {}
+    default = (declared.get(DAY_CLOSES_AT) or {}).get("defaultValue")
+    check_run_day(schedule, default=default)
 
     experiment = api.find_experiment(schedule.experiment)
     if experiment is None and not dry_run:

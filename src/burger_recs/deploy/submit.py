@@ -3,9 +3,13 @@
 Through the one KFP client (``kfp_api.KfpApi``, the kfp SDK): find or create the pipeline,
 upload the IR as a version named by its content (``kfp_api.version_name``: the same content is
 the same version, never a duplicate), start a run whose name and description carry the code
-version, and optionally follow it, printing each step's state and the logs of a failed step.
-The v2beta1 API serves no logs, so they come from the step's pods through a small injectable
-function (``kubectl logs`` by default).
+version, and optionally follow it, printing each step's state and, when it fails, the logs.
+
+The v2beta1 API serves no logs and names no pod: at KFP 2.17 a task detail's ``pod_name`` is
+never filled, and its ``child_tasks`` are Argo node ids, not pod names
+(backend/src/apiserver/server/api_converter.go, toApiPipelineTaskDetail and toModelTask). So
+the logs come from the run's pods, found by the label the API server puts on every pod of a
+run, through a small injectable function (``kubectl logs -l`` by default).
 """
 
 from __future__ import annotations
@@ -13,19 +17,28 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import yaml
 
 from burger_recs.deploy import NAMESPACE
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
+from burger_recs.deploy.pull_secrets import ir_with_image_pull_secrets
 
 EXPERIMENT = "burger-recs"
 # Run and task states after which nothing changes any more.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
+# The label of every pod of a run, valued its run id: KFP 2.17's API server sets it
+# (backend/src/apiserver/template/v2_template.go, SetPodMetadataLabels(LabelKeyWorkflowRunId);
+# the key in backend/src/common/util/consts.go). The compiler puts no label or annotation
+# naming the task on a pod (backend/src/v2/compiler/argocompiler), so the logs shown are
+# those of all the run's pods, each line prefixed with its pod and container.
+RUN_ID_LABEL = "pipeline/runid"
+LOG_TAIL = 40
 
 Echo = Callable[[str], None]
+# Given a run id, the logs of the run's pods.
 LogFetcher = Callable[[str], str]
 
 
@@ -134,20 +147,31 @@ def start_run(
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskState:
     """A step of a run as the API last reported it."""
 
     state: str
-    pods: list[str] = field(default_factory=list)
     error: str = ""
+
+
+def _combined(states: list[str]) -> str:
+    """One state for a step that ran several times (once per ParallelFor iteration)."""
+    for state in ("RUNNING", "PENDING", "CANCELING", "FAILED", "CANCELED"):
+        if state in states:
+            return state
+    if set(states) == {"SKIPPED"}:
+        return "SKIPPED"
+    return "SUCCEEDED" if "SUCCEEDED" in states else states[0]
 
 
 def task_states(run: dict, steps: list[str]) -> dict[str, TaskState]:
     """Return the state of each step that has started, from the run's task details.
 
-    A step may appear more than once (retries); its latest entry gives the state and every
-    entry its pods.
+    The task details are the nodes of the run's Argo Workflow (toModelTasks in
+    backend/src/apiserver/server/api_converter.go): a step is the node named after its task,
+    whose state covers its retries (they are nodes below it); a step inside a ParallelFor has
+    one such node per iteration, combined here (any running, else any failed, else done).
     """
     entries: dict[str, list[dict]] = {}
     for task in (run.get("run_details") or {}).get("task_details") or []:
@@ -155,36 +179,50 @@ def task_states(run: dict, steps: list[str]) -> dict[str, TaskState]:
             entries.setdefault(task["display_name"], []).append(task)
     states = {}
     for step, tasks in entries.items():
-        tasks.sort(key=lambda t: t.get("create_time") or "")
-        pods: list[str] = []
-        for task in tasks:
-            names = [task.get("pod_name")]
-            names += [child.get("pod_name") for child in task.get("child_tasks") or []]
-            pods += [name for name in names if name and name not in pods]
-        latest = tasks[-1]
-        error = (latest.get("error") or {}).get("message", "")
-        states[step] = TaskState(latest.get("state") or "PENDING", pods, error)
+        state = _combined([task.get("state") or "PENDING" for task in tasks])
+        errors = [(task.get("error") or {}).get("message", "") for task in tasks]
+        states[step] = TaskState(state, next((e for e in errors if e), ""))
     return states
+
+
+def logs_command(run_id: str, namespace: str = NAMESPACE, tail: int = LOG_TAIL) -> list[str]:
+    """Return the kubectl arguments that print the last lines of every container of a run."""
+    selector = f"{RUN_ID_LABEL}={run_id}"
+    return [
+        "-n",
+        namespace,
+        "logs",
+        "-l",
+        selector,
+        "--all-containers",
+        "--prefix",
+        f"--tail={tail}",
+    ]
+
+
+def logs_hint(run_id: str) -> str:
+    """Return the kubectl command line that prints a run's logs, for a person to run."""
+    return " ".join(["kubectl", *logs_command(run_id)])
 
 
 def kubectl_logs(
     kubectl: str = "kubectl",
     context: str | None = None,
     namespace: str = NAMESPACE,
-    tail: int = 60,
+    tail: int = LOG_TAIL,
 ) -> LogFetcher:
-    """Return a function that prints the last lines of a pod's logs with kubectl."""
+    """Return a function that prints the last lines of a run's pods' logs with kubectl."""
 
-    def fetch(pod: str) -> str:
-        command = [kubectl, *(["--context", context] if context else []), "-n", namespace]
-        command += ["logs", pod, "--all-containers", "--prefix", f"--tail={tail}"]
+    def fetch(run_id: str) -> str:
+        command = [kubectl, *(["--context", context] if context else [])]
+        command += logs_command(run_id, namespace, tail)
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"(no logs: {exc})"
         if result.returncode != 0:
             return f"(no logs: {result.stderr.strip() or 'kubectl logs failed'})"
-        return result.stdout
+        return result.stdout or "(no logs: no pod of the run is left)"
 
     return fetch
 
@@ -202,7 +240,7 @@ def follow(
 ) -> dict:
     """Poll the run until it ends, printing each step's state changes; return the last run.
 
-    When the run has failed, prints the logs of each failed step's pods.
+    When the run has not succeeded, prints the failed steps and the logs of the run's pods.
 
     Raises:
         KfpError: the run did not end within ``timeout_seconds`` (it goes on running).
@@ -230,23 +268,19 @@ def follow(
 def _explain_failure(
     run: dict, states: dict[str, TaskState], fetch_logs: LogFetcher, echo: Echo
 ) -> None:
+    run_id = str(run.get("run_id"))
     failed = [(step, task) for step, task in states.items() if task.state == "FAILED"]
     message = (run.get("error") or {}).get("message")
     if message:
         echo(f"run error: {message}")
     for step, task in failed:
         echo(f"--- {step} failed{': ' + task.error if task.error else ''}")
-        if not task.pods:
-            echo("  (no pod recorded for this step)")
-        for pod in task.pods:
-            echo(f"--- {step}: logs of pod {pod}")
-            for line in fetch_logs(pod).rstrip("\n").splitlines():
-                echo(f"  {line}")
     if not failed:
-        echo(
-            f"no step failed; look at the run's pods: kubectl -n {NAMESPACE} get pods "
-            f"-l pipeline/runid={run.get('run_id')}"
-        )
+        echo("no step failed")
+    echo(f"--- logs of the run's pods, last lines of each container ({logs_hint(run_id)}):")
+    for line in fetch_logs(run_id).rstrip("\n").splitlines():
+        echo(f"  {line}")
+    echo(f"    every pod of the run: kubectl -n {NAMESPACE} get pods -l {RUN_ID_LABEL}={run_id}")
 
 
 def run_url(ui: str, run_id: str) -> str:
@@ -266,12 +300,19 @@ def submit(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     timeout_seconds: float = 7200.0,
+    image_pull_secrets: Sequence[str] = (),
 ) -> dict:
     """Upload the IR (if new), start a run, print where to look; with ``wait``, follow it.
+
+    ``image_pull_secrets`` are added to every step of the IR first (a private registry's).
 
     Returns:
         The run as created, or as it ended when ``wait``.
     """
+    try:
+        ir_text = ir_with_image_pull_secrets(ir_text, image_pull_secrets)
+    except ValueError as exc:
+        raise KfpError(str(exc)) from None
     version = ensure_version(api, ir_text, code_version)
     what = "uploaded" if version.created else "already uploaded (same content), reused"
     echo(f"pipeline version {version.name}: {what}")
@@ -280,7 +321,7 @@ def submit(
     echo(f"run {run.get('display_name', run_id)} started")
     echo(f"  run id     {run_id}")
     echo(f"  Kubeflow   {run_url(ui, run_id)}")
-    echo(f"  step logs  the step's Logs tab in the UI, or kubectl -n {NAMESPACE} logs <pod>")
+    echo(f"  step logs  the step's Logs tab in the UI, or {logs_hint(run_id)}")
     if not wait:
         return run
     started = clock()
