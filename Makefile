@@ -58,7 +58,7 @@ test: venv ## Run ruff, mypy, then the test suite (PostgreSQL: BURGER_RECS_TEST_
 
 # Unit and component tests on SQLite: no PostgreSQL, no GCS emulator, no linters, no
 # kfp.local runs, no Docker (the markers in pyproject.toml). Under a minute.
-FAST_MARKERS = not slow and not postgres and not gcs and not lint and not docker and not e2e
+FAST_MARKERS = not slow and not postgres and not gcs and not lint and not docker and not e2e and not browser
 
 .PHONY: test-fast
 test-fast: venv ## Run the quick tests only: unit and component tests on SQLite (under a minute)
@@ -107,7 +107,7 @@ base-image: ## Provide the Python base image: pull PYTHON_IMAGE, else build it f
 	bash images/python/build.sh "$(PYTHON_IMAGE)"
 
 .PHONY: images
-images: venv base-image ## Build the step images that changed (content tags); EXTRA_CA_BUNDLE=path for pip
+images: venv base-image ## Build the step images that changed (content tags); pip trusts the system CA bundle
 	$(BURGER) build-images
 
 .PHONY: bench-loop
@@ -167,11 +167,16 @@ PROD_REGISTRY ?= registry.example.com/burger-recs
 CHECK ?=
 PREVIEW ?=
 COMMIT ?=
+# A private registry's image pull Secret (namespace kubeflow), added to every step and to the
+# reconciler Job of the rendering; in CI the repository variable IMAGE_PULL_SECRET. None: the
+# rendering names none (the compiled IR in git never does).
+IMAGE_PULL_SECRET ?=
 
 .PHONY: render-prod
 render-prod: venv ## Render the pipeline into manifests/overlays/prod/rendered (CHECK=1 compares, PREVIEW=1)
 	$(BURGER) render-prod --registry '$(PROD_REGISTRY)' $(if $(CHECK),--check) \
-	  $(if $(PREVIEW),--preview) $(if $(COMMIT),--commit '$(COMMIT)')
+	  $(if $(PREVIEW),--preview) $(if $(COMMIT),--commit '$(COMMIT)') \
+	  $(if $(IMAGE_PULL_SECRET),--image-pull-secret '$(IMAGE_PULL_SECRET)')
 
 .PHONY: push-prod-images
 push-prod-images: venv base-image ## Build and push the images to PROD_REGISTRY, record their digests (CI)

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -18,11 +18,13 @@ from burger_recs.deploy import (
     DEV_HOST,
     DEV_UI,
     HOST_ENV,
+    pull_secrets,
 )
 from burger_recs.deploy.schedule import command as reconcile_schedule_command
 from burger_recs.version import code_version
 
 if TYPE_CHECKING:
+    from burger_recs.backfill import DayOutcome
     from burger_recs.diff import RunDiff
     from burger_recs.local_run import LocalRun
 
@@ -121,23 +123,29 @@ def generate_data_command(
     )
 
 
-def _sample_data(run_date: dt.date) -> Path:
-    """Return the sample data set, (re)generated when it does not reach the run date."""
+def _sample_data(last: dt.date, first: dt.date | None = None) -> Path:
+    """Return the sample data set, (re)generated unless it holds ``first`` (if given) to ``last``.
+
+    It holds :data:`SAMPLE_DAYS` days up to ``last``, or from ``first`` when that reaches
+    further back (a backfill's first window).
+    """
     from burger_recs.generate import generate_data
     from burger_recs.storage import DataRoot
 
     try:
-        last = max(DataRoot(str(SAMPLE_DATA)).day_folders())
+        days = DataRoot(str(SAMPLE_DATA)).day_folders()
     except FileNotFoundError:
-        last = None
-    if last is None or last < run_date:
-        shutil.rmtree(SAMPLE_DATA, ignore_errors=True)
-        typer.echo(
-            f"no data given: generating the sample data set ({SAMPLE_DAYS} days up to "
-            f"{run_date}, {SAMPLE_CUSTOMERS:,} customers) into {_show(SAMPLE_DATA)}",
-            err=True,
-        )
-        generate_data(SAMPLE_DATA, customers=SAMPLE_CUSTOMERS, days=SAMPLE_DAYS, end_date=run_date)
+        days = {}
+    if days and max(days) >= last and (first is None or min(days) <= first):
+        return SAMPLE_DATA
+    count = max(SAMPLE_DAYS, (last - first).days + 1 if first else 0)
+    shutil.rmtree(SAMPLE_DATA, ignore_errors=True)
+    typer.echo(
+        f"no data given: generating the sample data set ({count} days up to {last}, "
+        f"{SAMPLE_CUSTOMERS:,} customers) into {_show(SAMPLE_DATA)}",
+        err=True,
+    )
+    generate_data(SAMPLE_DATA, customers=SAMPLE_CUSTOMERS, days=count, end_date=last)
     return SAMPLE_DATA
 
 
@@ -217,11 +225,15 @@ def run_command(
 
 def _print_locations(result: LocalRun, url: str) -> None:
     from burger_recs import db
+    from burger_recs.run_index import index_file
 
     rows = [("logs", _show(result.log_file)), ("artifacts", _show(result.artifacts) + "/")]
     for name in ("report.html", "validation.md"):
         if (result.folder / name).exists():
             rows.append((name.split(".")[0], _show(result.folder / name)))
+    index = index_file(result.folder.parent.parent)
+    if index.exists():
+        rows.append(("index", _show(index)))
     rows.append(("database", db.redact(url)))
     for name, value in rows:
         typer.echo(f"  {name:<14}{value}")
@@ -275,6 +287,210 @@ def _example_customer(url: str, record: dict) -> str | None:
         ).scalar()
 
 
+# Options of a local run, for backfill (run_command still spells its own out).
+RunnerOption = Annotated[
+    str,
+    typer.Option(
+        help="subprocess: steps run in this Python environment; docker: steps run in their images."
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Pipeline parameter NAME=VALUE (repeatable), e.g. --param k=5."),
+]
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="REGISTRY",
+        help="docker runner: the registry prefix the images "
+        "were built under (default: the compiled one, localhost:5001).",
+    ),
+]
+
+
+def _data_root(data: str) -> str:
+    """Return ``--data`` as the steps read it: gs:// as given, a folder's absolute path."""
+    if data.startswith("gs://"):
+        return data
+    if not Path(data).is_dir():
+        raise _fail(f"--data {data}: no such folder")
+    return str(Path(data).resolve())
+
+
+@app.command(
+    "backfill",
+    epilog="Each day is one run of the compiled pipeline with its own run_date, its output "
+    "in its run log (.local/runs/<run-id>/run.log). A failed day does not stop the others; "
+    "the command exits 1 when a day failed. Without --data, the generated sample shop is "
+    "made to reach from the first day's window (window_days before --from) to --to.",
+)
+def backfill_command(
+    first: Annotated[
+        str,
+        typer.Option("--from", help="First day to run, YYYY-MM-DD.", show_default=False),
+    ],
+    last: Annotated[
+        str,
+        typer.Option(
+            "--to", help="Last day to run, YYYY-MM-DD (366 days at most).", show_default=False
+        ),
+    ],
+    reprocess: Annotated[
+        Literal["missing", "failed", "all"],
+        typer.Option(
+            help="Which days run: missing (no published or gated run yet), failed (those, "
+            "and days whose latest run failed) or all."
+        ),
+    ] = "missing",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data root: a folder or gs://bucket/prefix. Default: a generated sample in "
+            ".local/sample-data, covering the range."
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+    runner: RunnerOption = "subprocess",
+    param: ParamOption = None,
+    registry: RegistryOption = None,
+) -> None:
+    """Run the daily pipeline for every day from --from to --to, oldest first (a backfill)."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from burger_recs import backfill, db
+    from burger_recs.local_run import RUNNERS
+    from burger_recs.settings import DEFAULTS
+
+    try:
+        days = backfill.day_range(
+            backfill.parse_day(first, "--from"), backfill.parse_day(last, "--to")
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if runner not in RUNNERS:
+        raise _fail(f"--runner {runner}: expected one of {', '.join(RUNNERS)}")
+    if data is not None:
+        data = _data_root(data)
+    if any(pair.partition("=")[0].strip() == "run_date" for pair in param or []):
+        raise _fail("--param run_date: a backfill runs each day of --from..--to with its own")
+    pipeline_file = compiled_pipeline()
+    _, params = _day_and_params(days[0].isoformat(), param, pipeline_file)
+    url = database_url or default_database_url()
+    engine = db.make_engine(url)
+    db.ensure_schema(engine)
+    todo = backfill.select_days(backfill.day_states(engine, days), backfill.Reprocess(reprocess))
+    engine.dispose()
+    span = f"{days[0]}..{days[-1]}"
+    if not todo:
+        typer.echo(
+            f"every day of {span} ({len(days)} day{'s' * (len(days) > 1)}) is done (published "
+            "or gated): nothing to run. --reprocess failed or all runs days again."
+        )
+        return
+    if data is None:
+        window = params.get("window_days", DEFAULTS.window_days)
+        window = window if isinstance(window, int) else DEFAULTS.window_days
+        data = str(_sample_data(todo[-1], backfill.window_start(todo[0], window)).resolve())
+    skipped = len(days) - len(todo)
+    typer.echo(
+        f"backfilling {span}: {len(todo)} of {len(days)} days to run"
+        f"{f' ({skipped} done, skipped)' if skipped else ''}, on {data} ({runner} runner, "
+        f"code {code_version()}, database {db.redact(url)})",
+        err=True,
+    )
+    colours = {"published": "green", "gated": "yellow", "failed": "red"}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr, soft_wrap=True, highlight=False),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ) as progress:
+        bar = progress.add_task("backfill", total=len(todo))
+
+        def started(day: dt.date, planned: LocalRun) -> None:
+            progress.update(bar, description=f"{day} running")
+            progress.console.print(f"{day}  running   log {_show(planned.log_file)}", markup=False)
+
+        def finished(outcome: backfill.DayOutcome) -> None:
+            note = _backfill_note(outcome)
+            progress.console.print(
+                f"{outcome.day}  {outcome.status:<9} after {outcome.seconds:.0f} s"
+                f"{f': {note}' if note else ''}",
+                markup=False,
+                style=colours.get(outcome.status),
+            )
+            progress.advance(bar)
+
+        outcomes = backfill.run_days(
+            pipeline_file,
+            todo,
+            {"data_uri": data, **params},
+            url,
+            LOCAL_ROOT,
+            runner=runner,
+            registry=registry if runner == "docker" else None,
+            started=started,
+            finished=finished,
+        )
+        progress.update(bar, description="backfill")
+    _print_backfill_table(outcomes)
+    if any(o.failed for o in outcomes):
+        raise typer.Exit(code=1)
+
+
+def _backfill_note(outcome: DayOutcome) -> str:
+    """Return what is said beside a day that was not published: its message in one line."""
+    from burger_recs.backfill import headline
+
+    return "" if outcome.status == "published" else headline(outcome.message)
+
+
+def _print_backfill_table(outcomes: list[DayOutcome]) -> None:
+    rows = [
+        (
+            str(o.day),
+            o.status,
+            o.model_version or "-",
+            "-" if o.precision_at_k is None else f"{o.precision_at_k:.4f}",
+            f"{o.rows_written:,}",
+            o.run_id,
+            _backfill_note(o),
+        )
+        for o in outcomes
+    ]
+    header = ("day", "status", "served by", "p@k", "rows", "run id", "")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    typer.echo("")
+    for row in [header, *rows]:
+        cells = [
+            f"{cell:>{width}}" if i in (3, 4) else f"{cell:<{width}}"
+            for i, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
+        typer.echo(("  ".join(cells) + "  " + row[-1]).rstrip())
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    typer.echo(f"\n{len(outcomes)} day(s) run: {summary}")
+    for o in outcomes:
+        if o.failed:
+            typer.echo(f"  {o.day} failed: its log is {_show(o.log_file)}")
+
+
 @app.command("compile")
 def compile_command(
     output: Annotated[
@@ -319,6 +535,7 @@ def submit_command(
     timeout: Annotated[int, typer.Option(help="--wait: give up after this many seconds.")] = 7200,
     kubectl: Annotated[str, typer.Option(help="kubectl, for a failed step's logs.")] = "kubectl",
     kube_context: Annotated[str | None, typer.Option(help="kubectl context.")] = None,
+    image_pull_secret: pull_secrets.Option = None,
 ) -> None:
     """Upload the compiled pipeline to Kubeflow Pipelines and start a run (make submit)."""
     from burger_recs.compile import compiled_pipeline, retarget_images
@@ -343,6 +560,7 @@ def submit_command(
             wait=wait,
             fetch_logs=kfp.kubectl_logs(kubectl, kube_context),
             timeout_seconds=timeout,
+            image_pull_secrets=image_pull_secret or (),
         )
     except KfpError as exc:
         raise _fail(str(exc)) from None
@@ -366,8 +584,9 @@ ExtraCaOption = Annotated[
     str,
     typer.Option(
         envvar="EXTRA_CA_BUNDLE",
-        help="A CA bundle pip must trust inside the build (a TLS proxy's); it never reaches "
-        "the final images.",
+        help="A CA bundle pip must trust inside the build (a TLS proxy's). Default: the host's "
+        "system bundle when there is one; 'none': no extra bundle. It never reaches the final "
+        "images.",
         show_default=False,
     ),
 ]
@@ -425,6 +644,7 @@ def render_prod_command(
     commit: Annotated[
         str | None, typer.Option(help="The commit new content is credited to (CI's).")
     ] = None,
+    image_pull_secret: pull_secrets.Option = None,
 ) -> None:
     """Render the pipeline into manifests/overlays/prod/rendered (make render-prod).
 
@@ -436,12 +656,14 @@ def render_prod_command(
     overlay = production.OVERLAY
     try:
         if check:
-            result = production.check(overlay, registry)
+            result = production.check(overlay, registry, image_pull_secrets=image_pull_secret or ())
             typer.echo(f"rendering {result.state}: {result.detail}")
             if result.state == "stale":
                 raise typer.Exit(code=1)
             return
-        files = production.render(overlay, registry, preview, commit)
+        files = production.render(
+            overlay, registry, preview, commit, image_pull_secrets=image_pull_secret or ()
+        )
     except production.MissingDigests as exc:
         _fail(str(exc))
         raise typer.Exit(code=2) from None
@@ -537,6 +759,20 @@ def runs_command(
             f"{r.run_id[:23]:<24}{r.run_date!s:<12}{r.status:<11}{r.code_version[:19]:<20}"
             f"{pk:<17}{r.rows_written:>9,}  {finished}"
         )
+
+
+@app.command("index")
+def index_command(database_url: DatabaseOption = None) -> None:
+    """Write the page of this machine's runs, .local/runs/index.html, and print its path.
+
+    Rows come from the results database and .local/runs/; it opens from file://, no server.
+    """
+    from burger_recs import db
+    from burger_recs.run_index import write_index
+
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    typer.echo(_show(write_index(LOCAL_ROOT, engine)))
 
 
 @app.command(
