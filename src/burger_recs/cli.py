@@ -505,12 +505,23 @@ def compile_command(
     typer.echo(f"compiled {_show(target)}")
 
 
+# Options of the commands that talk to a cluster's KFP (submit, retry).
+HostOption = Annotated[
+    str, typer.Option(envvar=HOST_ENV, help="The KFP API (default: the dev cluster's).")
+]
+UiOption = Annotated[str, typer.Option(help="The Kubeflow UI, for links.")]
+WaitOption = Annotated[
+    bool, typer.Option(help="Follow the run to its end: step states, a failed step's logs.")
+]
+TimeoutOption = Annotated[int, typer.Option(help="--wait: give up after this many seconds.")]
+KubectlOption = Annotated[str, typer.Option(help="kubectl, for a failed step's logs.")]
+KubeContextOption = Annotated[str | None, typer.Option(help="kubectl context.")]
+
+
 @app.command("submit")
 def submit_command(
-    host: Annotated[
-        str, typer.Option(envvar=HOST_ENV, help="The KFP API (default: the dev cluster's).")
-    ] = DEV_HOST,
-    ui: Annotated[str, typer.Option(help="The Kubeflow UI, for links.")] = DEV_UI,
+    host: HostOption = DEV_HOST,
+    ui: UiOption = DEV_UI,
     registry: Annotated[
         str | None,
         typer.Option(
@@ -529,12 +540,10 @@ def submit_command(
         list[str] | None,
         typer.Option(help="Pipeline parameter NAME=VALUE (repeatable), e.g. --param k=5."),
     ] = None,
-    wait: Annotated[
-        bool, typer.Option(help="Follow the run to its end: step states, a failed step's logs.")
-    ] = False,
-    timeout: Annotated[int, typer.Option(help="--wait: give up after this many seconds.")] = 7200,
-    kubectl: Annotated[str, typer.Option(help="kubectl, for a failed step's logs.")] = "kubectl",
-    kube_context: Annotated[str | None, typer.Option(help="kubectl context.")] = None,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 7200,
+    kubectl: KubectlOption = "kubectl",
+    kube_context: KubeContextOption = None,
     image_pull_secret: pull_secrets.Option = None,
 ) -> None:
     """Upload the compiled pipeline to Kubeflow Pipelines and start a run (make submit)."""
@@ -565,6 +574,38 @@ def submit_command(
     except KfpError as exc:
         raise _fail(str(exc)) from None
     if wait and run.get("state") != "SUCCEEDED":
+        raise typer.Exit(code=1)
+
+
+@app.command("retry")
+def retry_command(
+    run_id: Annotated[str, typer.Argument(help="The id of the failed run (submit prints it).")],
+    host: HostOption = DEV_HOST,
+    ui: UiOption = DEV_UI,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 7200,
+    kubectl: KubectlOption = "kubectl",
+    kube_context: KubeContextOption = None,
+) -> None:
+    """Retry a failed run on Kubeflow Pipelines: its failed steps run again, in the same run."""
+    from burger_recs.deploy import submit as kfp
+    from burger_recs.deploy.kfp_api import KfpApi, KfpError
+
+    typer.echo(f"retrying run {run_id} at {host}", err=True)
+    try:
+        run = kfp.retry(
+            KfpApi(host),
+            run_id,
+            kfp.step_order(compiled_pipeline().read_text()),
+            ui,
+            typer.echo,
+            wait=wait,
+            fetch_logs=kfp.kubectl_logs(kubectl, kube_context),
+            timeout_seconds=timeout,
+        )
+    except KfpError as exc:
+        raise _fail(str(exc)) from None
+    if run is not None and run.get("state") != "SUCCEEDED":
         raise typer.Exit(code=1)
 
 

@@ -20,14 +20,16 @@ Each endpoint names the upstream behaviour it mirrors, in kubeflow/pipelines at 
 the routes of backend/api/v2beta1/*.proto (grpc-gateway with the marshaler of
 backend/src/apiserver/common/utils.go: proto field names, unpopulated fields left out), and
 the server code named beside the endpoint. Errors carry the gRPC code grpc-gateway maps to
-the HTTP status (InvalidArgument 3 = 400, NotFound 5 = 404, AlreadyExists 6 = 409;
-backend/src/common/util/error.go builds them).
+the HTTP status (InvalidArgument 3 = 400, NotFound 5 = 404, AlreadyExists 6 = 409,
+Aborted 10 = 409; backend/src/common/util/error.go builds them: NewBadRequestError is
+Aborted).
 
 Runs move through ``run_script``: each GET of a run returns the next snapshot, and the last
 one from then on; ``snapshot`` and ``task`` build the task details as the server derives them
-from the run's Argo Workflow. Recurring runs (the production schedule's reconciler) are
-created, listed, enabled, disabled and deleted as the server does, with its checks of cron
-and concurrency.
+from the run's Argo Workflow. A run whose last GET said FAILED can be retried (``POST
+/runs/{id}:retry``): it is RUNNING again, and its GETs play ``run_script`` from the start.
+Recurring runs (the production schedule's reconciler) are created, listed, enabled, disabled
+and deleted as the server does, with its checks of cron and concurrency.
 """
 
 from __future__ import annotations
@@ -268,6 +270,7 @@ class KfpDouble:
         self.lose_upload_race = False
         self._ids = itertools.count(1)
         self._gets: dict[str, int] = {}
+        self._last_state: dict[str, str] = {}  # run id -> the state its last GET returned
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -359,6 +362,12 @@ class KfpDouble:
         if request.method == "GET" and parts[0] == "runs" and len(parts) == 2:
             # run.proto GetRun: the state and the tasks' details (run_script).
             return _answer(self._get_run(parts[1]), "V2beta1Run")
+        if request.method == "POST" and parts[0] == "runs" and len(parts) == 2:
+            run_id, _, verb = parts[1].partition(":")
+            if verb == "retry":
+                # run.proto RetryRun: google.protobuf.Empty, which the generated
+                # run_service_retry_run reads as response_type 'object'.
+                return _answer(self._retry_run(request, run_id), "object")
         if parts[0] == "recurringruns":
             # recurring_run.proto: Create, List, Get, Enable, Disable, Delete.
             return self._recurring_runs(request, parts[1:])
@@ -591,6 +600,46 @@ class KfpDouble:
         self.recurring_runs[run["recurring_run_id"]] = _wire(run)
         return self.recurring_runs[run["recurring_run_id"]]
 
+    def _retry_run(self, request: Request, run_id: str) -> dict:
+        # KFP 2.17.0: server/run_server.go RetryRun (wraps "Failed to retry a run"; no
+        # authorization check outside multi-user mode) and resource/resource_manager.go
+        # RetryRun: an unknown id fails in GetRun (storage/run_store.go GetRun:
+        # NewResourceNotFoundError, NotFound); a Workflow not Failed or Error is refused by
+        # common/util/workflow.go GenerateRetryExecution (NewBadRequestError, Aborted). A run
+        # is FAILED exactly when its Workflow is Failed or Error (model/run.go ToV2), so here
+        # every other state is refused. The messages are the server's wrapped error chains
+        # (util.Wrap/Wrapf prefix pkg/errors style; UserError.GRPCStatus sends the chain).
+        # Accepted, the run's Workflow is Running again: the run RUNNING, finished_at back at
+        # time.Unix(0, 0), the new state appended to state_history (storage/run_store.go
+        # UpdateRun), and an empty answer.
+        unknown = set(request.query) - {"experiment_id"}  # RetryRunRequest's (deprecated)
+        if unknown or request.body:
+            raise Refused(400, f":retry takes no body, no query but experiment_id: {unknown}")
+        if run_id not in self.runs:
+            raise Refused(
+                404,
+                f"Failed to retry a run: Failed to retry run {run_id} due to error fetching the "
+                f"run: Failed to fetch run {run_id}: ResourceNotFoundError: Run {run_id} not found",
+                code=5,
+            )
+        run = self.runs[run_id]
+        if self._last_state.get(run_id, run.get("state")) != "FAILED":
+            raise Refused(
+                409,
+                f"Failed to retry a run: Failed to retry run {run_id}: BadRequestError: Workflow "
+                "must be Failed/Error to retry: workflow cannot be retried",
+                code=10,
+            )
+        run["state"] = "RUNNING"
+        run["finished_at"] = EPOCH
+        run["state_history"] = [
+            *run.get("state_history", []),
+            {"update_time": NOW, "state": "RUNNING"},
+        ]
+        self._gets.pop(run_id, None)
+        self._last_state.pop(run_id, None)
+        return {}
+
     def _get_run(self, run_id: str) -> dict:
         if run_id not in self.runs:
             raise Refused(404, f"run {run_id} not found", code=5)
@@ -598,6 +647,7 @@ class KfpDouble:
         self._gets[run_id] = n + 1
         snapshot = self.run_script[min(n, len(self.run_script) - 1)]
         run = {**self.runs[run_id], **snapshot}
+        self._last_state[run_id] = run["state"]
         details = (snapshot.get("run_details") or {}).get("task_details")
         if details:
             # Every task carries its run's id (toModelTasks: the Workflow's run id label).

@@ -1,4 +1,4 @@
-"""`burger-recs submit` against a local double of the KFP v2beta1 API.
+"""`burger-recs submit` and `burger-recs retry` against a local double of the KFP v2beta1 API.
 
 The client is the kfp SDK's (deploy/kfp_api.py); the double (tests/support/kfp_double.py)
 checks every request as the real API reads it, so what the SDK sends for this project is held
@@ -326,6 +326,135 @@ def test_the_command_rejects_unknown_parameters_before_calling_the_api(kfp_doubl
     assert result.exit_code == 1
     assert "no such parameter" in result.output
     assert kfp_double.requests == []
+
+
+# -- burger-recs retry ----------------------------------------------------------------------
+def _ended_run(double, ir_text, state):
+    """A run submitted and followed to its end in ``state`` (its last GET said so)."""
+    double.run_script = [snapshot(state, task("ingest", state))]
+    run, _ = _submit(double, ir_text, wait=True, logs=lambda run_id: "")
+    assert run["state"] == state
+    return run["run_id"]
+
+
+def _retry(double, run_id, wait=False):
+    lines = []
+    clock = Clock()
+    run = kfp.retry(
+        KfpApi(double.url),
+        run_id,
+        STEPS,
+        "http://ui.example",
+        lines.append,
+        wait=wait,
+        fetch_logs=lambda run_id: pytest.fail(f"logs of {run_id} fetched"),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    return run, lines
+
+
+def test_retrying_a_failed_run_asks_kfp_for_exactly_that_run_and_prints_its_link(
+    kfp_double, ir_text
+):
+    other = _ended_run(kfp_double, ir_text, "FAILED")
+    run_id = _ended_run(kfp_double, ir_text, "FAILED")
+    before = dict(kfp_double.runs[other])
+
+    run, lines = _retry(kfp_double, run_id)
+
+    assert run is None  # not followed
+    retries = [r for r in kfp_double.requests if r.path.endswith(":retry")]
+    assert [(r.method, r.path, r.query, r.body) for r in retries] == [
+        ("POST", f"/apis/v2beta1/runs/{run_id}:retry", {}, None)
+    ]
+    assert lines[0].startswith(f"run {run_id} retried")
+    assert f"  Kubeflow   http://ui.example/#/runs/details/{run_id}" in lines
+    # As the server records it: RUNNING again, in place (no new run), the other untouched.
+    assert kfp_double.runs[run_id]["state"] == "RUNNING"
+    assert kfp_double.runs[run_id]["state_history"][-1]["state"] == "RUNNING"
+    assert kfp_double.runs[other] == before
+    assert len(kfp_double.runs) == 2
+
+
+def test_a_retried_run_is_followed_to_its_end_like_a_submitted_one(kfp_double, ir_text):
+    run_id = _ended_run(kfp_double, ir_text, "FAILED")
+    kfp_double.run_script = [
+        snapshot("RUNNING", task("ingest", "SUCCEEDED"), task("validate", "RUNNING", when=1)),
+        snapshot("SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(STEPS))),
+    ]
+    run, lines = _retry(kfp_double, run_id, wait=True)
+    assert run["state"] == "SUCCEEDED" and run["run_id"] == run_id
+    followed = lines[lines.index("following the run:") + 1 : -1]
+    assert [line.split() for line in followed][:3] == [
+        ["ingest", "SUCCEEDED"],
+        ["validate", "RUNNING"],
+        ["validate", "SUCCEEDED"],
+    ]
+    assert lines[-1] == (
+        f"run {run_id} SUCCEEDED after 0:00:05: http://ui.example/#/runs/details/{run_id}"
+    )
+
+
+def test_a_run_that_did_not_fail_is_refused_with_the_servers_reason(kfp_double, ir_text):
+    run_id = _ended_run(kfp_double, ir_text, "SUCCEEDED")
+    before = dict(kfp_double.runs[run_id])
+    with pytest.raises(KfpError) as refused:
+        _retry(kfp_double, run_id)
+    assert refused.value.status == 409
+    assert str(refused.value) == (
+        f"KFP refused: retry run {run_id}: HTTP 409: Failed to retry a run: Failed to retry run "
+        f"{run_id}: BadRequestError: Workflow must be Failed/Error to retry: workflow cannot be "
+        "retried"
+    )
+    assert kfp_double.runs[run_id] == before
+
+
+def test_an_unknown_run_id_fails_clearly(kfp_double):
+    with pytest.raises(KfpError, match=r"^no run nope at http://127\.0\.0\.1:\d+: ") as failure:
+        _retry(kfp_double, "nope")
+    assert failure.value.status == 404
+    assert str(failure.value).endswith(
+        "HTTP 404: Failed to retry a run: Failed to retry run "
+        "nope due to error fetching the run: Failed to fetch run nope: ResourceNotFoundError: "
+        "Run nope not found"
+    )
+
+
+def test_the_retry_command_follows_the_run_and_fails_with_its_logs(kfp_double, ir_text, tmp_path):
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text('#!/bin/sh\necho "logs: $*"\n')
+    kubectl.chmod(0o755)
+    run_id = _ended_run(kfp_double, ir_text, "FAILED")
+    kfp_double.run_script = [snapshot("FAILED", task("validate", "FAILED", when=1))]
+    command = ["retry", run_id, "--host", kfp_double.url, "--ui", "http://ui.example", "--wait"]
+    options = ["--timeout", "60", "--kubectl", str(kubectl), "--kube-context", "kind-burger-recs"]
+    result = CliRunner().invoke(app, [*command, *options])
+    assert result.exit_code == 1, result.output
+    assert f"http://ui.example/#/runs/details/{run_id}" in result.output
+    assert "--- validate failed" in result.output
+    assert (
+        f"logs: --context kind-burger-recs -n kubeflow logs -l pipeline/runid={run_id} "
+        "--all-containers --prefix --tail=40" in result.output
+    )
+    assert len(kfp_double.calls("POST", f"/apis/v2beta1/runs/{run_id}:retry")) == 1
+
+    # It failed again: retried again, not waiting this time: the link, exit 0.
+    result = CliRunner().invoke(app, ["retry", run_id, "--host", kfp_double.url])
+    assert result.exit_code == 0, result.output
+    assert f"http://localhost:8080/#/runs/details/{run_id}" in result.output
+
+
+def test_the_retry_command_says_why_kfp_refused(kfp_double, ir_text):
+    succeeded = _ended_run(kfp_double, ir_text, "SUCCEEDED")
+    for run_id, reason in (
+        (succeeded, "Workflow must be Failed/Error to retry"),
+        ("nope", "no run nope at "),
+    ):
+        result = CliRunner().invoke(app, ["retry", run_id, "--host", kfp_double.url, "--wait"])
+        assert result.exit_code == 1, result.output
+        assert "error: " in result.output and reason in result.output
+        assert "following the run" not in result.output
 
 
 def test_the_double_refuses_what_the_real_api_refuses(kfp_double, ir_text):

@@ -21,6 +21,10 @@ Written against the SDK installed here, kfp 2.17.0:
   ``GET /recurringruns``; ``create_recurring_run``: ``POST /recurringruns``;
   ``enable_/disable_recurring_run``: ``POST /recurringruns/{id}:enable|:disable``;
   ``delete_recurring_run``: ``DELETE /recurringruns/{id}``.
+- kfp.Client has no ``retry_run`` (its terminate, archive and delete methods wrap the
+  generated ``RunServiceApi``, this one it does not): ``retry_run`` here calls the generated
+  ``run_service_retry_run`` (kfp_server_api/api/run_service_api.py), ``POST
+  /runs/{id}:retry``, no body, answered with an empty object.
 - Some methods print a link to stdout (``Experiment details: ...``); the commands print
   their own, so that output is dropped.
 - No method takes a request timeout, so none is set: a request to a KFP that accepts the
@@ -246,6 +250,26 @@ class KfpApi:
     def get_run(self, run_id: str) -> dict:
         """Return a run with its state and its tasks' details."""
         return self._json(self._call(f"get run {run_id}", lambda c: c.get_run(run_id)))
+
+    def retry_run(self, run_id: str) -> None:
+        """Ask KFP to run a failed run again: its failed steps, keeping those that succeeded.
+
+        What KFP 2.17.0 does (kubeflow/pipelines at 2.17.0): backend/src/apiserver/server/
+        run_server.go RetryRun answers an empty message once resource/resource_manager.go
+        RetryRun has put the run's Argo Workflow back to Running (its failed pods deleted,
+        its succeeded nodes kept: common/util/workflow.go GenerateRetryExecution) and set the
+        run RUNNING, its finished_at cleared. It refuses an unknown run id (NotFound, HTTP 404,
+        "... Run <id> not found") and a run whose Workflow is not Failed or Error, e.g. one that
+        succeeded or is still running (Aborted, HTTP 409, "... Workflow must be Failed/Error
+        to retry ..."); the server's message says which.
+
+        Raises:
+            KfpError: the API refused (``status`` 404, 409...) or could not be reached.
+        """
+        # kfp.Client 2.17.0 has no retry_run method: the generated call
+        # (kfp_server_api/api/run_service_api.py, run_service_retry_run), as its
+        # terminate_run wraps run_service_terminate_run.
+        self._call(f"retry run {run_id}", lambda c: c.runs.run_service_retry_run(run_id))
 
     # -- recurring runs ------------------------------------------------------------------
     def find_recurring_runs(self, name: str) -> list[dict]:

@@ -4,6 +4,8 @@ Through the one KFP client (``kfp_api.KfpApi``, the kfp SDK): find or create the
 upload the IR as a version named by its content (``kfp_api.version_name``: the same content is
 the same version, never a duplicate), start a run whose name and description carry the code
 version, and optionally follow it, printing each step's state and, when it fails, the logs.
+``burger-recs retry`` asks KFP to run a failed run's failed steps again, in the same run, and
+follows it the same way.
 
 The v2beta1 API serves no logs and names no pod: at KFP 2.17 a task detail's ``pod_name`` is
 never filled, and its ``child_tasks`` are Argo node ids, not pod names
@@ -319,18 +321,90 @@ def submit(
     run = start_run(api, version, arguments, code_version)
     run_id = run["run_id"]
     echo(f"run {run.get('display_name', run_id)} started")
+    _print_where(run_id, ui, echo)
+    if not wait:
+        return run
+    return _follow_to_the_end(
+        api,
+        run_id,
+        step_order(ir_text),
+        ui,
+        echo,
+        fetch_logs or kubectl_logs(),
+        sleep,
+        clock,
+        timeout_seconds,
+    )
+
+
+def retry(
+    api: KfpApi,
+    run_id: str,
+    steps: list[str],
+    ui: str,
+    echo: Echo,
+    wait: bool = False,
+    fetch_logs: LogFetcher | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout_seconds: float = 7200.0,
+) -> dict | None:
+    """Ask KFP to retry a failed run, print where to look; with ``wait``, follow it.
+
+    KFP runs the run's failed steps again in the same run (the same id and link) and keeps
+    the steps that succeeded (``KfpApi.retry_run``). ``steps`` are the steps to show while
+    following, in their order (the compiled pipeline's).
+
+    Returns:
+        The run as it ended when ``wait``, else None.
+
+    Raises:
+        KfpError: no such run, KFP refused to retry it (its message says why, e.g. the run
+            did not fail), or the API could not be reached.
+    """
+    try:
+        api.retry_run(run_id)
+    except KfpError as exc:
+        if exc.status == 404:
+            raise KfpError(f"no run {run_id} at {api.host}: {exc}", exc.status) from None
+        if exc.status is not None:
+            raise KfpError(f"KFP refused: {exc}", exc.status) from None
+        raise
+    echo(f"run {run_id} retried: its failed steps run again, the steps that succeeded are kept")
+    _print_where(run_id, ui, echo)
+    if not wait:
+        return None
+    return _follow_to_the_end(
+        api, run_id, steps, ui, echo, fetch_logs or kubectl_logs(), sleep, clock, timeout_seconds
+    )
+
+
+def _print_where(run_id: str, ui: str, echo: Echo) -> None:
+    """Print a run's id, its page in the Kubeflow UI and where its steps' logs are."""
     echo(f"  run id     {run_id}")
     echo(f"  Kubeflow   {run_url(ui, run_id)}")
     echo(f"  step logs  the step's Logs tab in the UI, or {logs_hint(run_id)}")
-    if not wait:
-        return run
+
+
+def _follow_to_the_end(
+    api: KfpApi,
+    run_id: str,
+    steps: list[str],
+    ui: str,
+    echo: Echo,
+    fetch_logs: LogFetcher,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    timeout_seconds: float,
+) -> dict:
+    """Follow a run (``follow``), then print how it ended, after how long, and its link."""
     started = clock()
     echo("following the run:")
     run = follow(
         api,
         run_id,
-        step_order(ir_text),
-        fetch_logs or kubectl_logs(),
+        steps,
+        fetch_logs,
         echo,
         sleep=sleep,
         clock=clock,
