@@ -7,6 +7,7 @@ at the top, so that a person finds them without knowing KFP's folder layout.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import io
@@ -201,12 +202,16 @@ def _teed(log_file: Path, verbose: bool, quiet: bool) -> Iterator[None]:
         # outside its own logging context, which makes logging add a root handler bound to
         # the stream of the moment: this run's. The handlers are put back as they were, so
         # that a later run in the same process never writes into this run's closed log.
-        root_handlers = logging.root.handlers[:]
+        # Likewise builtins.print: kfp.local indents its tasks' output by swapping print
+        # (kfp/local/logging_utils.py, indented_print), and tasks that run in parallel threads
+        # (a ParallelFor) restore each other's swap, which can leave print indented for good.
+        root_handlers, printer = logging.root.handlers[:], builtins.print
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
                 yield
         finally:
             logging.root.handlers[:] = root_handlers
+            builtins.print = printer
         stream.flush()
 
 
