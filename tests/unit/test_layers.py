@@ -7,6 +7,7 @@ in the image of that step, so a step, its component, its image and its tests sha
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def _imports(path: Path) -> set[str]:
     return {name for name in found if images.module_path(name) is not None}
 
 
+@functools.cache
 def _library() -> dict[str, set[str]]:
     """Each burger_recs module and the burger_recs modules it imports."""
     graph = {}
