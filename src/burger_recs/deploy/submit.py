@@ -5,7 +5,8 @@ upload the IR as a version named by its content (``kfp_api.version_name``: the s
 the same version, never a duplicate), start a run whose name and description carry the code
 version, and optionally follow it, printing each step's state and, when it fails, the logs.
 ``burger-recs retry`` asks KFP to run a failed run's failed steps again, in the same run, and
-follows it the same way.
+follows it the same way. ``burger-recs backfill --cluster`` starts one run per day from one
+version (``prepare_version``, ``start_run``) and follows several at once, a ``RunWatch`` each.
 
 The v2beta1 API serves no logs and names no pod: at KFP 2.17 a task detail's ``pod_name`` is
 never filled, and its ``child_tasks`` are Argo node ids, not pod names
@@ -229,6 +230,51 @@ def kubectl_logs(
     return fetch
 
 
+class RunWatch:
+    """One run being followed: each ``poll`` asks for it once and prints its steps' changes.
+
+    ``follow`` polls one run to its end; ``burger-recs backfill --cluster`` polls several in
+    turn, each with its own watch.
+    """
+
+    def __init__(self, api: KfpApi, run_id: str, steps: list[str], echo: Echo) -> None:
+        self.api = api
+        self.run_id = run_id
+        self.steps = steps
+        self.echo = echo
+        self.run: dict = {}
+        self.states: dict[str, TaskState] = {}
+        self._shown: dict[str, str] = {}
+
+    @property
+    def state(self) -> str:
+        """The run's state as last reported (PENDING before the first poll)."""
+        return self.run.get("state") or "PENDING"
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run's last reported state is final (``FINAL_STATES``)."""
+        return self.state in FINAL_STATES
+
+    def poll(self) -> dict:
+        """Get the run, print each step whose state changed since the last poll; return it.
+
+        Raises:
+            KfpError: the API refused or could not be reached.
+        """
+        self.run = self.api.get_run(self.run_id)
+        self.states = task_states(self.run, self.steps)
+        for step in self.steps:
+            if step in self.states and self._shown.get(step) != self.states[step].state:
+                self._shown[step] = self.states[step].state
+                self.echo(f"  {step:<10} {self.states[step].state}")
+        return self.run
+
+    def explain_failure(self, fetch_logs: LogFetcher) -> None:
+        """Print the run's error, its failed steps and the last lines of its pods' logs."""
+        _explain_failure(self.run, self.states, fetch_logs, self.echo)
+
+
 def follow(
     api: KfpApi,
     run_id: str,
@@ -247,24 +293,18 @@ def follow(
     Raises:
         KfpError: the run did not end within ``timeout_seconds`` (it goes on running).
     """
-    shown: dict[str, str] = {}
+    watch = RunWatch(api, run_id, steps, echo)
     started = clock()
     while True:
-        run = api.get_run(run_id)
-        states = task_states(run, steps)
-        for step in steps:
-            if step in states and shown.get(step) != states[step].state:
-                shown[step] = states[step].state
-                echo(f"  {step:<10} {states[step].state}")
-        state = run.get("state") or "PENDING"
-        if state in FINAL_STATES:
+        watch.poll()
+        if watch.ended:
             break
         if clock() - started > timeout_seconds:
-            raise KfpError(f"run {run_id} is still {state} after {timeout_seconds:.0f}s")
+            raise KfpError(f"run {run_id} is still {watch.state} after {timeout_seconds:.0f}s")
         sleep(poll_seconds)
-    if state != "SUCCEEDED":
-        _explain_failure(run, states, fetch_logs, echo)
-    return run
+    if watch.state != "SUCCEEDED":
+        watch.explain_failure(fetch_logs)
+    return watch.run
 
 
 def _explain_failure(
@@ -290,6 +330,34 @@ def run_url(ui: str, run_id: str) -> str:
     return f"{ui.rstrip('/')}/#/runs/details/{run_id}"
 
 
+def prepare_version(
+    api: KfpApi,
+    ir_text: str,
+    code_version: str,
+    echo: Echo,
+    image_pull_secrets: Sequence[str] = (),
+) -> tuple[PipelineVersion, str]:
+    """Add the image pull Secrets to the IR, find or upload its version, say which.
+
+    The first half of ``submit``; ``burger-recs backfill --cluster`` starts all its runs from
+    the one version it returns.
+
+    Returns:
+        The version, and the IR it holds (with the Secrets).
+
+    Raises:
+        KfpError: a Secret's name is no Kubernetes name, or the API refused.
+    """
+    try:
+        ir_text = ir_with_image_pull_secrets(ir_text, image_pull_secrets)
+    except ValueError as exc:
+        raise KfpError(str(exc)) from None
+    version = ensure_version(api, ir_text, code_version)
+    what = "uploaded" if version.created else "already uploaded (same content), reused"
+    echo(f"pipeline version {version.name}: {what}")
+    return version, ir_text
+
+
 def submit(
     api: KfpApi,
     ir_text: str,
@@ -311,13 +379,7 @@ def submit(
     Returns:
         The run as created, or as it ended when ``wait``.
     """
-    try:
-        ir_text = ir_with_image_pull_secrets(ir_text, image_pull_secrets)
-    except ValueError as exc:
-        raise KfpError(str(exc)) from None
-    version = ensure_version(api, ir_text, code_version)
-    what = "uploaded" if version.created else "already uploaded (same content), reused"
-    echo(f"pipeline version {version.name}: {what}")
+    version, ir_text = prepare_version(api, ir_text, code_version, echo, image_pull_secrets)
     run = start_run(api, version, arguments, code_version)
     run_id = run["run_id"]
     echo(f"run {run.get('display_name', run_id)} started")
