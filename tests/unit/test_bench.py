@@ -30,6 +30,7 @@ def bench():
         ("raw:copy:postgresql", "publish"),
         ("raw:read_csv", "ingest"),
         ("inprocess", "pipeline"),
+        ("shortest", "pipeline"),
         ("step:validate", None),
         ("step:evaluate", None),
     ],
