@@ -1,9 +1,13 @@
 """The train step (burger_recs.steps.train) on the tiny shop whose tastes are obvious."""
 
+import time
+from dataclasses import replace
+
 import numpy as np
+from lightfm import LightFM
 
 from burger_recs.steps import recommend, train
-from tests.support.shops import FAST_TRAIN
+from tests.support.shops import FAST_TRAIN, tiny_shop
 
 
 def test_model_learns_tastes_beef_lovers_get_beef(taste_shop, taste_model):
@@ -27,3 +31,30 @@ def test_fit_until_ignores_later_orders(taste_shop, taste_model):
     early = train.fit(shop, FAST_TRAIN, until=until)
     assert early.trained_until == until
     assert early.interactions < taste_model.interactions
+
+
+def test_the_two_models_fitted_at_once_are_those_fitted_one_after_the_other(monkeypatch):
+    # Long enough fits (150 epochs) that the two are in flight at the same time: shared state
+    # between them (a random state, a matrix, a buffer) would change the embeddings.
+    shop = tiny_shop(customers=600)
+    params = replace(FAST_TRAIN, epochs=150)
+    alone = train.fit_models(shop, params, holdout_days=7, concurrently=False)
+
+    fitting, real_fit = [], LightFM.fit
+
+    def timed_fit(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return real_fit(self, *args, **kwargs)
+        finally:
+            fitting.append((started, time.perf_counter()))
+
+    monkeypatch.setattr(LightFM, "fit", timed_fit)
+    together = train.fit_models(shop, params, holdout_days=7)
+
+    (start_a, end_a), (start_b, end_b) = fitting
+    assert start_a < end_b and start_b < end_a, "the two fits did not overlap"
+    for one, other in zip(alone, together, strict=True):
+        assert one.trained_until == other.trained_until
+        for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
+            assert np.array_equal(getattr(one.model, name), getattr(other.model, name)), name
