@@ -26,8 +26,15 @@ Aborted).
 
 Runs move through ``run_script``: each GET of a run returns the next snapshot, and the last
 one from then on; ``snapshot`` and ``task`` build the task details as the server derives them
-from the run's Argo Workflow. A run whose last GET said FAILED can be retried (``POST
-/runs/{id}:retry``): it is RUNNING again, and its GETs play ``run_script`` from the start.
+from the run's Argo Workflow. ``script_for`` can give a run its own script when it is created
+(e.g. by its run_date). A run whose last GET said FAILED can be retried (``POST
+/runs/{id}:retry``): it is RUNNING again, and its GETs play its script from the start.
+A run is active from its creation until a GET reports a final state; ``most_active`` keeps
+the most runs active at once. ``on_run_end`` stands for the pipeline's final task, which runs
+inside the run before KFP reports it ended (the exit handler is an exit lifecycle hook of the
+run's Workflow: backend/src/v2/compiler/argocompiler/dag.go, common.go addExitTask): it is
+called once per run, with the run, just before the first GET that reports it ended is
+answered. Neither is server behaviour: they stand in for the pipeline.
 Recurring runs (the production schedule's reconciler) are created, listed, enabled, disabled
 and deleted as the server does, with its checks of cron and concurrency.
 """
@@ -43,6 +50,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -264,6 +272,11 @@ class KfpDouble:
         self.runs: dict[str, dict] = {}
         self.recurring_runs: dict[str, dict] = {}
         self.run_script: list[dict] = [{"state": "SUCCEEDED"}]
+        # Given a run as created, its own script (None: run_script).
+        self.script_for: Callable[[dict], list[dict] | None] | None = None
+        # Called with a run just before the first GET that reports it ended is answered.
+        self.on_run_end: Callable[[dict], None] | None = None
+        self.most_active = 0  # the most runs active at once (created, not reported ended)
         self.requests: list[Request] = []
         self.violations: list[str] = []
         # Set to make the next upload lose a race: the version appears, the upload gets 409.
@@ -271,6 +284,7 @@ class KfpDouble:
         self._ids = itertools.count(1)
         self._gets: dict[str, int] = {}
         self._last_state: dict[str, str] = {}  # run id -> the state its last GET returned
+        self._scripts: dict[str, list[dict]] = {}  # run id -> its own script (script_for)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -302,6 +316,23 @@ class KfpDouble:
 
     def _id(self, kind: str) -> str:
         return f"{kind}-{next(self._ids)}"
+
+    def active(self) -> list[str]:
+        """Return the ids of the runs that are active: created, and not reported ended.
+
+        A run is PENDING when created (resource_manager.go CreateRun) and its state is final
+        once SUCCEEDED, FAILED, CANCELED or SKIPPED (backend/api/v2beta1/run.proto,
+        RuntimeState: PENDING, RUNNING, CANCELING and PAUSED are not); here a run's state is
+        the one its last GET returned.
+        """
+        return [
+            run_id
+            for run_id, run in self.runs.items()
+            if self._last_state.get(run_id, run.get("state")) not in _ENDED
+        ]
+
+    def _count_active(self) -> None:
+        self.most_active = max(self.most_active, len(self.active()))
 
     # -- the API ---------------------------------------------------------------------------
     def handle(self, request: Request) -> dict:
@@ -494,6 +525,10 @@ class KfpDouble:
             "finished_at": EPOCH,
         }
         self.runs[run["run_id"]] = _wire(run)
+        script = self.script_for(self.runs[run["run_id"]]) if self.script_for else None
+        if script is not None:
+            self._scripts[run["run_id"]] = script
+        self._count_active()
         return self.runs[run["run_id"]]
 
     def _check_parameters(self, version: dict, body: dict) -> None:
@@ -638,6 +673,7 @@ class KfpDouble:
         ]
         self._gets.pop(run_id, None)
         self._last_state.pop(run_id, None)
+        self._count_active()
         return {}
 
     def _get_run(self, run_id: str) -> dict:
@@ -645,8 +681,15 @@ class KfpDouble:
             raise Refused(404, f"run {run_id} not found", code=5)
         n = self._gets.get(run_id, 0)
         self._gets[run_id] = n + 1
-        snapshot = self.run_script[min(n, len(self.run_script) - 1)]
+        script = self._scripts.get(run_id, self.run_script)
+        snapshot = script[min(n, len(script) - 1)]
         run = {**self.runs[run_id], **snapshot}
+        ends = run["state"] in _ENDED and self._last_state.get(run_id) not in _ENDED
+        if ends and self.on_run_end is not None:
+            try:
+                self.on_run_end(run)
+            except Exception as exc:  # the test's hook: fail the test, still answer
+                self.violations.append(f"on_run_end({run_id}) failed: {exc!r}")
         self._last_state[run_id] = run["state"]
         details = (snapshot.get("run_details") or {}).get("task_details")
         if details:
