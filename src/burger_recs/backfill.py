@@ -2,13 +2,16 @@
 
 Which days a backfill runs comes from ``pipeline_runs``: a day is *done* when it has a
 ``published`` or ``gated`` run (:class:`Reprocess` says which other days run again), so that
-a second backfill of the same range runs nothing. Each day is one local run
-(:func:`burger_recs.local_run.run_pipeline`) with its own ``run_date``; a day that fails is
-reported and the backfill goes on with the next one.
+a second backfill of the same range runs nothing. Each day is one run with its own
+``run_date``: a local run (:func:`run_days`, :func:`burger_recs.local_run.run_pipeline`) or,
+with ``--cluster``, a run on Kubeflow Pipelines (:func:`submit_days`, through
+``burger_recs.deploy.submit``), several at once. A day that fails is reported and the
+backfill goes on with the other days.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import enum
 import time
@@ -16,12 +19,22 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from burger_recs.contract import pipeline_runs
+from burger_recs.deploy.kfp_api import KfpApi, KfpError
+from burger_recs.deploy.submit import (
+    Echo,
+    LogFetcher,
+    PipelineVersion,
+    RunWatch,
+    run_url,
+    start_run,
+)
 from burger_recs.local_run import LocalRun, RunFailed, new_run_id, run_pipeline
-from burger_recs.runs import RunStatus
+from burger_recs.runs import RunStatus, find_run
 
 MAX_DAYS = 366
 """The most days one backfill may cover (a leap year)."""
@@ -182,30 +195,56 @@ class DayOutcome:
 
     Attributes:
         day: the run date.
-        run_id: the day's run id.
-        status: published, gated or failed.
-        log_file: the run's log.
+        run_id: the day's run id (its pipeline_runs key).
+        status: published, gated or failed, as the run's record says; a run on the cluster
+            that ended without a record: KFP's state (e.g. ``FAILED``, ``CANCELED``), or
+            ``not started`` when KFP refused to start it.
+        log_file: a local run's log.
         model_version: the model the run trained (pipeline_runs.model_version), if any.
         precision_at_k: the model's precision@k, if evaluated.
         rows_written: recommendation rows published.
         message: the gate's reason or the failure's message.
         seconds: how long the run took.
+        link: a run on the cluster: its page in the Kubeflow UI.
     """
 
     day: dt.date
     run_id: str
     status: str
-    log_file: Path
+    log_file: Path | None = None
     model_version: str | None = None
     precision_at_k: float | None = None
     rows_written: int = 0
     message: str = ""
     seconds: float = 0.0
+    link: str = ""
 
     @property
     def failed(self) -> bool:
-        """Whether the day's run failed."""
-        return self.status == RunStatus.FAILED
+        """Whether the day is not done: its run failed, or left no record of how it ended."""
+        return self.status not in DONE
+
+
+def _recorded(
+    day: dt.date,
+    run_id: str,
+    status: str,
+    record: Mapping[str, Any],
+    message: str = "",
+    **where: Any,
+) -> DayOutcome:
+    """Return a day's outcome as its run's record says (``message`` if it has none)."""
+    precision = (record.get("metrics") or {}).get("model_precision_at_k")
+    return DayOutcome(
+        day=day,
+        run_id=run_id,
+        status=status,
+        model_version=record.get("model_version"),
+        precision_at_k=float(precision) if isinstance(precision, int | float) else None,
+        rows_written=int(record.get("rows_written") or 0),
+        message=record.get("message") or message,
+        **where,
+    )
 
 
 def outcome(day: dt.date, result: LocalRun, seconds: float = 0.0) -> DayOutcome:
@@ -214,17 +253,13 @@ def outcome(day: dt.date, result: LocalRun, seconds: float = 0.0) -> DayOutcome:
     A failed run without a record (its final task could not write one) takes the run's own
     failure message.
     """
-    record = result.record
-    precision = (record.get("metrics") or {}).get("model_precision_at_k")
-    return DayOutcome(
-        day=day,
-        run_id=result.run_id,
-        status=str(result.status),
+    return _recorded(
+        day,
+        result.run_id,
+        str(result.status),
+        result.record,
+        result.message,
         log_file=result.log_file,
-        model_version=record.get("model_version"),
-        precision_at_k=float(precision) if isinstance(precision, int | float) else None,
-        rows_written=int(record.get("rows_written") or 0),
-        message=record.get("message") or result.message,
         seconds=seconds,
     )
 
@@ -293,3 +328,213 @@ def run_days(
             finished(done)
         outcomes.append(done)
     return outcomes
+
+
+# -- on the cluster -------------------------------------------------------------------------
+def cluster_run_ids(days: Iterable[dt.date], now: dt.datetime | None = None) -> dict[dt.date, str]:
+    """Return the run id of each day of a backfill on the cluster: distinct and sortable.
+
+    One prefix for the whole backfill (:func:`~burger_recs.local_run.new_run_id`: when it
+    started, UTC, and four random hex digits), then the day: ``20261124-081502-3fa1-20261120``.
+    The ids of one backfill sort by day, the order they are submitted in; those of two
+    backfills, by when each started.
+    """
+    prefix = new_run_id(now)
+    return {day: f"{prefix}-{day:%Y%m%d}" for day in days}
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """A day's run, started on Kubeflow Pipelines.
+
+    Attributes:
+        day: the run date.
+        run_id: the pipeline's ``run_id`` parameter: the key of the run's pipeline_runs row.
+        kfp_run_id: KFP's id of the run: its page, the label of its pods.
+        link: its page in the Kubeflow UI.
+    """
+
+    day: dt.date
+    run_id: str
+    kfp_run_id: str
+    link: str
+
+
+def cluster_outcome(
+    started: ClusterRun,
+    run: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
+    seconds: float = 0.0,
+    problem: str = "",
+) -> DayOutcome:
+    """Return a day's outcome from its run on the cluster and the record its final task wrote.
+
+    A run that left no record shows KFP's state, with why there is no record, as far as can
+    be told.
+
+    Args:
+        started: the day's run.
+        run: the run as KFP last reported it (``KfpApi.get_run``).
+        record: the run's pipeline_runs row, None when there is none.
+        seconds: how long it was followed.
+        problem: why following the run stopped before it ended, if it did.
+    """
+    day, run_id, link = started.day, started.run_id, started.link
+    if record is not None:
+        status = str(record["status"])
+        return _recorded(day, run_id, status, record, seconds=seconds, link=link)
+    state = str(run.get("state") or "PENDING")
+    error = str((run.get("error") or {}).get("message") or "")
+    if problem:
+        message = problem
+    elif state == "SUCCEEDED":
+        message = (
+            f"KFP says SUCCEEDED but the database holds no record of run {started.run_id}: "
+            "do the cluster's runs write to this --database-url?"
+        )
+    else:
+        message = (
+            f"KFP says {state}{f': {error}' if error else ''}; the run left no record "
+            "(its final task did not run or could not reach the database)"
+        )
+    return DayOutcome(day, run_id, state, message=message, seconds=seconds, link=link)
+
+
+def submit_days(
+    api: KfpApi,
+    version: PipelineVersion,
+    days: Iterable[dt.date],
+    arguments: Mapping[str, object],
+    engine: sa.Engine,
+    code_version: str,
+    *,
+    steps: list[str],
+    ui: str,
+    echo: Echo,
+    fetch_logs: LogFetcher,
+    max_concurrency: int = 2,
+    run_ids: Mapping[dt.date, str] | None = None,
+    started: Callable[[ClusterRun], None] | None = None,
+    finished: Callable[[DayOutcome], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 7200.0,
+) -> list[DayOutcome]:
+    """Run ``version`` on Kubeflow Pipelines once per day, at most ``max_concurrency`` at once.
+
+    Days start oldest first, each as soon as a run before it ends; every run is followed as
+    ``burger-recs submit --wait`` follows one (``burger_recs.deploy.submit.RunWatch``: each
+    step's state changes, and when the run did not succeed its failed steps and its pods'
+    logs), its lines prefixed with its day. A day that fails does not stop the others.
+
+    A run is active from its creation (KFP answers CreateRun with a PENDING run) until KFP
+    reports it SUCCEEDED, FAILED, CANCELED or SKIPPED; PENDING, RUNNING, CANCELING and PAUSED
+    are not final (kubeflow/pipelines 2.17.0, backend/api/v2beta1/run.proto, RuntimeState;
+    ``burger_recs.deploy.submit.FINAL_STATES``). The day's ``run_date`` and ``run_id`` are
+    pipeline parameters, sent in the run's ``runtime_config.parameters`` (run.proto
+    Run.runtime_config, runtime_config.proto RuntimeConfig.parameters), which the server
+    checks against the pipeline's inputs (backend/src/apiserver/template/v2_template.go).
+    The pipeline's final task records the run in pipeline_runs under that ``run_id``; it is
+    the exit handler, which the compiler makes an exit lifecycle hook inside the run's Argo
+    Workflow (backend/src/v2/compiler/argocompiler/dag.go, common.go addExitTask), so it has
+    run by the time KFP says the run ended: then the day's outcome is read from ``engine``.
+
+    Args:
+        api: the KFP API.
+        version: the pipeline version to run (``burger_recs.deploy.submit.prepare_version``).
+        days: the days to run, oldest first.
+        arguments: the pipeline arguments every day shares (``data_uri`` at least).
+        engine: the results database the cluster's runs write to.
+        code_version: the code version, in each run's name and description.
+        steps: the steps to show while following, in the pipeline's order.
+        ui: the Kubeflow UI, for links.
+        echo: prints a line: the runs' step states and failure logs.
+        fetch_logs: given KFP's run id, the last lines of its pods' logs.
+        max_concurrency: at most this many runs active at once.
+        run_ids: each day's run id (default: :func:`cluster_run_ids`).
+        started: called with each day's run once KFP created it.
+        finished: called with each day's outcome once its run ended.
+        sleep: waits between polls (default ``time.sleep``).
+        clock: the time, for timeouts.
+        poll_seconds: the wait between two rounds of polls.
+        timeout_seconds: a run still going after this long is left running and reported
+            with its state; the day is not done.
+
+    Returns:
+        Each day's outcome, oldest first.
+
+    Raises:
+        ValueError: ``max_concurrency`` is below 1.
+    """
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+    sleep = sleep or time.sleep
+    waiting = collections.deque(days)
+    ids = dict(run_ids) if run_ids is not None else cluster_run_ids(waiting)
+    active: list[tuple[ClusterRun, RunWatch, float]] = []
+    outcomes: list[DayOutcome] = []
+
+    def done(day_outcome: DayOutcome) -> None:
+        outcomes.append(day_outcome)
+        if finished is not None:
+            finished(day_outcome)
+
+    while waiting or active:
+        while waiting and len(active) < max_concurrency:
+            day = waiting.popleft()
+            say = _prefixed(echo, day)
+            try:
+                run = start_run(
+                    api,
+                    version,
+                    {**arguments, "run_date": day.isoformat(), "run_id": ids[day]},
+                    code_version,
+                    labels={"run_id": ids[day]},
+                )
+            except KfpError as exc:
+                say(f"not started: {exc}")
+                done(DayOutcome(day, ids[day], "not started", message=str(exc)))
+                continue
+            this = ClusterRun(day, ids[day], run["run_id"], run_url(ui, run["run_id"]))
+            active.append((this, RunWatch(api, this.kfp_run_id, steps, say), clock()))
+            if started is not None:
+                started(this)
+        for entry in list(active):
+            this, watch, began = entry
+            problem = ""
+            try:
+                watch.poll()
+            except KfpError as exc:
+                problem = f"could not follow the run (it may go on running): {exc}"
+            elapsed = clock() - began
+            if not problem and not watch.ended:
+                if elapsed <= timeout_seconds:
+                    continue
+                problem = (
+                    f"still {watch.state} after {timeout_seconds:.0f}s: no longer followed, "
+                    "it goes on running"
+                )
+            active.remove(entry)
+            if watch.ended and watch.state != "SUCCEEDED":
+                watch.explain_failure(fetch_logs)
+            try:
+                record = _record(engine, this.run_id)
+            except sa.exc.SQLAlchemyError as exc:
+                record = None
+                problem = problem or f"could not read the run's record: {exc}"
+            done(cluster_outcome(this, watch.run, record, elapsed, problem))
+        if active and not (waiting and len(active) < max_concurrency):
+            sleep(poll_seconds)
+    return sorted(outcomes, key=lambda o: o.day)
+
+
+def _prefixed(echo: Echo, day: dt.date) -> Echo:
+    """Return an echo that puts the day before each line."""
+    return lambda line: echo(f"{day} {line}")
+
+
+def _record(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
+    """Return the run's pipeline_runs row as a dict, None when there is none."""
+    row = find_run(engine, run_id)
+    return dict(row._mapping) if row is not None else None

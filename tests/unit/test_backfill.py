@@ -8,8 +8,11 @@ import pytest
 
 from burger_recs.backfill import (
     MAX_DAYS,
+    ClusterRun,
     DayState,
     Reprocess,
+    cluster_outcome,
+    cluster_run_ids,
     day_range,
     day_states,
     days_to_run,
@@ -164,3 +167,35 @@ def test_an_outcome_takes_the_run_record_and_a_failure_its_first_line(tmp_path):
     assert headline(day.message) == "validate failed: 2 problems"
     unrecorded = outcome(FIRST, LocalRun("run-3", tmp_path, status="failed", message="boom"))
     assert unrecorded.message == "boom" and unrecorded.rows_written == 0
+
+
+def test_cluster_run_ids_are_distinct_and_sort_by_backfill_then_day():
+    started = dt.datetime(2026, 11, 24, 8, 15, 2, tzinfo=dt.UTC)
+    ids = cluster_run_ids(reversed(WEEK), started)
+    assert list(ids) == list(reversed(WEEK))
+    assert ids[FIRST].startswith("20261124-081502-") and ids[FIRST].endswith("-20260323")
+    assert sorted(ids.values()) == [ids[day] for day in WEEK]
+    later = cluster_run_ids(WEEK, started + dt.timedelta(seconds=1))
+    assert max(ids.values()) < min(later.values())
+
+
+def test_a_cluster_outcome_is_the_record_else_kfps_state():
+    run = ClusterRun(FIRST, "backfill-1", "kfp-1", "http://ui/#/runs/details/kfp-1")
+    record = {
+        "status": "gated",
+        "model_version": "lightfm-2",
+        "metrics": {"model_precision_at_k": 0.1},
+        "rows_written": 0,
+        "message": "model p@k 0.1 < baseline 0.2 x 1.1",
+    }
+    gated = cluster_outcome(run, {"state": "SUCCEEDED"}, record, seconds=30.0)
+    assert (gated.status, gated.model_version, gated.precision_at_k) == ("gated", "lightfm-2", 0.1)
+    assert not gated.failed and gated.link == run.link and gated.log_file is None
+
+    failed = cluster_outcome(run, {"state": "FAILED", "error": {"message": "pod OOMKilled"}}, None)
+    assert failed.failed and failed.status == "FAILED"
+    assert failed.message.startswith("KFP says FAILED: pod OOMKilled; the run left no record")
+    lost = cluster_outcome(run, {"state": "SUCCEEDED"}, None)
+    assert lost.failed and "no record of run backfill-1" in lost.message
+    slow = cluster_outcome(run, {"state": "RUNNING"}, None, problem="still RUNNING after 60s")
+    assert (slow.status, slow.message) == ("RUNNING", "still RUNNING after 60s")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -136,14 +136,18 @@ def start_run(
     arguments: dict[str, object],
     code_version: str,
     experiment: str = EXPERIMENT,
+    labels: Mapping[str, str] | None = None,
 ) -> dict:
-    """Start a run of ``version`` with ``arguments`` (in ``experiment``, made if new)."""
+    """Start a run of ``version`` with ``arguments`` (in ``experiment``, made if new).
+
+    ``labels`` are added to those of ``run_labels`` in the run's description.
+    """
     found = api.create_experiment(experiment, "burger-recs runs started by `make submit`")
     run_date = str(arguments.get("run_date", ""))
-    labels = run_labels(version, run_date, code_version)
+    described = {**run_labels(version, run_date, code_version), **(labels or {})}
     return api.create_run(
         f"daily {run_date} code {code_version}",
-        " ".join(f"{key}={value}" for key, value in labels.items()),
+        " ".join(f"{key}={value}" for key, value in described.items()),
         found["experiment_id"],
         version.reference(),
         arguments,
