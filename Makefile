@@ -14,7 +14,7 @@ RUN_DATE ?=
 DATABASE_URL ?=
 PARAMS ?=
 RUN_OPTS = $(if $(DATA),--data '$(DATA)') $(if $(RUN_DATE),--run-date $(RUN_DATE)) \
-           $(foreach p,$(PARAMS),--param $(p))
+           $(foreach p,$(PARAMS),--param $(p)) $(if $(filter 1 true yes,$(NO_CACHE)),--no-cache)
 export DATABASE_URL
 
 ##@ General
@@ -24,6 +24,7 @@ help: ## Show this help
 	  /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 	@printf "\nVariables: DATA=<folder|gs://...> RUN_DATE=YYYY-MM-DD DATABASE_URL=<sqlalchemy url> PARAMS='k=5 epochs=30'\n"
+	@printf "          NO_CACHE=1 (make run, run-docker: run every step, none from the cache)\n"
 	@printf "Cluster: WAIT=1 (make submit follows the run) DRY_RUN=1 (print the commands, run none)\n"
 
 ##@ Development

@@ -60,7 +60,13 @@ class OnCluster:
 
 # Training, evaluation and scoring are deterministic: a failure there would only repeat.
 STEPS = {
-    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES), cache=False),
+    # The check runs on every run: it resolves the day and fingerprints the drops, which are
+    # outside the pipeline. Ingest takes that fingerprint, so a cache serves it only while
+    # the day's drops are unchanged.
+    "check_drops": OnCluster(
+        "100m", "256Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES), cache=False
+    ),
+    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES)),
     "validate": OnCluster("250m", "1Gi", secrets=(FAILURE_NOTES,)),
     "train": OnCluster("1", "1Gi", secrets=(FAILURE_NOTES,)),
     "evaluate": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),

@@ -23,7 +23,7 @@ def stage_shard(
     from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
-    with noted(f"stage_shard {shard}", run_id, orchestrator_run_id):
+    with noted(f"stage_shard {shard}", orchestrator_run_id):
         return step.stage_run(
             recs_path=recommendations.path,
             run_id=run_id,
@@ -50,7 +50,7 @@ def commit(
     from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
-    with noted("commit", run_id, orchestrator_run_id):
+    with noted("commit", orchestrator_run_id):
         record = step.commit_run(
             data_dir=validated.path,
             evaluation_path=evaluation.path,

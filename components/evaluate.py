@@ -15,7 +15,6 @@ def evaluate(
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
-    run_id: str,
     orchestrator_run_id: str,
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
@@ -25,7 +24,7 @@ def evaluate(
     from burger_recs.runs import noted
     from burger_recs.steps import evaluate as step
 
-    with noted("evaluate", run_id, orchestrator_run_id):
+    with noted("evaluate", orchestrator_run_id):
         result = step.run(
             data_dir=validated.path,
             eval_model_path=eval_model.path,
@@ -37,4 +36,8 @@ def evaluate(
         )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
+    # The figures also as a file: kfp.local's cache serves an entry only while each of its
+    # artifacts' files exists (kfp/local/cache.py, _deserialize_artifact, kfp 2.17.0), and a
+    # Metrics artifact otherwise has none.
+    step.write_metrics(result, metrics.path)
     return result.publishable, result.reason

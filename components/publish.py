@@ -26,7 +26,7 @@ def publish(
     from burger_recs.runs import noted
     from burger_recs.steps import publish as step
 
-    with noted("publish", run_id, orchestrator_run_id):
+    with noted("publish", orchestrator_run_id):
         record = step.run(
             recs_path=recommendations.path,
             data_dir=validated.path,

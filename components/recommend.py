@@ -16,7 +16,6 @@ def recommend(
     validated: Input[Dataset],
     k: int,
     exclude_ordered: bool,
-    run_id: str,
     orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
@@ -24,7 +23,7 @@ def recommend(
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted("recommend", run_id, orchestrator_run_id):
+    with noted("recommend", orchestrator_run_id):
         return step.run(
             model_path=model.path,
             data_dir=validated.path,
@@ -35,12 +34,12 @@ def recommend(
 
 
 @dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
-def shard_plan(shards: int, run_id: str, orchestrator_run_id: str) -> list:
+def shard_plan(shards: int, orchestrator_run_id: str) -> list:
     """Return the shard numbers 0 .. shards - 1: the items of the ParallelFor over shards."""
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted("shard_plan", run_id, orchestrator_run_id):
+    with noted("shard_plan", orchestrator_run_id):
         return step.shard_plan(shards=shards)
 
 
@@ -52,7 +51,6 @@ def recommend_shard(
     exclude_ordered: bool,
     shard: int,
     shards: int,
-    run_id: str,
     orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
@@ -60,7 +58,7 @@ def recommend_shard(
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted(f"recommend_shard {shard}", run_id, orchestrator_run_id):
+    with noted(f"recommend_shard {shard}", orchestrator_run_id):
         return step.run(
             model_path=model.path,
             data_dir=validated.path,

@@ -16,7 +16,6 @@ def train(
     learning_rate: float,
     seed: int,
     num_threads: int,
-    run_id: str,
     orchestrator_run_id: str,
     model: Output[Model],
     eval_model: Output[Model],
@@ -26,7 +25,7 @@ def train(
     from burger_recs.settings import TrainParams
     from burger_recs.steps import train as step
 
-    with noted("train", run_id, orchestrator_run_id):
+    with noted("train", orchestrator_run_id):
         params = TrainParams(
             loss=loss,
             epochs=epochs,

@@ -19,7 +19,7 @@ from components.cluster import on_cluster
 from components.commit import commit, stage_shard
 from components.evaluate import evaluate
 from components.finish import finish
-from components.ingest import ingest
+from components.ingest import check_drops, ingest
 from components.publish import publish
 from components.recommend import recommend, recommend_shard, shard_plan
 from components.train import train
@@ -75,23 +75,34 @@ def daily_recommendations(
         day_closes_at: HH:MM (UTC) at which a day closes, for runs without run_date: with
             23:30, a run scheduled at 23:30 processes that day even when it starts late.
     """
-    # Which run a step belongs to, for its failure note and the run record.
-    run = {"run_id": run_id, "orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
+    # The orchestrator's run id keys a failed step's note for the final task. The steps that
+    # may be served from a cache take nothing else that changes from run to run: the run_id
+    # parameter and the run's times go only to the steps that always run (the check, the
+    # publishing steps and finish). See burger_recs.runs.noted.
+    run = {"orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
     finished = finish(
         run_date=run_date,
         scheduled_at=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
         day_closes_at=day_closes_at,
         created_at=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
         data_uri=data_uri,
+        run_id=run_id,
         **run,
     )
     with dsl.ExitHandler(finished, name="daily-run"):
-        ingested = ingest(
+        checked_drops = check_drops(
             data_uri=data_uri,
             run_date=run_date,
             window_days=window_days,
             scheduled_at=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
             day_closes_at=day_closes_at,
+            **run,
+        )
+        ingested = ingest(
+            data_uri=data_uri,
+            run_date=checked_drops.outputs["run_date"],
+            window_days=window_days,
+            fingerprint=checked_drops.outputs["fingerprint"],
             **run,
         )
         checked = validate(drop=ingested.outputs["drop"], **run)
@@ -127,7 +138,8 @@ def daily_recommendations(
             "evaluation": evaluated.outputs["evaluation"],
             "model_version": trained.outputs["Output"],
             "data_uri": data_uri,
-            "started_at": ingested.outputs["started_at"],
+            "started_at": dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
+            "run_id": run_id,
             **run,
         }
         with dsl.If(shards == 1, name="one-shard"):
@@ -141,10 +153,12 @@ def daily_recommendations(
                     recommendations=scored.outputs["recommendations"],
                     shard=shard,
                     shards=shards,
+                    run_id=run_id,
                     **run,
                 )
             committed = commit(**recording, shards=shards, staged_rows=dsl.Collected(staged.output))
     on_cluster(
+        check_drops=checked_drops,
         ingest=ingested,
         validate=checked,
         train=trained,

@@ -153,6 +153,16 @@ def _sample_data(last: dt.date, first: dt.date | None = None) -> Path:
     return SAMPLE_DATA
 
 
+CacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--cache/--no-cache",
+        help="Serve steps whose code, parameters and inputs are unchanged from the cache "
+        "(.local/cache); --no-cache runs every step (make: NO_CACHE=1).",
+    ),
+]
+
+
 @app.command("run")
 def run_command(
     data: Annotated[
@@ -189,11 +199,13 @@ def run_command(
             "were built under (default: the compiled one, localhost:5001).",
         ),
     ] = None,
+    cache: CacheOption = True,
 ) -> None:
-    """Run the compiled daily pipeline on this machine and print a summary."""
-    from burger_recs import db
-    from burger_recs.local_run import RunFailed, run_pipeline
+    """Run the compiled daily pipeline on this machine and print a summary.
 
+    Steps whose code, parameters and inputs are those of an earlier run come from the cache
+    (.local/cache); the check of the drops, publishing and the final record always run.
+    """
     pipeline_file = compiled_pipeline()
     day, params = _day_and_params(run_date, param, pipeline_file)
     if data is None:
@@ -202,29 +214,123 @@ def run_command(
         if not Path(data).is_dir():
             raise _fail(f"--data {data}: no such folder")
         data = str(Path(data).resolve())
-    url = database_url or default_database_url()
+    _run_and_report(
+        pipeline_file,
+        {"data_uri": data, "run_date": day.isoformat(), **params},
+        database_url or default_database_url(),
+        runner=runner,
+        quiet=quiet,
+        verbose=verbose,
+        registry=registry if runner == "docker" else None,
+        cache=cache,
+    )
+
+
+def _run_and_report(
+    pipeline_file: Path,
+    arguments: dict[str, object],
+    url: str,
+    *,
+    runner: str,
+    quiet: bool,
+    verbose: bool,
+    registry: str | None,
+    cache: bool,
+    doing: str = "running",
+) -> None:
+    """Run the pipeline locally; print its summary, or why it failed and exit 1."""
+    from burger_recs import db
+    from burger_recs.local_run import RunFailed, run_pipeline
+
     typer.echo(
-        f"running {pipeline_file.name} for {day} on {data} "
-        f"({runner} runner, code {code_version()}, database {db.redact(url)})",
+        f"{doing} {pipeline_file.name} for {arguments.get('run_date')} on "
+        f"{arguments.get('data_uri')} ({runner} runner, code {code_version()}, database "
+        f"{db.redact(url)}{'' if cache else ', no cache'})",
         err=True,
     )
     try:
         result = run_pipeline(
             pipeline_file,
-            {"data_uri": data, "run_date": day.isoformat(), **params},
+            arguments,
             url,
             LOCAL_ROOT,
             runner=runner,
             quiet=quiet,
             verbose=verbose,
-            registry=registry if runner == "docker" else None,
+            registry=registry,
+            cache=cache,
         )
     except RunFailed as exc:
         typer.secho(f"\nrun {exc.result.run_id} FAILED", fg=typer.colors.RED, err=True)
         typer.echo(str(exc), err=True)
+        _print_cached(exc.result)
         _print_locations(exc.result, url)
+        typer.echo(
+            f"\nresume it, the steps that succeeded from the cache:\n"
+            f"  burger-recs resume {exc.result.run_id}"
+        )
         raise typer.Exit(code=1) from None
     _print_summary(result, url)
+
+
+@app.command(
+    "resume",
+    epilog="The steps that succeeded come from the cache; the one that failed and those after "
+    "it run. The runner and registry are the failed run's, and so is the database: a URL with "
+    "a password is never stored, so give it again with --database-url or DATABASE_URL. A "
+    "cluster run is retried in place with burger-recs retry RUN_ID --host URL.",
+)
+def resume_command(
+    run_id: Annotated[str, typer.Argument(help="The failed local run, e.g. 20261124-081502-3fa1.")],
+    database_url: DatabaseOption = None,
+    quiet: Annotated[bool, typer.Option(help="Write step output to the run log only.")] = False,
+    verbose: Annotated[
+        bool, typer.Option(help="Show every line the steps print, not only progress.")
+    ] = False,
+) -> None:
+    """Run a failed local run again, as a new run with the same arguments."""
+    from burger_recs import db
+    from burger_recs.local_run import earlier_run
+    from burger_recs.runs import RunStatus, find_run
+
+    try:
+        earlier = earlier_run(LOCAL_ROOT, run_id)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    url = database_url or default_database_url()
+    if db.redact(url) != earlier.settings.database:
+        raise _fail(
+            f"run {run_id} used the database {earlier.settings.database}, not {db.redact(url)}: "
+            "give it with --database-url or DATABASE_URL"
+        )
+    recorded = find_run(db.make_engine(url), run_id)
+    if recorded is not None and recorded.status != RunStatus.FAILED:
+        raise _fail(
+            f"run {run_id} for {recorded.run_date} ended {recorded.status}: there is nothing "
+            "to resume (burger-recs run --run-date runs the day again)"
+        )
+    pipeline_file = compiled_pipeline()
+    if pipeline_file.name != earlier.settings.pipeline:
+        raise _fail(f"run {run_id} ran {earlier.settings.pipeline}, not {pipeline_file.name}")
+    arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
+    _run_and_report(
+        pipeline_file,
+        arguments,
+        url,
+        runner=earlier.settings.runner,
+        quiet=quiet,
+        verbose=verbose,
+        registry=earlier.settings.registry,
+        cache=True,
+        doing=f"resuming {run_id}:",
+    )
+
+
+def _print_cached(result: LocalRun) -> None:
+    if result.cached_tasks:
+        typer.echo(
+            f"  {'from cache':<14}{', '.join(result.cached_tasks)} (unchanged since an earlier run)"
+        )
 
 
 def _print_locations(result: LocalRun, url: str) -> None:
@@ -264,6 +370,7 @@ def _print_summary(result: LocalRun, url: str) -> None:
         f"  {'rows written':<14}{record.get('rows_written', 0):,} "
         f"({record.get('customers') or 0:,} customers)"
     )
+    _print_cached(result)
     _print_locations(result, url)
     example = _example_customer(url, record)
     typer.echo("\nlook at the results:")

@@ -19,7 +19,7 @@ import secrets
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -64,6 +64,8 @@ class LocalRun:
     status: str = "running"
     record: dict = field(default_factory=dict)
     message: str = ""
+    cached: dict[str, dict] = field(default_factory=dict)
+    """The tasks kfp.local's cache served, with the outputs it served (as stored)."""
 
     @property
     def log_file(self) -> Path:
@@ -76,9 +78,81 @@ class LocalRun:
         return self.folder / "artifacts"
 
     def artifact(self, task: str, output: str) -> Path | None:
-        """Return the path of a task's output artifact, if the task wrote it."""
+        """Return the path of a task's output artifact, if it exists.
+
+        A task that ran wrote it under this run's artifacts; a task the cache served points
+        to the artifact of the earlier run that computed it.
+        """
         found = sorted(self.artifacts.glob(f"*/{task}/{output}"))
-        return found[-1] if found else None
+        if found:
+            return found[-1]
+        served = self.cached.get(task, {}).get(output)
+        if isinstance(served, dict) and served.get("uri"):
+            path = Path(str(served["uri"]).removeprefix("file://"))
+            return path if path.exists() else None
+        return None
+
+    @property
+    def cached_tasks(self) -> list[str]:
+        """The tasks the cache served, in the order they were served."""
+        return list(self.cached)
+
+
+RUN_SETTINGS = "run.json"
+"""The file of a run folder that says how the run was started (:class:`RunSettings`)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a local run was started, beside its arguments, so that it can be resumed.
+
+    Attributes:
+        pipeline: the compiled pipeline's file name.
+        runner: subprocess or docker.
+        registry: docker: the registry prefix of the step images, if not the compiled one.
+        database: the results database, its password redacted (never stored).
+        cache: whether the run used the cache.
+    """
+
+    pipeline: str
+    runner: str
+    registry: str | None
+    database: str
+    cache: bool = True
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """A local run as its folder keeps it: what :func:`earlier_run` returns."""
+
+    run_id: str
+    folder: Path
+    arguments: dict[str, object]
+    settings: RunSettings
+
+
+def earlier_run(root: Path, run_id: str) -> EarlierRun:
+    """Return how the local run ``run_id`` under ``root`` was started.
+
+    Raises:
+        FileNotFoundError: there is no such run folder, or it lacks its arguments (a run of
+            an older version, or not started by ``burger-recs run``).
+    """
+    folder = root / "runs" / run_id
+    arguments_file, settings_file = folder / "arguments.json", folder / RUN_SETTINGS
+    if not folder.is_dir():
+        known = sorted(p.name for p in (root / "runs").glob("*") if p.is_dir())[-3:]
+        hint = f"; the latest are {', '.join(known)}" if known else ""
+        raise FileNotFoundError(f"no local run {run_id} in {root / 'runs'}{hint}")
+    for needed in (arguments_file, settings_file):
+        if not needed.is_file():
+            raise FileNotFoundError(
+                f"run {run_id} cannot be resumed: {needed} is missing (a run started by "
+                "an older version); start the day again with burger-recs run"
+            )
+    arguments = json.loads(arguments_file.read_text())
+    settings = RunSettings(**json.loads(settings_file.read_text()))
+    return EarlierRun(run_id, folder, arguments, settings)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -138,7 +212,7 @@ def _convert(text: str, kind: type) -> object:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Console lines worth a person's attention; the run log keeps every line.
 _PROGRESS = re.compile(
-    r"Executing task|finished with status|Running pipeline|"
+    r"Executing task|finished with status|Running pipeline| cache hit |"
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) "
 )
 
@@ -206,13 +280,31 @@ def _teed(log_file: Path, verbose: bool, quiet: bool) -> Iterator[None]:
         # (kfp/local/logging_utils.py, indented_print), and tasks that run in parallel threads
         # (a ParallelFor) restore each other's swap, which can leave print indented for good.
         root_handlers, printer = logging.root.handlers[:], builtins.print
+        root_level = logging.root.level
+        # kfp.local logs a cache hit at INFO through the root logger but outside its own
+        # logging context (kfp/local/orchestrator/task_executor.py at 2.17.0), where the root
+        # logger's level drops it: this handler takes those lines into the run, in the format
+        # of kfp.local's own lines.
+        served = logging.StreamHandler(stream)
+        served.setFormatter(_KfpFormatter("%(asctime)s - %(levelname)s - %(message)s"))
+        served.addFilter(lambda record: f"kfp{os.sep}local" in record.pathname)
+        logging.root.addHandler(served)
+        logging.root.setLevel(min(root_level or logging.WARNING, logging.INFO))
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
                 yield
         finally:
             logging.root.handlers[:] = root_handlers
+            logging.root.setLevel(root_level)
             builtins.print = printer
         stream.flush()
+
+
+class _KfpFormatter(logging.Formatter):
+    """kfp.local's time format, ``HH:MM:SS.mmm`` (kfp/local/logging_utils.py)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
 
 
 class _Tee(io.TextIOBase):
@@ -288,8 +380,17 @@ def run_pipeline(
     verbose: bool = False,
     runner_options: dict | None = None,
     registry: str | None = None,
+    cache: bool = True,
 ) -> LocalRun:
     """Run the compiled pipeline with kfp.local and return where its results are.
+
+    With ``cache``, kfp.local serves a task from ``<root>/cache`` when an earlier run ran
+    the same component in the same image with the same arguments (input artifacts by URI and
+    metadata; kfp/local/cache.py at 2.17.0): the content tags of the images pin the code, the
+    parameters are arguments, ingest's include the drops' fingerprint, and a served task
+    hands the earlier run's artifacts on, so that the next task hits in turn. The publishing
+    steps and the final task never come from the cache (components/cluster.py). A compiled
+    pipeline that pins older code than this checkout turns the cache off for the run.
 
     Args:
         pipeline_file: the compiled pipeline (KFP IR YAML).
@@ -302,6 +403,7 @@ def run_pipeline(
         verbose: show every line the steps print (default: progress lines and errors).
         runner_options: extra options for the runner (docker: ``containers.run`` options).
         registry: run the step images from this registry prefix instead of the compiled one.
+        cache: serve unchanged steps from kfp.local's cache (``<root>/cache``).
 
     Raises:
         RunFailed: a step failed; the run is recorded as ``failed`` in the database.
@@ -320,10 +422,22 @@ def run_pipeline(
     else:
         options = docker_options(str(arguments["data_uri"]), database_url)
         local_runner = kfp.local.DockerRunner(**(options | (runner_options or {})))
-    kfp.local.init(
-        runner=local_runner, pipeline_root=str(result.artifacts.resolve()), raise_on_error=True
-    )
     ir_text = pipeline_file.read_text()
+    if cache and (stale := stale_images(ir_text)):
+        log.warning(
+            "%s pins older code than this checkout (%s): the cache is off for this run; "
+            "`burger-recs compile` (which make run does first) brings it up to date",
+            pipeline_file.name,
+            ", ".join(stale),
+        )
+        cache = False
+    kfp.local.init(
+        runner=local_runner,
+        pipeline_root=str(result.artifacts.resolve()),
+        raise_on_error=True,
+        enable_caching=cache,
+        cache_root=str(cache_folder(root).resolve()),
+    )
     if registry:
         ir_text = retarget_images(ir_text, registry)
     run_file = result.folder / pipeline_file.name
@@ -331,6 +445,8 @@ def run_pipeline(
     pipeline = components.load_component_from_file(str(run_file))
     arguments = {**arguments, "run_id": result.run_id}
     (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))
+    how = RunSettings(pipeline_file.name, runner, registry, db.redact(database_url), cache)
+    (result.folder / RUN_SETTINGS).write_text(json.dumps(asdict(how), indent=2))
     try:
         with _teed(result.log_file, verbose, quiet), warnings.catch_warnings():
             # Step images are not named "python"; kfp.local's warning about it is noise here.
@@ -340,6 +456,7 @@ def run_pipeline(
             pipeline(**arguments)
     except Exception as exc:
         # The pipeline's final task recorded the run (failed, naming the step): show it.
+        _served(result, cache_folder(root))
         _collect(result)
         _read_record(result, database_url)
         result.status = RunStatus.FAILED
@@ -347,6 +464,7 @@ def run_pipeline(
         result.message = f"{_ANSI.sub('', str(exc))}\n{recorded}"
         refresh_index(root, database_url)  # .local/runs/index.html; never fails the run
         raise RunFailed(result.message, result) from exc
+    _served(result, cache_folder(root))
     _collect(result)
     _read_record(result, database_url)
     refresh_index(root, database_url)
@@ -371,6 +489,45 @@ def with_local_times(ir_text: str, started: dt.datetime) -> str:
     for placeholder in TIME_PLACEHOLDERS:
         ir_text = ir_text.replace(placeholder, when)
     return ir_text
+
+
+def cache_folder(root: Path) -> Path:
+    """Return where kfp.local keeps the cache entries of the local runs under ``root``."""
+    return root / "cache"
+
+
+def stale_images(ir_text: str) -> list[str]:
+    """Return the steps whose image in the compiled IR is not the current code's.
+
+    The content tag of a step's image is the hash of the code it runs
+    (components/images.py); an IR compiled before an edit still names the old tag, and its
+    cache entries would serve the old code's results. Empty when the repository's
+    ``components`` package is not there to say (an installed package runs its own IR).
+    """
+    try:
+        from components.images import STEPS, content_tag
+    except ImportError:
+        return []
+    named = set(re.findall(r"/burger-recs-([\w-]+):(\w+)", ir_text))
+    return sorted({step for step, tag in named if step in STEPS and tag != content_tag(step)})
+
+
+# kfp.local logs a task its cache served as "Task <name> cache hit (key=<12 hex>); skipping
+# execution." (kfp/local/orchestrator/task_executor.py at 2.17.0) and keeps the served
+# outputs in <cache_root>/<key>.json (kfp/local/cache.py).
+_CACHE_HIT = re.compile(r"Task '?([\w.-]+)'? cache hit \(key=([0-9a-f]+)\)")
+
+
+def _served(result: LocalRun, cache_root: Path) -> None:
+    """Take the tasks the cache served, and the outputs it served, from the run's log."""
+    if not result.log_file.exists():
+        return
+    for task, key in _CACHE_HIT.findall(_ANSI.sub("", result.log_file.read_text())):
+        outputs: dict = {}
+        for entry in sorted(cache_root.glob(f"{key}*.json"))[:1]:
+            with contextlib.suppress(OSError, ValueError):
+                outputs = json.loads(entry.read_text())
+        result.cached[task] = outputs
 
 
 def _read_record(result: LocalRun, database_url: str) -> None:

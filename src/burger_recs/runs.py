@@ -83,6 +83,16 @@ class RunRecord:
         return asdict(self) | {"status": self.status.value}
 
 
+def parse_time(text: str) -> dt.datetime | None:
+    """Parse an ISO-8601 time; None for an empty text or an unresolved KFP placeholder."""
+    if not text or text.startswith("{{"):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def evaluated_record(
     evaluation: Evaluation,
     run_date: dt.date,
@@ -104,7 +114,7 @@ def evaluated_record(
     return RunRecord(
         run_id=run_id,
         run_date=run_date,
-        started_at=dt.datetime.fromisoformat(started_at) if started_at else None,
+        started_at=parse_time(started_at),
         status=RunStatus.PUBLISHED if evaluation.publishable else RunStatus.GATED,
         model_version=model_version,
         metrics=evaluation.metrics(),
@@ -201,7 +211,7 @@ def failure_notes(engine: sa.Engine, run_id: str) -> list[FailureNote]:
 
 
 @contextlib.contextmanager
-def noted(step: str, run_id: str, orchestrator_run_id: str = "") -> Iterator[None]:
+def noted(step: str, orchestrator_run_id: str) -> Iterator[None]:
     """Run a step's body; when it fails, leave a failure note for the run's final task.
 
     An :class:`~burger_recs.errors.ExpectedFailure` (broken input, a bad parameter) is
@@ -209,18 +219,23 @@ def noted(step: str, run_id: str, orchestrator_run_id: str = "") -> Iterator[Non
     the message says what is wrong and where. Any other exception is re-raised, so its
     traceback stays in the step's log.
 
+    Notes are keyed by the orchestrator's run id (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``), not by
+    the pipeline's ``run_id`` parameter: a placeholder is the same text in every run until
+    the step starts, so that a step's cache key does not change from run to run (kfp.local
+    keys on the task's arguments before it resolves placeholders: kfp/local/orchestrator/
+    task_executor.py and orchestrator_utils.make_task_arguments, kfp 2.17.0).
+
     Args:
         step: the step's name.
-        run_id: the run's id, when the caller chose one.
-        orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
+        orchestrator_run_id: the orchestrator's run id.
     """
     configure_logging()
     try:
         yield
     except ExpectedFailure as exc:
-        note_failure(step, run_id or orchestrator_run_id, str(exc), expected=True)
+        note_failure(step, orchestrator_run_id, str(exc), expected=True)
         log.error("%s failed: %s", step, exc)
         raise SystemExit(1) from None
     except Exception as exc:
-        note_failure(step, run_id or orchestrator_run_id, f"{type(exc).__name__}: {exc}", False)
+        note_failure(step, orchestrator_run_id, f"{type(exc).__name__}: {exc}", False)
         raise

@@ -8,6 +8,7 @@ of reads and listings with its default retry policy.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,14 @@ from burger_recs.contract import DAY_FOLDER_PATTERN, DAY_FOLDER_PREFIX
 
 if TYPE_CHECKING:
     from google.cloud import storage
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class NotAFileError(OSError):
@@ -72,6 +81,32 @@ class DataRoot:
     def location(self, day: dt.date, name: str) -> str:
         """Return the full URI of one file of a day's drop, for messages."""
         return f"{self.uri.rstrip('/')}/{DAY_FOLDER_PREFIX}{day.isoformat()}/{name}"
+
+    def digests(self, day: dt.date) -> dict[str, str]:
+        """Return a digest of the content of each file in one day's folder, by name.
+
+        Local files are hashed (SHA-256). GCS objects are not downloaded: their digest is the
+        MD5 the server keeps (``md5_hash``; for composite objects, which have none, the CRC32C
+        and generation), so that a changed object always has a new digest. Sub-folders get
+        the digest ``folder``.
+        """
+        folder = f"{DAY_FOLDER_PREFIX}{day.isoformat()}"
+        if self.is_gcs:
+            prefix = f"{self._prefix}{folder}/"
+            iterator = self._bucket.list_blobs(prefix=prefix, delimiter="/")
+            found = {
+                blob.name[len(prefix) :]: blob.md5_hash or f"{blob.crc32c}:{blob.generation}"
+                for blob in iterator
+            }
+            found |= {p[len(prefix) :].rstrip("/"): "folder" for p in iterator.prefixes}
+            return {name: digest for name, digest in sorted(found.items()) if name}
+        path = Path(self.uri) / folder
+        if not path.is_dir():
+            return {}
+        return {
+            entry.name: "folder" if entry.is_dir() else _sha256(entry)
+            for entry in sorted(path.iterdir())
+        }
 
     def read_bytes(self, day: dt.date, name: str) -> bytes:
         """Read one file of a day's drop.

@@ -321,7 +321,7 @@ def _root_source(spec, task_name, parameter):
 def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp, ir_text):
     """Where a scheduled run's day comes from, from the schedule file to the steps.
 
-    The IR: ingest (which picks the day) and finish (which records it) take scheduled_at
+    The IR: ingest's check (which picks the day) and finish (which records it) take scheduled_at
     from KFP's schedule-time placeholder and day_closes_at from the pipeline parameter. At
     KFP 2.17 a run of a recurring run pinned to a version is created through the API server
     (backend/src/crd/controller/scheduledworkflow/controller.go,
@@ -334,7 +334,7 @@ def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp,
     """
     spec = next(yaml.safe_load_all(ir_text))
     placeholder = {"runtimeValue": {"constant": "{{$.pipeline_job_schedule_time_utc}}"}}
-    for task in ("ingest", "finish"):
+    for task in ("check-drops", "finish"):
         assert _root_source(spec, task, "scheduled_at") == placeholder
         assert _root_source(spec, task, "day_closes_at") == {
             "componentInputParameter": "day_closes_at"

@@ -62,7 +62,7 @@ def test_a_gated_run_is_kept_and_alerted(database, receiver):
 
 
 def test_a_failed_run_is_recorded_naming_the_step_and_its_error(database, receiver):
-    note_failure("train", "run-1", "BadSettings: epochs must be at least 1", expected=True)
+    note_failure("train", "uuid-1", "BadSettings: epochs must be at least 1", expected=True)
     assert _finish("FAILED") == "failed"
     row = run_rows(database)["run-1"]
     assert row["status"] == "failed"
@@ -74,9 +74,10 @@ def test_a_failed_run_is_recorded_naming_the_step_and_its_error(database, receiv
 
 
 def test_the_latest_note_names_the_step_that_failed_the_run(database):
-    note_failure("publish", "run-1", "OperationalError: the server went away", expected=False)
-    note_failure("validate", "run-1", "input data breaks the contract", expected=True)
-    note_failure("validate", "run-0", "another run's note", expected=True)
+    # Notes are keyed by the orchestrator's run id (uuid-1 for run-1 here).
+    note_failure("publish", "uuid-1", "OperationalError: the server went away", expected=False)
+    note_failure("validate", "uuid-1", "input data breaks the contract", expected=True)
+    note_failure("validate", "uuid-0", "another run's note", expected=True)
     with db.make_engine().begin() as conn:  # publish's note is the later one
         conn.execute(
             sa.text("UPDATE step_failures SET noted_at = :t WHERE step = 'publish'"),

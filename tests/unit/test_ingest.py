@@ -300,10 +300,55 @@ def test_csv_wins_over_parquet_on_the_same_day(tmp_path: Path) -> None:
     assert drop.violations == []
 
 
-def test_run_saves_the_drop_and_returns_the_run_date(shop: Path, tmp_path: Path) -> None:
-    day, started_at = ingest.run(str(shop), "2026-03-04", 2, str(tmp_path / "out"))
-    assert day == "2026-03-04"
-    assert dt.datetime.fromisoformat(started_at).tzinfo is not None
+def test_run_saves_the_drop_of_the_day_the_check_resolved(shop: Path, tmp_path: Path) -> None:
+    day, fingerprint = ingest.check(str(shop), "2026-03-04", 2)
+    assert day == "2026-03-04" and len(fingerprint) == 64
+    ingest.run(str(shop), day, 2, str(tmp_path / "out"))
     loaded = Drop.load(tmp_path / "out")
     assert loaded.days == [DAYS[2], DAYS[3]]
     assert loaded.data_uri == str(shop)
+
+
+def test_the_check_resolves_an_empty_run_date_from_the_schedule(shop: Path) -> None:
+    day, _ = ingest.check(
+        str(shop), "", 2, scheduled_at="2026-03-05T01:00:00Z", day_closes_at="00:00"
+    )
+    assert day == "2026-03-05"
+
+
+def test_the_fingerprint_changes_with_what_ingest_reads_and_nothing_else(shop: Path) -> None:
+    def digest() -> str:
+        return ingest.fingerprint(str(shop), DAYS[3], 2)[0]  # window 03-03 .. 03-04
+
+    before = digest()
+    assert digest() == before  # the same files: the same fingerprint
+    # A day before the window without the newest snapshots is not read.
+    (folder(shop, DAYS[0]) / "orders.csv").write_text(orders_csv(DAYS[0], n=5))
+    assert digest() == before
+    # An order file of the window edited in place, even to the same size, is.
+    orders = folder(shop, DAYS[3]) / "orders.csv"
+    text = orders.read_text()
+    orders.write_text(text.replace("C1", "C2", 1))
+    assert len(orders.read_text()) == len(text)
+    edited = digest()
+    assert edited != before
+    # So is the newest menu at or before the run date (03-03 here) and the customers (03-02).
+    (folder(shop, DAYS[2]) / "menu.csv").write_text(menu_csv("B1", "B2", "B9"))
+    assert digest() != edited
+    edited = digest()
+    (folder(shop, DAYS[1]) / "customers.csv").write_text("customer_id,signup_date\nC1,\n")
+    assert digest() != edited
+    edited = digest()
+    # A menu after the run date is not read; a new day folder before the window is (the
+    # earliest day is recorded with the drop).
+    (folder(shop, DAYS[4]) / "menu.csv").write_text(menu_csv("B5"))
+    assert digest() == edited
+    folder(shop, DAYS[0] - dt.timedelta(days=1))
+    assert digest() != edited
+
+
+def test_the_check_refuses_a_window_of_no_days(shop: Path) -> None:
+    from burger_recs.errors import BadSettings
+
+    with pytest.raises(BadSettings, match="window_days must be at least 1, got 0"):
+        ingest.check(str(shop), "2026-03-04", 0)

@@ -57,12 +57,12 @@ def test_an_expected_failure_is_noted_and_ends_the_step_without_a_traceback(
     logger = logging.getLogger("burger_recs")
     logger.addHandler(caplog.handler)  # the project's logger does not propagate
     try:
-        with pytest.raises(SystemExit) as stop, noted("train", "", "uuid-1"):
+        with pytest.raises(SystemExit) as stop, noted("train", "uuid-1"):
             raise BadSettings("epochs must be at least 1, got 0")
     finally:
         logger.removeHandler(caplog.handler)
     assert stop.value.code == 1
-    (note,) = failure_notes(sqlite_engine, "uuid-1")  # the orchestrator's id when none given
+    (note,) = failure_notes(sqlite_engine, "uuid-1")  # keyed by the orchestrator's run id
     assert (note.step, note.message, note.expected) == (
         "train",
         "epochs must be at least 1, got 0",

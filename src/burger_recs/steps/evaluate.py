@@ -11,6 +11,7 @@ gate off).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -147,3 +148,10 @@ def run(
     result.save(evaluation_path)
     Path(report_path).write_text(render_html(result, data, code_version()))
     return result
+
+
+def write_metrics(evaluation: Evaluation, path: str) -> None:
+    """Write the evaluation's figures to ``path`` as JSON (the Metrics artifact's file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(evaluation.metrics(), indent=2, sort_keys=True))

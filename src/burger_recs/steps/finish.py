@@ -18,7 +18,14 @@ import logging
 from burger_recs import alerts, db
 from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
-from burger_recs.runs import RunRecord, RunStatus, failure_notes, find_run, record_run
+from burger_recs.runs import (
+    RunRecord,
+    RunStatus,
+    failure_notes,
+    find_run,
+    parse_time,
+    record_run,
+)
 from burger_recs.settings import resolve_run_date
 
 log = logging.getLogger(__name__)
@@ -32,16 +39,6 @@ def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.d
         return resolve_run_date(run_date, scheduled_at, day_closes_at)
     except BadSettings:  # the run failed on it: record it under today's date
         return resolve_run_date("")
-
-
-def _time(text: str) -> dt.datetime | None:
-    """Parse an ISO-8601 time; None for an empty text or an unresolved KFP placeholder."""
-    if not text or text.startswith("{{"):
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def finish(
@@ -80,7 +77,7 @@ def finish(
         record = RunRecord(**{c: getattr(recorded, c) for c in recorded._fields})
         log.info("finish: run %s %s (recorded by its publish)", run_id, record.status)
     else:
-        notes = failure_notes(engine, run_id)
+        notes = failure_notes(engine, orchestrator_run_id or run_id)
         if state == SUCCEEDED:  # nothing recorded it: a failure all the same, never a success
             message = "the steps succeeded but none recorded the run's outcome"
         elif notes:
@@ -98,7 +95,7 @@ def finish(
                 else run_day(run_date, scheduled_at, day_closes_at)
             ),
             status=RunStatus.FAILED,
-            started_at=_time(started_at),
+            started_at=parse_time(started_at),
             model_version=recorded.model_version if recorded is not None else None,
             metrics=recorded.metrics if recorded is not None else None,
             params=recorded.params if recorded is not None else None,

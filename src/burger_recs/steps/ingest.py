@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
+import json
 import logging
 
 import pandas as pd
@@ -95,10 +97,47 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
 def _newest_snapshot(
     root: DataRoot, days: list[dt.date], kind: DropFile, violations: list[Violation]
 ) -> pd.DataFrame | None:
+    day = _newest_snapshot_day(root, days, kind)
+    return None if day is None else _read(root, day, kind, violations)
+
+
+def _newest_snapshot_day(root: DataRoot, days: list[dt.date], kind: DropFile) -> dt.date | None:
+    """Return the latest of ``days`` whose folder holds a ``kind`` snapshot, if any."""
     for day in reversed(days):
         if set(kind.file_names()) & set(root.files(day)):
-            return _read(root, day, kind, violations)
+            return day
     return None
+
+
+def fingerprint(data_uri: str, run_date: dt.date, window_days: int) -> tuple[str, int]:
+    """Return a digest of everything :func:`ingest` reads for a run, and how many files.
+
+    That is the names of all day folders (the earliest one is recorded with the drop), every
+    file of the window's days and of the days that hold the newest menu and customers
+    snapshots at or before the run date, each by its content digest
+    (:meth:`DataRoot.digests`). The drops are outside the pipeline: a cache keys ingest on
+    this digest, so that a drop added, removed or edited in place is read again, and an
+    unchanged window is not.
+
+    Raises:
+        BadSettings: window_days is not positive.
+        FileNotFoundError: the root holds no day folders.
+    """
+    if window_days < 1:
+        raise BadSettings(f"window_days must be at least 1, got {window_days}")
+    root = DataRoot(data_uri)
+    folders = root.day_folders()
+    window_start = run_date - dt.timedelta(days=window_days - 1)
+    read = {d for d in folders if window_start <= d <= run_date}
+    before = [d for d in folders if d <= run_date]
+    for kind in (MENU, CUSTOMERS):
+        newest = _newest_snapshot_day(root, before, kind)
+        if newest is not None:
+            read.add(newest)
+    files = {day.isoformat(): root.digests(day) for day in sorted(read)}
+    content = json.dumps({"folders": list(folders.values()), "files": files}, sort_keys=True)
+    count = sum(len(names) for names in files.values())
+    return hashlib.sha256(content.encode()).hexdigest(), count
 
 
 def _read(
@@ -243,31 +282,51 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.where(frame.ne("") & frame.notna())  # type: ignore[arg-type]
 
 
-def run(
+def check(
     data_uri: str,
     run_date: str,
     window_days: int,
-    out_dir: str,
     scheduled_at: str = "",
     day_closes_at: str | None = None,
 ) -> tuple[str, str]:
-    """Ingest entry point of the pipeline step: write the drop to ``out_dir``.
+    """Entry point of ingest's check: which day a run is for, and what its drops hold.
+
+    Runs on every run, before ingest: ingest is then served from the cache only when the
+    day and the drops' :func:`fingerprint` are those of an earlier run.
 
     Args:
         data_uri: the data root.
         run_date: the day to run for; empty: the day of ``scheduled_at``.
         window_days: days of orders to read, the run date included.
-        out_dir: where to write the drop.
         scheduled_at: the run's schedule time (ISO-8601), when the orchestrator gives one.
         day_closes_at: HH:MM (UTC) at which a day closes (:func:`resolve_run_date`).
 
     Returns:
-        The resolved run date (``YYYY-MM-DD``), so that later steps use the same day, and
-        the time the run started (ISO-8601, UTC), for the run record.
+        The resolved run date (``YYYY-MM-DD``), so that every later step uses the same day,
+        and the fingerprint of the files ingest will read.
     """
     configure_logging("ingest")
-    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     day = resolve_run_date(run_date, scheduled_at, day_closes_at)
-    log.info("ingest: run date %s (run_date %r, scheduled at %r)", day, run_date, scheduled_at)
-    ingest(data_uri, day, window_days).save(out_dir)
-    return day.isoformat(), started_at
+    digest, count = fingerprint(data_uri, day, window_days)
+    log.info(
+        "ingest: run date %s (run_date %r, scheduled at %r); %d files to read, fingerprint %s",
+        day,
+        run_date,
+        scheduled_at,
+        count,
+        digest[:12],
+    )
+    return day.isoformat(), digest
+
+
+def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> None:
+    """Ingest entry point of the pipeline step: write the drop to ``out_dir``.
+
+    Args:
+        data_uri: the data root.
+        run_date: the day to run for (``YYYY-MM-DD``, as :func:`check` resolved it).
+        window_days: days of orders to read, the run date included.
+        out_dir: where to write the drop.
+    """
+    configure_logging("ingest")
+    ingest(data_uri, dt.date.fromisoformat(run_date), window_days).save(out_dir)

@@ -1,0 +1,207 @@
+"""Cached reruns: kfp.local serves a step again only when nothing it depends on changed.
+
+Every test here tries to trick the cache (an edited drop, a changed parameter, an edited step,
+a stale compiled pipeline) and checks which steps ran, from the run log, and what was
+published, from the database.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.compile import compiled_pipeline
+from burger_recs.contract import recommendations
+from burger_recs.local_run import (
+    LocalRun,
+    RunFailed,
+    cache_folder,
+    earlier_run,
+    run_pipeline,
+    stale_images,
+)
+from burger_recs.run_index import summarize_log
+from tests.support.pipeline import RUN_DATE, day_arguments
+
+pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
+
+CACHEABLE = {"ingest", "validate", "train", "evaluate", "recommend"}
+ALWAYS_RUN = {"check-drops", "publish", "finish"}
+
+
+def ran(result: LocalRun) -> set[str]:
+    """The tasks the run executed (not served from the cache), from its log."""
+    steps = summarize_log(result.log_file.read_text()).steps
+    return {s.name for s in steps if s.executions}
+
+
+def published_day(url: str) -> list[tuple]:
+    with db.make_engine(url).connect() as conn:
+        query = sa.select(
+            recommendations.c.customer_id, recommendations.c.rank, recommendations.c.item_id
+        ).where(recommendations.c.run_date == RUN_DATE)
+        return sorted(conn.execute(query).all())
+
+
+@pytest.fixture
+def shop(shop_data: Path, tmp_path: Path) -> Path:
+    """A copy of the generated shop that a test may edit."""
+    return Path(shutil.copytree(shop_data, tmp_path / "shop"))
+
+
+@pytest.fixture
+def first(shop: Path, tmp_path: Path) -> tuple[Path, str, LocalRun]:
+    """One uncached run of RUN_DATE (the cache is empty), its root and database."""
+    root = tmp_path / "local"
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    result = run_pipeline(compiled_pipeline(), day_arguments(shop), url, root, quiet=True)
+    assert result.status == "published"
+    assert ran(result) == CACHEABLE | ALWAYS_RUN and not result.cached
+    return root, url, result
+
+
+def rerun(shop: Path, url: str, root: Path, ir: Path | None = None, **params) -> LocalRun:
+    pipeline = ir or compiled_pipeline()
+    return run_pipeline(pipeline, day_arguments(shop, **params), url, root, quiet=True)
+
+
+def test_an_unchanged_rerun_runs_only_the_check_publish_and_finish(first, shop):
+    root, url, before = first
+    rows = published_day(url)
+    again = rerun(shop, url, root)
+    assert ran(again) == ALWAYS_RUN
+    assert set(again.cached_tasks) == CACHEABLE
+    assert again.status == "published" and again.run_id != before.run_id
+    assert again.record["model_version"] == before.record["model_version"]
+    assert published_day(url) == rows
+    # The reports of the served steps are found in the run that computed them.
+    assert (again.folder / "report.html").read_bytes() == (
+        before.folder / "report.html"
+    ).read_bytes()
+    assert (again.folder / "validation.md").is_file()
+
+
+def test_a_drop_edited_in_place_is_read_again(first, shop):
+    root, url, _ = first
+    orders = shop / f"date={RUN_DATE.isoformat()}" / "orders.csv"
+    lines = orders.read_text().splitlines()
+    header, row = lines[0], lines[1].split(",")
+    quantity = header.split(",").index("quantity")
+    row[quantity] = str(int(row[quantity]) + 1)  # same file name, one value changed
+    orders.write_text("\n".join([header, ",".join(row), *lines[2:]]) + "\n")
+    again = rerun(shop, url, root)
+    assert {"ingest", "validate", "train"} <= ran(again)
+    assert "ingest" not in again.cached_tasks
+
+
+def test_a_new_drop_file_in_the_window_is_read_again(first, shop):
+    root, url, _ = first
+    day = shop / f"date={RUN_DATE.isoformat()}"
+    (day / "notes.txt").write_text("delivered late\n")  # ingest does not read it...
+    again = rerun(shop, url, root)
+    assert "ingest" in ran(again)  # ...but the window's files changed: read again
+
+
+def test_a_changed_parameter_reruns_the_steps_that_take_it(first, shop):
+    root, url, _ = first
+    again = rerun(shop, url, root, k=5)
+    assert {"evaluate", "recommend"} <= ran(again)
+    assert {"ingest", "validate", "train"} <= set(again.cached_tasks)
+    with db.make_engine(url).connect() as conn:
+        ranks = conn.execute(
+            sa.select(sa.func.max(recommendations.c.rank)).where(
+                recommendations.c.run_date == RUN_DATE
+            )
+        ).scalar()
+    assert ranks == 5
+
+
+def test_a_step_whose_image_changed_runs_again(first, shop, tmp_path, monkeypatch):
+    """An edit of steps/recommend.py gives the recommend image a new content tag; compiled,
+    the IR names it, and only recommend (and what always runs) runs again."""
+    import components.images as images
+
+    root, url, _ = first
+    old = images.content_tag("recommend")
+    new = "0123456789abcdef"
+    ir = tmp_path / "daily_recommendations.yaml"
+    ir.write_text(compiled_pipeline().read_text().replace(f"recommend:{old}", f"recommend:{new}"))
+    current = images.content_tag
+    monkeypatch.setattr(
+        images, "content_tag", lambda image: new if image == "recommend" else current(image)
+    )
+    again = rerun(shop, url, root, ir=ir)
+    assert ran(again) == {"recommend"} | ALWAYS_RUN
+    assert set(again.cached_tasks) == CACHEABLE - {"recommend"}
+
+
+def test_a_compiled_pipeline_older_than_the_code_runs_without_the_cache(first, shop, tmp_path):
+    root, url, _ = first
+    old_tag = "fedcba9876543210"
+    text = compiled_pipeline().read_text()
+    tag = text.split("burger-recs-train:")[1][:16]
+    ir = tmp_path / "daily_recommendations.yaml"
+    ir.write_text(text.replace(f"burger-recs-train:{tag}", f"burger-recs-train:{old_tag}"))
+    assert stale_images(ir.read_text()) == ["train"]
+    again = rerun(shop, url, root, ir=ir)
+    assert ran(again) == CACHEABLE | ALWAYS_RUN and not again.cached
+
+
+def test_no_cache_runs_every_step(first, shop):
+    root, url, _ = first
+    again = run_pipeline(
+        compiled_pipeline(), day_arguments(shop), url, root, quiet=True, cache=False
+    )
+    assert ran(again) == CACHEABLE | ALWAYS_RUN and not again.cached
+
+
+def test_a_deleted_run_folder_is_never_served(first, shop):
+    root, url, before = first
+    shutil.rmtree(before.folder)
+    again = rerun(shop, url, root)
+    assert ran(again) == CACHEABLE | ALWAYS_RUN
+    assert list(cache_folder(root).glob("*.json"))
+
+
+def test_another_day_shares_nothing_it_should_not(first, shop):
+    root, url, _ = first
+    other = run_pipeline(
+        compiled_pipeline(),
+        {**day_arguments(shop), "run_date": "2026-03-29"},
+        url,
+        root,
+        quiet=True,
+    )
+    assert ran(other) == CACHEABLE | ALWAYS_RUN
+
+
+def test_a_failed_run_resumes_with_the_steps_that_succeeded_from_the_cache(first, shop):
+    """publish fails (the database refuses the day's rows); once the fault is gone, the run
+    is resumed from its folder: same arguments, the steps before publish from the cache."""
+    root, url, _ = first
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON recommendations "
+                "BEGIN SELECT RAISE(ABORT, 'recommendations are read-only today'); END"
+            )
+        )
+    with pytest.raises(RunFailed, match="read-only today") as failed:
+        rerun(shop, url, root, k=7)
+    broken = failed.value.result
+    assert broken.record["status"] == "failed"
+    assert "publish failed" in broken.record["message"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER refuse"))
+    earlier = earlier_run(root, broken.run_id)
+    assert earlier.settings.runner == "subprocess" and earlier.arguments["k"] == 7
+    arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
+    resumed = run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
+    assert resumed.status == "published"
+    assert set(resumed.cached_tasks) == CACHEABLE
+    assert ran(resumed) == ALWAYS_RUN
