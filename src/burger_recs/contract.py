@@ -7,8 +7,10 @@ Input, one folder per day under a data root (a local folder or ``gs://bucket/pre
     <root>/date=YYYY-MM-DD/customers.csv   customer_id, signup_date, ...
 
 ``.parquet`` files with the same columns are accepted. ``menu`` and ``customers`` are full
-snapshots and optional on any day; a run for date D uses the newest snapshot at or before D.
-IDs are strings. Extra columns are kept.
+snapshots and optional on any day; a run for date D uses the newest customers snapshot at or
+before D. A menu snapshot is in force from its day until the next one: each day's orders name
+items of the menu in force on that day (the newest snapshot at or before it), and only items of
+D's menu are recommended. IDs are strings. Extra columns are kept.
 
 Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``, and
 ``step_failures``, the notes failed steps leave for the run's final task.

@@ -4,7 +4,9 @@ What train fits and what evaluate and recommend read: the fitted model with its 
 (:class:`TrainedModel`), the interaction and item-feature matrices, the model's ids and
 version. Items are described by their own identity and by their ingredients, so an item
 added to the menu today is recommended through the ingredients it shares with items
-customers ordered.
+customers ordered. Items that left the menu during the window are in the model too: their
+orders still teach it what customers like (and what their ingredients are worth), and
+``ValidatedData.on_menu`` keeps them out of what is recommended.
 """
 
 from __future__ import annotations
@@ -129,7 +131,9 @@ def item_feature_matrix(menu: pd.DataFrame, item_ids: np.ndarray) -> tuple[sp.cs
 def model_ids(data: ValidatedData) -> tuple[np.ndarray, np.ndarray]:
     """Return the sorted customer ids and item ids a model of ``data`` has rows for.
 
-    Every known customer and every menu item, whether or not it has orders.
+    Every known customer and every item of ``data.menu``, whether or not it has orders: the
+    items in force on some day of the window, those that have left the menu since included
+    (``data.on_menu`` tells them apart).
     """
     customer_ids = np.sort(data.customers["customer_id"].astype(str).unique())
     item_ids = np.sort(data.menu["item_id"].astype(str).unique())

@@ -11,22 +11,33 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from burger_recs.version import code_version
 
 FRAMES = ("orders", "menu", "customers")
+# The menu column that says whether an item is on the run date's menu.
+ON_MENU = "on_menu"
 
 
 @dataclass
 class ValidatedData:
     """The drop in typed form, ready for training.
 
+    The menu changes during a window. Every order was checked against the menu in force on
+    its day, so orders may name items that have left the menu since; ``menu`` holds every
+    item in force on some day of the window, so that those orders still teach the model, and
+    ``on_menu`` marks the items of the run date's menu, the only ones to recommend
+    (:meth:`on_menu`).
+
     Attributes:
         run_date: the last day of the window.
         window_start: the first day of the window.
         orders: order_id, customer_id, item_id (str), quantity (int), ordered_at (UTC), day.
-        menu: item_id, name, ingredients, price, plus extra columns.
+        menu: item_id, name, ingredients, price (each from the newest snapshot that lists the
+            item), plus extra columns, and ``on_menu`` (bool): the item is on the run date's
+            menu. A frame given without ``on_menu`` gets it, True for every item.
         customers: every known customer id (from the snapshot and the orders) and signup_date.
     """
 
@@ -35,6 +46,26 @@ class ValidatedData:
     orders: pd.DataFrame
     menu: pd.DataFrame
     customers: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        if ON_MENU not in self.menu.columns:
+            self.menu = self.menu.assign(**{ON_MENU: True})
+
+    def on_menu(self, item_ids: np.ndarray) -> np.ndarray:
+        """Return, for each of ``item_ids``, whether it is on the run date's menu.
+
+        The mask that keeps recommendations to what can be ordered today: an item that left
+        the menu, or an id the menu never listed, is False.
+
+        Args:
+            item_ids: item ids (str or object array), e.g. a model's ``item_ids``.
+
+        Returns:
+            A bool array of the same shape.
+        """
+        today = self.menu.loc[self.menu[ON_MENU].astype(bool), "item_id"]
+        ids = np.asarray(item_ids)
+        return np.isin(ids.astype(str), today.to_numpy(dtype=str))
 
     def save(self, folder: str | Path) -> None:
         """Write the frames as Parquet files, and ``meta.json`` with the window and code version."""

@@ -136,6 +136,32 @@ def test_the_newest_snapshot_at_or_before_the_run_date_is_used(
     assert drop.menu is not None
     assert drop.menu["item_id"].tolist() == items
     assert set(drop.menu[SOURCE_FILE]) == {f"{shop}/date={menu_day}/menu.csv"}
+    assert list(drop.menus) == [menu_day]
+
+
+@pytest.mark.parametrize(
+    ("run_day", "window_days", "menu_days"),
+    [
+        (DAYS[4], 1, [DAYS[4]]),
+        (DAYS[4], 2, [DAYS[2], DAYS[4]]),  # 03-03's menu is in force on 03-04
+        (DAYS[4], 3, [DAYS[2], DAYS[4]]),  # the window starts on a menu's day
+        (DAYS[4], 4, [DAYS[0], DAYS[2], DAYS[4]]),
+        (DAYS[4], 9, [DAYS[0], DAYS[2], DAYS[4]]),  # nothing before the first menu
+        (DAYS[3], 4, [DAYS[0], DAYS[2]]),  # not the menu after the run date
+    ],
+)
+def test_every_menu_in_force_during_the_window_is_read(
+    shop: Path, run_day: dt.date, window_days: int, menu_days: list[dt.date]
+) -> None:
+    drop = ingest.ingest(str(shop), run_day, window_days)
+    assert list(drop.menus) == menu_days
+    for day, menu in drop.menus.items():
+        assert menu is not None
+        assert set(menu[SOURCE_FILE]) == {f"{shop}/date={day}/menu.csv"}
+    assert drop.menu is drop.menus[menu_days[-1]]  # the run date's menu
+    assert [drop.menu_day(d) for d in (DAYS[0], DAYS[1], DAYS[2], DAYS[3])] == [
+        d if d in menu_days else None for d in (DAYS[0], DAYS[0], DAYS[2], DAYS[2])
+    ]
 
 
 def test_a_snapshot_before_the_first_drop_of_the_kind_is_none(shop: Path) -> None:
@@ -151,8 +177,9 @@ def test_an_unreadable_newest_snapshot_is_reported_not_replaced_by_an_older_one(
     shop: Path,
 ) -> None:
     (folder(shop, DAYS[2]) / "menu.csv").write_bytes(menu_csv("B1", "Bö").encode("latin-1"))
-    drop = ingest.ingest(str(shop), DAYS[3], 2)
+    drop = ingest.ingest(str(shop), DAYS[3], 3)  # 03-02 .. 03-04: 03-01's menu is read too
     assert drop.menu is None
+    assert drop.menus[DAYS[2]] is None and drop.menus[DAYS[0]] is not None
     assert [(Path(v.file).parent.name, v.rule[:15]) for v in drop.violations] == [
         ("date=2026-03-03", "is not UTF-8 te")
     ]
@@ -172,8 +199,10 @@ def test_a_parquet_snapshot_counts_like_a_csv_one(shop: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_a_drop_survives_save_and_load(shop: Path, tmp_path: Path) -> None:
     (folder(shop, DAYS[3]) / "orders.csv").write_bytes(b"")  # gives the drop a violation
+    (folder(shop, DAYS[2]) / "customers.csv").write_text("customer_id,signup_date\nC1,\n")
     drop = ingest.ingest(str(shop), DAYS[3], 3)
     assert drop.violations and drop.menu is not None and drop.customers is not None
+    assert list(drop.menus) == [DAYS[0], DAYS[2]]
     drop.save(tmp_path / "saved")
     loaded = Drop.load(tmp_path / "saved")
     for name in ("run_date", "window_start", "days", "violations", "data_uri", "first_day"):
@@ -181,6 +210,18 @@ def test_a_drop_survives_save_and_load(shop: Path, tmp_path: Path) -> None:
     assert isinstance(loaded.violations[0].examples, tuple)
     for name in ("orders", "menu", "customers"):
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(drop, name), obj=name)
+    assert list(loaded.menus) == list(drop.menus)
+    for day, menu in drop.menus.items():
+        pd.testing.assert_frame_equal(loaded.menus[day], menu, obj=str(day))
+
+
+def test_an_unreadable_menu_survives_save_and_load_as_none(shop: Path, tmp_path: Path) -> None:
+    (folder(shop, DAYS[2]) / "menu.csv").write_bytes(gzip.compress(menu_csv("B1").encode()))
+    drop = ingest.ingest(str(shop), DAYS[3], 3)
+    drop.save(tmp_path / "saved")
+    loaded = Drop.load(tmp_path / "saved")
+    assert loaded.menus[DAYS[2]] is None and loaded.menu is None
+    assert loaded.menus[DAYS[0]] is not None
 
 
 def test_a_drop_without_snapshots_survives_save_and_load(tmp_path: Path) -> None:
@@ -188,7 +229,7 @@ def test_a_drop_without_snapshots_survives_save_and_load(tmp_path: Path) -> None
     drop = ingest.ingest(str(tmp_path / "data"), DAYS[0], 1)
     drop.save(tmp_path / "saved")
     loaded = Drop.load(tmp_path / "saved")
-    assert loaded.menu is None and loaded.customers is None
+    assert loaded.menu is None and loaded.customers is None and loaded.menus == {}
     pd.testing.assert_frame_equal(loaded.orders, drop.orders)
 
 
@@ -332,7 +373,8 @@ def test_the_fingerprint_changes_with_what_ingest_reads_and_nothing_else(shop: P
     assert len(orders.read_text()) == len(text)
     edited = digest()
     assert edited != before
-    # So is the newest menu at or before the run date (03-03 here) and the customers (03-02).
+    # So is the menu in force on the window's first day (03-03 here) and the newest
+    # customers at or before the run date (03-02).
     (folder(shop, DAYS[2]) / "menu.csv").write_text(menu_csv("B1", "B2", "B9"))
     assert digest() != edited
     edited = digest()
@@ -345,6 +387,22 @@ def test_the_fingerprint_changes_with_what_ingest_reads_and_nothing_else(shop: P
     assert digest() == edited
     folder(shop, DAYS[0] - dt.timedelta(days=1))
     assert digest() != edited
+
+
+def test_the_fingerprint_covers_every_menu_in_force_during_the_window(shop: Path) -> None:
+    """For each window, a menu edit changes the fingerprint exactly when ingest reads it."""
+    edits = 0
+    for run_day, window_days in [(DAYS[4], 1), (DAYS[4], 2), (DAYS[3], 2), (DAYS[4], 4)]:
+        read = ingest.ingest(str(shop), run_day, window_days).menus
+        for menu_day in (DAYS[0], DAYS[2], DAYS[4]):
+            before = ingest.fingerprint(str(shop), run_day, window_days)[0]
+            edits += 1
+            (folder(shop, menu_day) / "menu.csv").write_text(menu_csv("B1", f"E{edits}"))
+            after = ingest.fingerprint(str(shop), run_day, window_days)[0]
+            assert (after != before) == (menu_day in read), (run_day, window_days, menu_day)
+    # The menu of 03-03 is in force on 03-04, the first day of this window: it is read, and
+    # the 03-01 one before it is not.
+    assert list(ingest.ingest(str(shop), DAYS[4], 2).menus) == [DAYS[2], DAYS[4]]
 
 
 def test_the_check_refuses_a_window_of_no_days(shop: Path) -> None:

@@ -5,6 +5,10 @@ read at all (not UTF-8, gzip bytes behind a .csv name, a folder where a file sho
 malformed CSV), and CSV rows with more or fewer fields than the header, become contract
 violations that the validate step reports together with the rest. The result is a
 :class:`Drop` saved as one folder of Parquet files.
+
+The menu changes over time, so ingest reads every menu snapshot in force on some day of the
+window (:func:`menu_days`): validate checks each day's orders against the menu of that day.
+Customers are read from the newest snapshot at or before the run date.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ _MAX_EXAMPLES = 3
 
 def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
     """Read the orders of the ``window_days`` days ending at ``run_date`` and the snapshots.
+
+    The snapshots are the menus in force during the window (:func:`menu_days`) and the newest
+    customers snapshot at or before ``run_date``.
 
     Args:
         data_uri: the data root, a local folder or ``gs://bucket/prefix``.
@@ -72,13 +79,15 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         if order_frames
         else pd.DataFrame(columns=[*ORDERS.required_columns, *SOURCE_COLUMNS])
     )
-    snapshot_days = [d for d in folders if d <= run_date]
-    menu = _newest_snapshot(root, snapshot_days, MENU, violations)
-    customers = _newest_snapshot(root, snapshot_days, CUSTOMERS, violations)
+    menus = {
+        day: _read(root, day, MENU, violations)
+        for day in menu_days(root, list(folders), window_start, run_date)
+    }
+    customers = _newest_snapshot(root, [d for d in folders if d <= run_date], CUSTOMERS, violations)
     log.info(
-        "ingest: %d order rows, %s menu items, %s customers",
+        "ingest: %d order rows, menu snapshots of %s, %s customers",
         len(orders),
-        "no" if menu is None else len(menu),
+        ", ".join(map(str, menus)) or "no day",
         "no snapshot of" if customers is None else len(customers),
     )
     return Drop(
@@ -86,7 +95,7 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         window_start,
         days,
         orders,
-        menu,
+        menus,
         customers,
         violations,
         data_uri,
@@ -104,17 +113,43 @@ def _newest_snapshot(
 def _newest_snapshot_day(root: DataRoot, days: list[dt.date], kind: DropFile) -> dt.date | None:
     """Return the latest of ``days`` whose folder holds a ``kind`` snapshot, if any."""
     for day in reversed(days):
-        if set(kind.file_names()) & set(root.files(day)):
+        if _holds(root, day, kind):
             return day
     return None
+
+
+def _holds(root: DataRoot, day: dt.date, kind: DropFile) -> bool:
+    """True when the day's folder holds a file (or folder) named like a ``kind`` file."""
+    return bool(set(kind.file_names()) & set(root.files(day)))
+
+
+def menu_days(
+    root: DataRoot, folders: list[dt.date], window_start: dt.date, run_date: dt.date
+) -> list[dt.date]:
+    """Return the days of the menu snapshots in force on some day of the window, oldest first.
+
+    A menu is in force from its day until the day before the next snapshot. So these are the
+    newest snapshot at or before ``window_start`` (in force on the window's first day) and
+    every snapshot after it up to ``run_date``; the last one is the run date's menu.
+
+    Args:
+        root: the data root.
+        folders: its day folders, in date order.
+        window_start: the first day of the window.
+        run_date: the last day of the window.
+    """
+    first = _newest_snapshot_day(root, [d for d in folders if d <= window_start], MENU)
+    later = [d for d in folders if window_start < d <= run_date and _holds(root, d, MENU)]
+    return ([] if first is None else [first]) + later
 
 
 def fingerprint(data_uri: str, run_date: dt.date, window_days: int) -> tuple[str, int]:
     """Return a digest of everything :func:`ingest` reads for a run, and how many files.
 
     That is the names of all day folders (the earliest one is recorded with the drop), every
-    file of the window's days and of the days that hold the newest menu and customers
-    snapshots at or before the run date, each by its content digest
+    file of the window's days, of the day of the menu in force on the window's first day
+    (:func:`menu_days`) and of the day of the newest customers snapshot at or before the run
+    date, each by its content digest
     (:meth:`DataRoot.digests`). The drops are outside the pipeline: a cache keys ingest on
     this digest, so that a drop added, removed or edited in place is read again, and an
     unchanged window is not.
@@ -129,8 +164,12 @@ def fingerprint(data_uri: str, run_date: dt.date, window_days: int) -> tuple[str
     folders = root.day_folders()
     window_start = run_date - dt.timedelta(days=window_days - 1)
     read = {d for d in folders if window_start <= d <= run_date}
-    before = [d for d in folders if d <= run_date]
-    for kind in (MENU, CUSTOMERS):
+    # Of the menus in force (menu_days), all but the first are on days of the window.
+    snapshots = (
+        (MENU, [d for d in folders if d <= window_start]),
+        (CUSTOMERS, [d for d in folders if d <= run_date]),
+    )
+    for kind, before in snapshots:
         newest = _newest_snapshot_day(root, before, kind)
         if newest is not None:
             read.add(newest)

@@ -4,10 +4,16 @@ Row rules are pandera schemas over the text as dropped (so a bad value is report
 never half-converted); rules that span files (unknown ids, missing days, orders dated outside
 their folder's day) are checked after them. Every problem is collected, none stops the
 checking early, and the run stops only after the whole report is written.
+
+The menu changes: each day's orders are checked against the menu in force on that day, the
+newest menu snapshot at or before it. An order of an item that has since left the menu is
+valid, and is trained on; the typed menu holds every item in force on some day of the
+window, and says which are on the run date's menu (``on_menu``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,7 +32,7 @@ from burger_recs.contract import (
 from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.errors import ExpectedFailure
 from burger_recs.logs import configure as configure_logging
-from burger_recs.validated import ValidatedData
+from burger_recs.validated import ON_MENU, ValidatedData
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +118,11 @@ class ValidationFailed(ExpectedFailure, ValueError):
 def check(drop: Drop) -> list[Violation]:
     """Return every way the drop breaks the contract (empty when it is valid)."""
     violations = list(drop.violations)
-    frames = [("orders", drop.orders, ORDERS_SCHEMA)]
-    if drop.menu is not None:
-        frames.append(("menu", drop.menu, MENU_SCHEMA))
+    frames = [(drop.orders, ORDERS_SCHEMA)]
+    frames += [(menu, MENU_SCHEMA) for menu in drop.menus.values() if menu is not None]
     if drop.customers is not None:
-        frames.append(("customers", drop.customers, CUSTOMERS_SCHEMA))
-    for _, frame, schema in frames:
+        frames.append((drop.customers, CUSTOMERS_SCHEMA))
+    for frame, schema in frames:
         violations += _schema_violations(frame, schema)
     violations += _window_violations(drop)
     violations += _reference_violations(drop)
@@ -202,10 +207,10 @@ def _window_violations(drop: Drop) -> list[Violation]:
 
 
 def _reference_violations(drop: Drop) -> list[Violation]:
-    """Orders must name items on the menu and, when a snapshot exists, known customers."""
+    """Orders must name items on their day's menu and, when a snapshot exists, known customers."""
     violations = []
     orders = drop.orders
-    if drop.menu is None:
+    if not drop.menus:
         if not _concerns(drop.violations, MENU):  # else the newest menu is there, but unreadable
             violations.append(
                 Violation(
@@ -215,14 +220,39 @@ def _reference_violations(drop: Drop) -> list[Violation]:
                 )
             )
     elif not orders.empty:
-        unknown = orders[orders["item_id"].notna() & ~orders["item_id"].isin(drop.menu["item_id"])]
-        menu_file = drop.menu[SOURCE_FILE].iloc[0] if len(drop.menu) else "the menu"
-        violations += _grouped(unknown, "item_id", f"must be an item of {menu_file}")
+        violations += _item_violations(drop)
     if drop.customers is not None and not orders.empty:
         known = drop.customers["customer_id"]
         unknown = orders[orders["customer_id"].notna() & ~orders["customer_id"].isin(known)]
         source = drop.customers[SOURCE_FILE].iloc[0] if len(drop.customers) else "the snapshot"
         violations += _grouped(unknown, "customer_id", f"must be a customer of {source}")
+    return violations
+
+
+def _item_violations(drop: Drop) -> list[Violation]:
+    """Each order must name an item of the menu in force on its day (:meth:`Drop.menu_day`).
+
+    Orders of a day whose menu could not be read are not checked (ingest reported the file).
+    """
+    violations = []
+    orders = drop.orders[drop.orders["item_id"].notna()]
+    for day, rows in orders.groupby(SOURCE_DAY, sort=True):
+        menu_day = drop.menu_day(dt.date.fromisoformat(str(day)))
+        if menu_day is None:
+            rule = (
+                f"must be an item of the menu in force on {day}, but the first menu snapshot "
+                f"is of {min(drop.menus)}"
+            )
+            violations += _grouped(rows, "item_id", rule)
+            continue
+        menu = drop.menus[menu_day]
+        if menu is None:
+            continue
+        unknown = rows[~rows["item_id"].isin(menu["item_id"])]
+        menu_file = menu[SOURCE_FILE].iloc[0] if len(menu) else f"the menu of {menu_day}"
+        violations += _grouped(
+            unknown, "item_id", f"must be an item of {menu_file}, the menu in force on {day}"
+        )
     return violations
 
 
@@ -243,15 +273,19 @@ def _grouped(rows: pd.DataFrame, column: str, rule: str) -> list[Violation]:
 
 
 def typed(drop: Drop) -> ValidatedData:
-    """Convert a valid drop into typed frames (call only when :func:`check` found nothing)."""
+    """Convert a valid drop into typed frames (call only when :func:`check` found nothing).
+
+    The menu is every item of the menus in force during the window (:attr:`Drop.menus`),
+    each with the attributes of the newest snapshot that lists it, the run date's menu first
+    (in its order), then the items that left it, the most recently listed first; ``on_menu``
+    says which are on the run date's menu.
+    """
     orders = drop.orders.drop(columns=[SOURCE_FILE, SOURCE_LINE]).rename(
         columns={SOURCE_DAY: "day"}
     )
     orders["quantity"] = orders["quantity"].astype(int)
     orders["ordered_at"] = pd.to_datetime(orders["ordered_at"], utc=True, format="ISO8601")
-    assert drop.menu is not None
-    menu = drop.menu.drop(columns=list(_source_columns(drop.menu)))
-    menu["price"] = pd.to_numeric(menu["price"])
+    menu = _menu_of_the_window(drop)
     if drop.customers is not None:
         customers = drop.customers.drop(columns=list(_source_columns(drop.customers)))
     else:
@@ -261,6 +295,18 @@ def typed(drop: Drop) -> ValidatedData:
     if extra:
         customers = pd.concat([customers, pd.DataFrame({"customer_id": extra})], ignore_index=True)
     return ValidatedData(drop.run_date, drop.window_start, orders, menu, customers)
+
+
+def _menu_of_the_window(drop: Drop) -> pd.DataFrame:
+    """Return the union of the window's menus, typed, with ``on_menu`` (see :func:`typed`)."""
+    today = drop.menu
+    assert today is not None
+    newest_first = [drop.menus[day] for day in sorted(drop.menus, reverse=True)]
+    frames = [m.drop(columns=list(_source_columns(m))) for m in newest_first if m is not None]
+    menu = pd.concat(frames, ignore_index=True).drop_duplicates("item_id").reset_index(drop=True)
+    menu["price"] = pd.to_numeric(menu["price"])
+    menu[ON_MENU] = menu["item_id"].isin(today["item_id"])
+    return menu
 
 
 def _source_columns(frame: pd.DataFrame) -> Iterable[str]:
@@ -275,7 +321,8 @@ def report_markdown(drop: Drop, violations: list[Violation]) -> str:
         f"- data: `{drop.data_uri}`",
         f"- window: {drop.window_start} .. {drop.run_date} ({len(drop.days)} day folders present)",
         f"- order rows: {len(drop.orders):,}",
-        f"- menu items: {'none' if drop.menu is None else f'{len(drop.menu):,}'}",
+        f"- menu items: {'none' if drop.menu is None else f'{len(drop.menu):,}'}"
+        f"{_menu_snapshots(drop)}",
         f"- customers in snapshot: "
         f"{'no snapshot' if drop.customers is None else f'{len(drop.customers):,}'}",
         "",
@@ -293,6 +340,13 @@ def report_markdown(drop: Drop, violations: list[Violation]) -> str:
         examples = "<br>".join(e.replace("|", "\\|") for e in v.examples)
         lines.append(f"| {v.file} | {v.column} | {v.rule} | {v.count or ''} | {examples} |")
     return "\n".join(lines) + "\n"
+
+
+def _menu_snapshots(drop: Drop) -> str:
+    """Say which menu snapshots were in force, when there was more than one."""
+    if len(drop.menus) < 2:
+        return ""
+    return f" (menu snapshots in force: {', '.join(map(str, drop.menus))})"
 
 
 def failure_message(violations: list[Violation], limit: int = 20) -> str:
