@@ -63,7 +63,7 @@ STEPS = {
     # The check runs on every run: it resolves the day and fingerprints the drops, which are
     # outside the pipeline. Ingest takes that fingerprint, so a cache serves it only while
     # the day's drops are unchanged.
-    "check_drops": OnCluster(
+    "check_inputs": OnCluster(
         "100m", "256Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES), cache=False
     ),
     "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES)),

@@ -6,7 +6,7 @@ environment variable (a Kubernetes Secret on a cluster), never through a paramet
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.images import image_ref
 
@@ -37,6 +37,8 @@ def stage_shard(
 def commit(
     validated: Input[Dataset],
     evaluation: Input[Artifact],
+    model: Input[Model],
+    eval_model: Input[Model],
     model_version: str,
     run_id: str,
     data_uri: str,
@@ -55,6 +57,8 @@ def commit(
             data_dir=validated.path,
             evaluation_path=evaluation.path,
             model_version=model_version,
+            model_path=model.path,
+            eval_model_path=eval_model.path,
             run_id=run_id,
             data_uri=data_uri,
             shards=shards,
@@ -65,5 +69,6 @@ def commit(
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
     published.metadata["status"] = record.status.value
+    published.metadata["served_by"] = record.served_by or "nobody"
     published.metadata["code_version"] = record.code_version
     return record.rows_written

@@ -15,12 +15,14 @@ def evaluate(
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
+    serve_when_gated: bool,
+    champion: str,
     orchestrator_run_id: str,
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
     report: Output[HTML],
 ) -> NamedTuple("Gate", publishable=bool, reason=str):
-    """Score model and popularity baseline on the holdout; decide whether to publish."""
+    """Score today's model, the champion and popularity on the holdout; decide who serves."""
     from burger_recs.runs import noted
     from burger_recs.steps import evaluate as step
 
@@ -33,6 +35,8 @@ def evaluate(
             k=k,
             exclude_ordered=exclude_ordered,
             quality_margin=quality_margin,
+            champion=champion,
+            serve_when_gated=serve_when_gated,
         )
     for name, value in result.metrics().items():
         metrics.log_metric(name, value)
@@ -40,4 +44,5 @@ def evaluate(
     # artifacts' files exists (kfp/local/cache.py, _deserialize_artifact, kfp 2.17.0), and a
     # Metrics artifact otherwise has none.
     step.write_metrics(result, metrics.path)
+    metrics.metadata["served_by"] = result.served_by or "nobody"
     return result.publishable, result.reason

@@ -5,7 +5,7 @@ Kubernetes Secret on a cluster), never through a parameter.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.images import image_ref
 
@@ -15,6 +15,8 @@ def publish(
     recommendations: Input[Dataset],
     validated: Input[Dataset],
     evaluation: Input[Artifact],
+    model: Input[Model],
+    eval_model: Input[Model],
     model_version: str,
     run_id: str,
     data_uri: str,
@@ -32,6 +34,8 @@ def publish(
             data_dir=validated.path,
             evaluation_path=evaluation.path,
             model_version=model_version,
+            model_path=model.path,
+            eval_model_path=eval_model.path,
             run_id=run_id,
             data_uri=data_uri,
             started_at=started_at,
@@ -40,5 +44,6 @@ def publish(
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
     published.metadata["status"] = record.status.value
+    published.metadata["served_by"] = record.served_by or "nobody"
     published.metadata["code_version"] = record.code_version
     return record.rows_written

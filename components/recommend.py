@@ -5,7 +5,7 @@ scores one shard per task (``recommend_shard``). All three run in the recommend 
 """
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
 from components.images import image_ref
 
@@ -14,12 +14,13 @@ from components.images import image_ref
 def recommend(
     model: Input[Model],
     validated: Input[Dataset],
+    evaluation: Input[Artifact],
     k: int,
     exclude_ordered: bool,
     orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
-    """Score every customer in blocks and keep the top k items; return the row count."""
+    """Score every customer by the scorer that serves the day (evaluation); keep the top k."""
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
@@ -27,6 +28,7 @@ def recommend(
         return step.run(
             model_path=model.path,
             data_dir=validated.path,
+            evaluation_path=evaluation.path,
             out_path=recommendations.path,
             k=k,
             exclude_ordered=exclude_ordered,
@@ -47,6 +49,7 @@ def shard_plan(shards: int, orchestrator_run_id: str) -> list:
 def recommend_shard(
     model: Input[Model],
     validated: Input[Dataset],
+    evaluation: Input[Artifact],
     k: int,
     exclude_ordered: bool,
     shard: int,
@@ -62,6 +65,7 @@ def recommend_shard(
         return step.run(
             model_path=model.path,
             data_dir=validated.path,
+            evaluation_path=evaluation.path,
             out_path=recommendations.path,
             k=k,
             exclude_ordered=exclude_ordered,

@@ -19,7 +19,7 @@ from components.cluster import on_cluster
 from components.commit import commit, stage_shard
 from components.evaluate import evaluate
 from components.finish import finish
-from components.ingest import check_drops, ingest
+from components.ingest import check_inputs, ingest
 from components.publish import publish
 from components.recommend import recommend, recommend_shard, shard_plan
 from components.train import train
@@ -48,6 +48,7 @@ def daily_recommendations(
     seed: int = DEFAULTS.train.seed,
     num_threads: int = DEFAULTS.train.num_threads,
     quality_margin: float = DEFAULTS.quality_margin,
+    serve_when_gated: bool = DEFAULTS.serve_when_gated,
     shards: int = DEFAULTS.shards,
     day_closes_at: str = DEFAULTS.day_closes_at,
 ) -> None:
@@ -68,8 +69,11 @@ def daily_recommendations(
         learning_rate: SGD learning rate.
         seed: random seed of training.
         num_threads: training threads (1 keeps training reproducible).
-        quality_margin: publish only if model precision@k >= baseline x (1 + margin);
+        quality_margin: today's model becomes the champion and serves only if its
+            precision@k >= popularity x (1 + margin) and >= champion x (1 - margin);
             negative turns the gate off.
+        serve_when_gated: when today's model does not pass, serve the day by the champion or
+            popularity, whichever did better on the holdout; off publishes nothing for it.
         shards: score and stage the customers in this many parallel shards (ParallelFor),
             then make the day visible in one commit; 1 scores and publishes in one step each.
         day_closes_at: HH:MM (UTC) at which a day closes, for runs without run_date: with
@@ -90,7 +94,7 @@ def daily_recommendations(
         **run,
     )
     with dsl.ExitHandler(finished, name="daily-run"):
-        checked_drops = check_drops(
+        checked_inputs = check_inputs(
             data_uri=data_uri,
             run_date=run_date,
             window_days=window_days,
@@ -100,9 +104,9 @@ def daily_recommendations(
         )
         ingested = ingest(
             data_uri=data_uri,
-            run_date=checked_drops.outputs["run_date"],
+            run_date=checked_inputs.outputs["run_date"],
             window_days=window_days,
-            fingerprint=checked_drops.outputs["fingerprint"],
+            fingerprint=checked_inputs.outputs["fingerprint"],
             **run,
         )
         checked = validate(drop=ingested.outputs["drop"], **run)
@@ -123,12 +127,15 @@ def daily_recommendations(
             k=k,
             exclude_ordered=exclude_ordered,
             quality_margin=quality_margin,
+            serve_when_gated=serve_when_gated,
+            champion=checked_inputs.outputs["champion"],
             **run,
         )
         # What scoring reads, and what publishing a day records, whether sharded or not.
         scoring = {
             "model": trained.outputs["model"],
             "validated": checked.outputs["validated"],
+            "evaluation": evaluated.outputs["evaluation"],
             "k": k,
             "exclude_ordered": exclude_ordered,
             **run,
@@ -136,6 +143,8 @@ def daily_recommendations(
         recording = {
             "validated": checked.outputs["validated"],
             "evaluation": evaluated.outputs["evaluation"],
+            "model": trained.outputs["model"],
+            "eval_model": trained.outputs["eval_model"],
             "model_version": trained.outputs["Output"],
             "data_uri": data_uri,
             "started_at": dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
@@ -158,7 +167,7 @@ def daily_recommendations(
                 )
             committed = commit(**recording, shards=shards, staged_rows=dsl.Collected(staged.output))
     on_cluster(
-        check_drops=checked_drops,
+        check_inputs=checked_inputs,
         ingest=ingested,
         validate=checked,
         train=trained,

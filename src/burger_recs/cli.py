@@ -366,6 +366,7 @@ def _print_summary(result: LocalRun, url: str) -> None:
         if model is not None:
             typer.echo(f"  {label:<14}model {model:.4f}   popularity baseline {base:.4f}")
     typer.echo(f"  {'gate':<14}{record.get('message')}")
+    typer.echo(f"  {'served by':<14}{record.get('served_by') or 'nobody (nothing published)'}")
     typer.echo(
         f"  {'rows written':<14}{record.get('rows_written', 0):,} "
         f"({record.get('customers') or 0:,} customers)"

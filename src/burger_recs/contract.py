@@ -12,7 +12,8 @@ before D. A menu snapshot is in force from its day until the next one: each day'
 items of the menu in force on that day (the newest snapshot at or before it), and only items of
 D's menu are recommended. IDs are strings. Extra columns are kept.
 
-Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``, and
+Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``;
+``models`` and ``model_artifacts``, the trained models and the champion's scorers; and
 ``step_failures``, the notes failed steps leave for the run's final task.
 """
 
@@ -83,6 +84,8 @@ pipeline_runs = sa.Table(
     sa.Column("customers", sa.Integer),
     sa.Column("message", sa.Text),
     sa.Column("data_uri", sa.Text),
+    # Which scorer served the day's rows: challenger, champion or popularity (None: no rows).
+    sa.Column("served_by", sa.String(16)),
 )
 
 step_failures = sa.Table(
@@ -105,6 +108,35 @@ menu_items = sa.Table(
     sa.Column("price", sa.Float),
     sa.Column("last_seen", sa.Date, nullable=False),
 )
+
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("model_version", sa.String(80), primary_key=True),
+    sa.Column("run_id", sa.String(128), nullable=False),
+    sa.Column("run_date", sa.Date, nullable=False),
+    sa.Column("trained_until", sa.Date, nullable=False),
+    sa.Column("code_version", sa.String(80), nullable=False),
+    sa.Column("metrics", sa.JSON),
+    sa.Column("params", sa.JSON),
+    # Where its scorer is kept: "model_artifacts" (this database) while it is the champion;
+    # None once another model replaced it (its artifacts are deleted).
+    sa.Column("location", sa.Text),
+    sa.Column("champion", sa.Boolean, nullable=False, default=False),
+    sa.Column("promoted_at", sa.DateTime(timezone=True)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Every model a run trained (its challenger), with its evaluation; at most one champion."""
+
+model_artifacts = sa.Table(
+    "model_artifacts",
+    metadata,
+    sa.Column("model_version", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # serving | evaluation
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+"""The champion's scorers (burger_recs.champion.StoredScorer), where every runner reads them."""
 
 
 # SQL identifiers that come from configuration (the schema of the output tables) must be

@@ -175,11 +175,44 @@ def ensure_schema(engine: sa.Engine, retry_seconds: float | None = None) -> None
     """
     try:
         with_retries(lambda: metadata.create_all(engine, checkfirst=True), retry_seconds)
+        with_retries(lambda: _add_missing_columns(engine), retry_seconds)
     except sa.exc.DBAPIError as exc:
         problem = None if is_transient(exc) else _missing_tables_problem(engine, exc)
         if problem is None:
             raise  # not about missing tables (a wrong password says so itself)
         raise SchemaUnavailable(problem) from exc
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Add the nullable columns a newer version added to tables an older one created.
+
+    The schema only ever grows by nullable columns (``pipeline_runs.served_by``), so that
+    adding them is the whole migration; anything else is a new table, which ``create_all``
+    creates.
+    """
+    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+    inspector = sa.inspect(engine)
+    preparer = engine.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise SchemaUnavailable(
+                    f"table {table.name} lacks the column {column.name}, which cannot be "
+                    "added to a table with rows: migrate it by hand"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            name = preparer.quote(sql_identifier(table.name, "table"))
+            if schema:
+                name = f"{preparer.quote_schema(sql_identifier(schema, SCHEMA_ENV))}.{name}"
+            added = preparer.quote(sql_identifier(column.name, "column"))
+            log.info("adding column %s.%s (%s)", table.name, column.name, kind)
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(f"ALTER TABLE {name} ADD COLUMN {added} {kind}")
+                )
 
 
 def _missing_tables_problem(engine: sa.Engine, exc: sa.exc.DBAPIError) -> str | None:
@@ -374,9 +407,15 @@ def _driver_values(values: pd.Series, as_text: bool) -> list:
 
 
 def menu_rows(menu: pd.DataFrame | None, run_date: dt.date) -> list[dict]:
-    """Return the ``menu_items`` rows of a menu, seen on ``run_date``."""
+    """Return the ``menu_items`` rows of the items on the menu on ``run_date``.
+
+    Items that have left the menu (``on_menu`` False) keep the ``last_seen`` of the last
+    day they were on it.
+    """
     if menu is None:
         return []
+    if "on_menu" in menu.columns:
+        menu = menu[menu["on_menu"].astype(bool)]
     return [
         {
             "item_id": str(item.item_id),

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from burger_recs.version import code_version
 
+CHALLENGER, CHAMPION, POPULARITY = "challenger", "champion", "popularity"
+"""The scorers that may serve a day: today's model, the champion, order counts."""
+
 
 @dataclass(frozen=True)
 class RankingScores:
@@ -40,9 +43,15 @@ class Evaluation:
         holdout_start: the first held-out day.
         model: the model's scores.
         baseline: the popularity baseline's scores.
-        publishable: whether the quality gate lets the day be published.
+        publishable: whether today's model (the challenger) passed the quality gate and
+            becomes the champion.
         reason: why (or why not), in words.
         params: the training hyper-parameters and evaluation settings.
+        champion: the champion's scores on the same holdout, when there is a champion.
+        champion_version: the champion's version ("" when there is none).
+        served_by: the scorer that serves the day: :data:`CHALLENGER`, :data:`CHAMPION`,
+            :data:`POPULARITY`, or "" when nothing is published (``serve_when_gated`` off).
+        serving_reason: why that scorer serves, in words.
     """
 
     k: int
@@ -52,10 +61,19 @@ class Evaluation:
     publishable: bool
     reason: str
     params: dict = field(default_factory=dict)
+    champion: RankingScores | None = None
+    champion_version: str = ""
+    served_by: str = CHALLENGER
+    serving_reason: str = ""
+
+    @property
+    def serves(self) -> bool:
+        """Whether the day's rows are published (by :attr:`served_by`)."""
+        return bool(self.served_by)
 
     def metrics(self) -> dict[str, float]:
         """Return the headline figures, as logged to the KFP Metrics artifact."""
-        return {
+        figures = {
             "model_precision_at_k": round(self.model.precision[-1], 6),
             "baseline_precision_at_k": round(self.baseline.precision[-1], 6),
             "model_recall_at_k": round(self.model.recall[-1], 6),
@@ -65,6 +83,17 @@ class Evaluation:
             "k": self.k,
             "eval_customers": self.model.customers,
         }
+        if self.champion is not None:
+            figures |= {
+                "champion_precision_at_k": round(self.champion.precision[-1], 6),
+                "champion_recall_at_k": round(self.champion.recall[-1], 6),
+                "champion_auc": round(self.champion.auc, 6),
+            }
+        served = {CHALLENGER: self.model, CHAMPION: self.champion, POPULARITY: self.baseline}
+        scores = served.get(self.served_by)
+        if scores is not None:
+            figures["served_precision_at_k"] = round(scores.precision[-1], 6)
+        return figures
 
     def save(self, path: str | Path) -> None:
         """Write the evaluation as JSON."""
@@ -83,4 +112,6 @@ class Evaluation:
         payload["holdout_start"] = dt.date.fromisoformat(payload["holdout_start"])
         payload["model"] = RankingScores(**payload["model"])
         payload["baseline"] = RankingScores(**payload["baseline"])
+        if payload.get("champion") is not None:
+            payload["champion"] = RankingScores(**payload["champion"])
         return cls(**payload)

@@ -27,11 +27,14 @@ def _png(fig: plt.Figure) -> str:
 
 
 def ranking_figure(evaluation: Evaluation) -> plt.Figure:
-    """Plot precision@j and recall@j for j = 1..k, model against baseline."""
+    """Plot precision@j and recall@j for j = 1..k: today's model, champion, popularity."""
     ks = range(1, evaluation.k + 1)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, metric in zip(axes, ("precision", "recall"), strict=True):
         ax.plot(ks, getattr(evaluation.model, metric), marker="o", label="LightFM model")
+        if evaluation.champion is not None:
+            champion = getattr(evaluation.champion, metric)
+            ax.plot(ks, champion, marker="^", label="champion")
         ax.plot(ks, getattr(evaluation.baseline, metric), marker="s", label="popularity")
         ax.set_xlabel("k")
         ax.set_title(f"{metric}@k on the holdout")
@@ -63,19 +66,28 @@ def orders_figure(data: ValidatedData, evaluation: Evaluation) -> plt.Figure:
 def render_html(evaluation: Evaluation, data: ValidatedData, code_version: str) -> str:
     """Return the report page for one run."""
     metrics = evaluation.metrics()
+    scorers = [("today's model", evaluation.model), ("popularity", evaluation.baseline)]
+    if evaluation.champion is not None:
+        champion = f"champion {evaluation.champion_version}"
+        scorers.insert(1, (champion, evaluation.champion))
+    head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in scorers)
     rows = "".join(
-        f"<tr><td>{name}</td><td>{getattr(evaluation.model, attr)[-1]:.4f}</td>"
-        f"<td>{getattr(evaluation.baseline, attr)[-1]:.4f}</td></tr>"
+        f"<tr><td>{name}</td>"
+        + "".join(f"<td>{getattr(scores, attr)[-1]:.4f}</td>" for _, scores in scorers)
+        + "</tr>"
         for name, attr in (
             (f"precision@{evaluation.k}", "precision"),
             (f"recall@{evaluation.k}", "recall"),
         )
     )
-    rows += (
-        f"<tr><td>AUC</td><td>{evaluation.model.auc:.4f}</td>"
-        f"<td>{evaluation.baseline.auc:.4f}</td></tr>"
-    )
-    verdict = "published" if evaluation.publishable else "NOT published (gated)"
+    rows += "<tr><td>AUC</td>" + "".join(f"<td>{s.auc:.4f}</td>" for _, s in scorers) + "</tr>"
+    if evaluation.publishable:
+        verdict = "passed: today's model is the champion and serves the day"
+    elif evaluation.served_by:
+        verdict = f"gated: the day is served by {evaluation.served_by}"
+    else:
+        verdict = "gated: nothing published for the day"
+    on_menu = int(data.on_menu(data.menu["item_id"].to_numpy()).sum())
     params = "".join(
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
         for k, v in evaluation.params.items()
@@ -89,10 +101,11 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}<
 <p>Code version <code>{html.escape(code_version)}</code>. Window {data.window_start} ..
 {data.run_date}; holdout from {evaluation.holdout_start};
 {metrics["eval_customers"]:,} customers evaluated;
-{len(data.orders):,} orders, {len(data.menu):,} menu items, {len(data.customers):,} customers.</p>
-<h2>Quality gate: {verdict}</h2>
+{len(data.orders):,} orders, {on_menu:,} menu items, {len(data.customers):,} customers.</p>
+<h2>Quality gate: {html.escape(verdict)}</h2>
 <p>{html.escape(evaluation.reason)}</p>
-<table><tr><th>metric</th><th>LightFM model</th><th>popularity baseline</th></tr>{rows}</table>
+<p>{html.escape(evaluation.serving_reason)}</p>
+<table><tr><th>metric</th>{head}</tr>{rows}</table>
 <img alt="precision and recall at k" src="data:image/png;base64,{_png(ranking_figure(evaluation))}">
 <img alt="orders per day" src="data:image/png;base64,{_png(orders_figure(data, evaluation))}">
 <h2>Parameters</h2><table>{params}</table>

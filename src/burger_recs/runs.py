@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.contract import pipeline_runs, step_failures
 from burger_recs.errors import ExpectedFailure
-from burger_recs.evaluation import Evaluation
+from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation
 from burger_recs.logs import configure as configure_logging
 from burger_recs.version import code_version
 
@@ -34,9 +34,10 @@ class RunStatus(enum.StrEnum):
     """How a run ended."""
 
     PUBLISHED = "published"
-    """The day's recommendations were published."""
+    """Today's model passed the gate, became the champion and served the day."""
     GATED = "gated"
-    """The model did not pass the quality gate; the published days stay as they were."""
+    """Today's model did not pass the quality gate and did not become the champion; the day
+    was served by the champion or popularity (or, with ``serve_when_gated`` off, not at all)."""
     FAILED = "failed"
     """A step failed; nothing was published."""
 
@@ -59,6 +60,8 @@ class RunRecord:
         customers: customers with recommendations.
         message: the gate's reason or the failure's message.
         data_uri: where the input came from.
+        served_by: the scorer whose rows were published (challenger, champion, popularity),
+            None when none were; a ``published`` run was served by the challenger.
     """
 
     run_id: str
@@ -74,9 +77,12 @@ class RunRecord:
     customers: int | None = None
     message: str | None = None
     data_uri: str | None = None
+    served_by: str | None = None
 
     def __post_init__(self) -> None:
         self.status = RunStatus(self.status)  # a status outside the enum is refused here
+        if self.status is RunStatus.PUBLISHED and self.served_by is None:
+            self.served_by = CHALLENGER  # published: today's model served the day
 
     def row(self) -> dict:
         """Return the record as a ``pipeline_runs`` row (the status as plain text)."""
@@ -103,24 +109,38 @@ def evaluated_record(
 ) -> RunRecord:
     """Return the record of a run that reached publishing: published or gated by the gate.
 
+    ``published``: today's model passed and serves the day; ``gated``: it did not, and the
+    champion or popularity serves the day (or nobody, with ``serve_when_gated`` off). The
+    record's model version is the scorer that served: today's model, the champion's
+    version, or ``popularity``.
+
     Args:
         evaluation: the evaluate step's outcome.
         run_date: the day the run is for.
-        model_version: the serving model's version.
+        model_version: today's serving model's version.
         run_id: the run's id.
         data_uri: the data root, recorded with the run.
         started_at: when the run started (ISO-8601), if known.
     """
+    served = {
+        CHALLENGER: model_version,
+        CHAMPION: evaluation.champion_version,
+        POPULARITY: POPULARITY,
+    }
+    message = evaluation.reason
+    if evaluation.served_by != CHALLENGER:
+        message += f"; {evaluation.serving_reason}"
     return RunRecord(
         run_id=run_id,
         run_date=run_date,
         started_at=parse_time(started_at),
         status=RunStatus.PUBLISHED if evaluation.publishable else RunStatus.GATED,
-        model_version=model_version,
-        metrics=evaluation.metrics(),
+        model_version=served.get(evaluation.served_by, model_version),
+        metrics=evaluation.metrics() | {"challenger_version": model_version},
         params=evaluation.params,
-        message=evaluation.reason,
+        message=message,
         data_uri=data_uri,
+        served_by=evaluation.served_by or None,
     )
 
 

@@ -41,6 +41,19 @@ class Factors:
         )
 
 
+def only_items(factors: Factors, available: np.ndarray) -> Factors:
+    """Return the scorer with the items not ``available`` (a boolean mask) scored ``-inf``.
+
+    Such items are never recommended (they leave a customer's top k) and, in evaluation,
+    count as excluded: an item that left the menu is not served.
+    """
+    if available.all():
+        return factors
+    bias = factors.item_bias.copy()
+    bias[~available] = -np.inf
+    return Factors(factors.users, factors.items, bias)
+
+
 def score_blocks(
     factors: Factors,
     exclude: sp.csr_matrix | None = None,

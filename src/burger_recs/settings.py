@@ -60,8 +60,12 @@ class RunSettings:
         window_days: days of orders the model learns from, the run date included.
         holdout_days: the last days of the window held out for evaluation.
         exclude_ordered: never recommend what the customer ordered in the window.
-        quality_margin: publish only if model precision@k >= baseline x (1 + margin);
-            negative turns the gate off.
+        quality_margin: today's model becomes the champion and serves only if its
+            precision@k >= baseline x (1 + margin) and >= champion x (1 - margin); negative
+            turns the gate off.
+        serve_when_gated: when today's model does not pass, serve the day by the champion
+            or popularity (whichever did better on the holdout); off keeps the published days
+            as they were (nothing is published for the day).
         shards: score and stage the customers in this many parallel shards; 1 scores and
             publishes in one step each.
         day_closes_at: HH:MM (UTC) at which a day closes, for runs without a run date: they
@@ -74,6 +78,7 @@ class RunSettings:
     holdout_days: int = 7
     exclude_ordered: bool = False
     quality_margin: float = 0.1
+    serve_when_gated: bool = True
     shards: int = 1
     day_closes_at: str = "00:00"
     train: TrainParams = field(default_factory=TrainParams)

@@ -21,7 +21,7 @@ def test_ir_pins_every_step_to_its_content_tagged_image():
     images = {name.removeprefix("exec-"): e["container"]["image"] for name, e in executors.items()}
     # The check and the shard tasks run in the images of the steps whose code they call.
     sharded = {
-        "check-drops": "ingest",
+        "check-inputs": "ingest",
         "shard-plan": "recommend",
         "recommend-shard": "recommend",
         "stage-shard": "commit",

@@ -101,15 +101,19 @@ def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):
     assert {first.run_id, again.run_id} <= ids
 
 
-def test_gated_run_keeps_the_published_day(published, shop_data):
-    root, url, _ = published
+def test_a_gated_run_serves_the_day_by_the_champion(published, shop_data):
+    """The published run's model is the champion; a model gated on the same day leaves the
+    day to it: the same items and scores, now as the champion's."""
+    root, url, first = published
     engine = db.make_engine(url)
     before = _day(engine)
-    # A margin no model reaches: the day must not be replaced.
+    # A margin no model reaches: today's model does not become the champion.
     gated = run_day(shop_data, url, root, quality_margin=100.0)
-    assert gated.status == "gated"
-    assert "<" in gated.record["message"]
-    assert _day(engine) == before
+    assert gated.status == "gated" and gated.record["served_by"] == "champion"
+    assert "<" in gated.record["message"] and "champion" in gated.record["message"]
+    champion = first.record["model_version"]
+    served = [(r.customer_id, r.rank, r.item_id, r.score, r.model_version) for r in _day(engine)]
+    assert served == [(r.customer_id, r.rank, r.item_id, r.score, champion) for r in before]
 
 
 def test_broken_input_fails_before_training_and_leaves_the_database_alone(

@@ -334,7 +334,7 @@ def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp,
     """
     spec = next(yaml.safe_load_all(ir_text))
     placeholder = {"runtimeValue": {"constant": "{{$.pipeline_job_schedule_time_utc}}"}}
-    for task in ("check-drops", "finish"):
+    for task in ("check-inputs", "finish"):
         assert _root_source(spec, task, "scheduled_at") == placeholder
         assert _root_source(spec, task, "day_closes_at") == {
             "componentInputParameter": "day_closes_at"

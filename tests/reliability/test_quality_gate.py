@@ -4,9 +4,10 @@ Yesterday is published from the shop's real orders. Today the same pipeline, wit
 parameters and the default gate (model precision@k >= popularity x 1.1), trains on the same
 orders with the customers shuffled among them (seeded): what a customer ordered no longer says
 anything about them, so the model cannot beat popularity. The run must be recorded ``gated``
-with the reason and its metrics, nothing of today may be published, and yesterday must stay
-the latest day, unchanged. (A forced bad metric, a margin no model reaches, is
-tests/pipelines/test_local_run.py::test_gated_run_keeps_the_published_day.)
+with the reason and its metrics; nothing today's model scored may be published, nor may it
+become the champion: today is served by yesterday's model (the champion) or popularity,
+whichever did better on today's holdout, and yesterday stays as it was. (A forced bad
+metric, a margin no model reaches, is tests/pipelines/test_champion.py.)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
+from burger_recs.champion import current_champion
 from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.local_run import run_pipeline
@@ -87,35 +89,51 @@ def test_real_orders_pass_the_gate(runs):
     assert served and {r.run_date for r in served} == {YESTERDAY}
 
 
-def test_a_model_of_shuffled_orders_is_gated_and_yesterday_stays_the_latest(runs):
+def test_a_model_of_shuffled_orders_is_gated_and_never_served(runs):
     engine, yesterday, served, today = runs
     record = today.record
     assert today.status == record["status"] == "gated"
     assert record["run_date"] == RUN_DATE
-    assert record["rows_written"] == 0
-    assert record["model_version"].startswith("lightfm-")
     metrics = record["metrics"]
+    challenger = metrics["challenger_version"]
+    assert challenger.startswith("lightfm-") and challenger != yesterday.record["model_version"]
     needed = metrics["baseline_precision_at_k"] * 1.1
     assert metrics["model_precision_at_k"] < needed
-    assert record["message"] == (
+    assert record["message"].startswith(
         f"model p@k {metrics['model_precision_at_k']:.4f} < baseline "
         f"{metrics['baseline_precision_at_k']:.4f} x 1.1 = {needed:.4f}"
     )
-    # Nothing of today was published: yesterday is still the latest day, row for row.
-    assert _latest_day(engine) == served
+    # Today is served, by yesterday's model or by popularity, never by today's model.
+    by = record["served_by"]
+    assert by in ("champion", "popularity") and by in record["message"]
+    expected = {"champion": yesterday.record["model_version"], "popularity": "popularity"}[by]
+    assert record["model_version"] == expected
     with engine.connect() as conn:
-        today_rows = conn.execute(
-            sa.select(sa.func.count()).where(recommendations.c.run_date == RUN_DATE)
-        ).scalar()
+        versions = set(
+            conn.execute(
+                sa.select(recommendations.c.model_version).where(
+                    recommendations.c.run_date == RUN_DATE
+                )
+            ).scalars()
+        )
         statuses = {r.run_id: r.status for r in conn.execute(sa.select(pipeline_runs))}
-    assert today_rows == 0
+    assert versions == {expected}
+    today_rows = record["rows_written"]
+    assert today_rows > 0
     assert statuses == {yesterday.run_id: "published", today.run_id: "gated"}
-    customer = served[0].customer_id
-    day, rows = db.customer_recommendations(engine, customer)
-    assert day == YESTERDAY and [r.rank for r in rows] == list(range(1, 11))
+    # Yesterday's model is still the champion, and yesterday's day is as it was.
+    assert current_champion(engine) == yesterday.record["model_version"]
+    with engine.connect() as conn:
+        yesterday_rows = conn.execute(
+            sa.select(recommendations)
+            .where(recommendations.c.run_date == YESTERDAY)
+            .order_by(recommendations.c.customer_id, recommendations.c.rank)
+        ).all()
+    assert yesterday_rows == served
     figures.add(
         "quality gate",
         **{"shuffled-orders runs gated": 1},
-        **{"rows of today published": today_rows},
-        **{"yesterday rows still served": len(served)},
+        **{f"rows of today served by {by}": today_rows},
+        **{"rows of today by today's model": 0},
+        **{"yesterday rows unchanged": len(served)},
     )

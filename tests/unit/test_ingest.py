@@ -341,9 +341,13 @@ def test_csv_wins_over_parquet_on_the_same_day(tmp_path: Path) -> None:
     assert drop.violations == []
 
 
-def test_run_saves_the_drop_of_the_day_the_check_resolved(shop: Path, tmp_path: Path) -> None:
-    day, fingerprint = ingest.check(str(shop), "2026-03-04", 2)
+def test_run_saves_the_drop_of_the_day_the_check_resolved(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    day, fingerprint, champion = ingest.check(str(shop), "2026-03-04", 2)
     assert day == "2026-03-04" and len(fingerprint) == 64
+    assert champion == ""  # no database here, so no champion
     ingest.run(str(shop), day, 2, str(tmp_path / "out"))
     loaded = Drop.load(tmp_path / "out")
     assert loaded.days == [DAYS[2], DAYS[3]]
@@ -351,7 +355,7 @@ def test_run_saves_the_drop_of_the_day_the_check_resolved(shop: Path, tmp_path: 
 
 
 def test_the_check_resolves_an_empty_run_date_from_the_schedule(shop: Path) -> None:
-    day, _ = ingest.check(
+    day, _, _ = ingest.check(
         str(shop), "", 2, scheduled_at="2026-03-05T01:00:00Z", day_closes_at="00:00"
     )
     assert day == "2026-03-05"

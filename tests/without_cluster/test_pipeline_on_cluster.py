@@ -17,7 +17,7 @@ def ir(ir_text):
 # The sharded branch's tasks, beside the six steps and the final task.
 SHARD_TASKS = {"shard_plan", "recommend_shard", "stage_shard"}
 # Tasks in a step's image beside the step itself.
-EXTRA_TASKS = {"check_drops", *SHARD_TASKS}
+EXTRA_TASKS = {"check_inputs", *SHARD_TASKS}
 
 
 def _all_tasks(spec):
@@ -45,7 +45,7 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
     database = ("burger-recs-database", [("DATABASE_URL",) * 2], False)
     alerts = ("burger-recs-alerts", [("ALERT_WEBHOOK_URL",) * 2, ("KUBEFLOW_UI_URL",) * 2], True)
     assert secrets == {
-        "check-drops": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
+        "check-inputs": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
         "ingest": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
         "validate": [notes],
         "train": [notes],
@@ -82,14 +82,14 @@ def test_only_steps_that_are_safe_to_repeat_retry_and_what_reads_outside_is_neve
     retried = {name for name, t in tasks.items() if "retryPolicy" in t}
     # What reads the drops or writes the database; ingest may be cached, because it takes
     # the drops' fingerprint from the check, which never is.
-    outside = {"check-drops", "ingest", "publish", "stage-shard", "commit", "finish"}
+    outside = {"check-inputs", "ingest", "publish", "stage-shard", "commit", "finish"}
     assert retried == outside
     assert {tasks[name]["retryPolicy"]["maxRetryCount"] for name in outside} == {1}
     uncached = {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")}
     assert uncached == outside - {"ingest"}
     fingerprint = tasks["ingest"]["inputs"]["parameters"]["fingerprint"]
     assert fingerprint["taskOutputParameter"] == {
-        "producerTask": "check-drops",
+        "producerTask": "check-inputs",
         "outputParameterKey": "fingerprint",
     }
 

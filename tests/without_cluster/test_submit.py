@@ -249,7 +249,7 @@ def test_steps_follow_the_pipeline_order(ir_text):
     # Ingest's check comes first; the sharded branch's tasks come after the one-shard branch
     # they replace; the exit handler's final task comes last.
     sharded = ["shard-plan", "recommend-shard", "stage-shard", "commit"]
-    assert kfp.step_order(ir_text) == ["check-drops", *STEPS, *sharded, "finish"]
+    assert kfp.step_order(ir_text) == ["check-inputs", *STEPS, *sharded, "finish"]
 
 
 def test_the_command_submits_the_retargeted_ir_and_fails_with_the_failed_run(

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
+from burger_recs.champion import ModelUpdate, challenger_update, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations, sql_identifier
 from burger_recs.evaluation import Evaluation
 from burger_recs.logs import configure as configure_logging
@@ -144,16 +145,18 @@ def commit(
     shards: int,
     menu: pd.DataFrame | None = None,
     staged_rows: list[int] | None = None,
+    challenger: ModelUpdate | None = None,
 ) -> int:
     """Make a sharded day visible: one transaction, as :func:`publish` does for one frame.
 
-    For a ``published`` record the transaction checks that shards ``0 .. shards - 1`` are
-    all staged, deletes the day, inserts every shard's staged rows (checking each count),
-    refreshes the menu names, drops the run's staging and writes the ``pipeline_runs`` row.
-    A failure anywhere rolls all of it back: readers keep the previous day and the staging
-    stays for the next attempt. For a ``gated`` or ``failed`` record only the run is recorded
-    and its staging dropped. Committing a run that is already committed (a retry after a
-    lost acknowledgement) changes nothing.
+    For a record whose day was served (``served_by``) the transaction checks that shards
+    ``0 .. shards - 1`` are all staged, deletes the day, inserts every shard's staged rows
+    (checking each count), refreshes the menu names, records the challenger (promoting it
+    when it passed), drops the run's staging and writes the ``pipeline_runs`` row. A failure
+    anywhere rolls all of it back: readers keep the previous day and champion, and the
+    staging stays for the next attempt. For a day nobody served, or a ``failed`` record,
+    only the run (and the challenger) is recorded and its staging dropped. Committing a run
+    that is already committed (a retry after a lost acknowledgement) changes nothing.
 
     Args:
         engine: the results database.
@@ -162,6 +165,7 @@ def commit(
         menu: the menu, so that item names can be shown beside recommendations.
         staged_rows: what each shard's stage step reported, when known; checked against the
             staging.
+        challenger: today's model for the ``models`` table (:func:`record_model`).
 
     Returns:
         The number of recommendation rows written.
@@ -182,7 +186,7 @@ def commit(
                 .where(stages.run_id == record.run_id)
                 .order_by(stages.shard)
             ).all()
-            if record.status is RunStatus.PUBLISHED:
+            if record.served_by and record.status is not RunStatus.FAILED:
                 if not staged and _committed(conn, record):
                     log.info("commit: run %s is already committed", record.run_id)
                     return
@@ -199,6 +203,8 @@ def commit(
             conn.execute(sa.delete(recommendation_stages).where(stages.run_id == record.run_id))
             for entry in staged:
                 stage_table(record.run_id, entry.shard).drop(conn, checkfirst=True)
+            if challenger is not None:
+                record_model(conn, challenger.row, challenger.promote, challenger.scorers)
             db.upsert(conn, pipeline_runs, [record.row()])
 
     started = time.monotonic()
@@ -216,14 +222,14 @@ def commit(
 
 
 def _committed(conn: sa.Connection, record: RunRecord) -> bool:
-    """Tell whether the run is already recorded as published for its day."""
+    """Tell whether the run is already recorded with its day's rows published."""
     c = pipeline_runs.c
     found = conn.execute(
-        sa.select(c.status, c.run_date, c.rows_written, c.customers).where(
+        sa.select(c.served_by, c.run_date, c.rows_written, c.customers).where(
             c.run_id == record.run_id
         )
     ).first()
-    if found is None or found.status != RunStatus.PUBLISHED or found.run_date != record.run_date:
+    if found is None or not found.served_by or found.run_date != record.run_date:
         return False
     record.rows_written, record.customers = found.rows_written, found.customers
     return True
@@ -304,11 +310,14 @@ def commit_run(
     staged_rows: list[int] | None = None,
     started_at: str = "",
     orchestrator_run_id: str = "",
+    model_path: str = "",
+    eval_model_path: str = "",
 ) -> RunRecord:
     """Commit entry point of the pipeline's sharded path (database from ``DATABASE_URL``).
 
-    Commits the staged shards when the evaluation passed the quality gate; otherwise records
-    the run as ``gated``, drops its staging and leaves the published days as they are.
+    Commits the staged shards as served by the scorer evaluate chose, and records the
+    challenger (the champion when it passed), as :func:`~burger_recs.steps.publish.run`
+    does for one shard.
 
     Args:
         data_dir: the validated data (for the run date and the menu).
@@ -320,12 +329,16 @@ def commit_run(
         staged_rows: the row counts the stage steps reported, checked against the staging.
         started_at: when the run started (ISO-8601), if known.
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
+        model_path: the challenger's serving model (kept when it becomes the champion).
+        eval_model_path: the challenger's evaluation model (likewise).
     """
     configure_logging("commit")
     run_id = run_id or orchestrator_run_id
     data = ValidatedData.load(data_dir)
+    evaluation = Evaluation.load(evaluation_path)
     record = evaluated_record(
-        Evaluation.load(evaluation_path), data.run_date, model_version, run_id, data_uri, started_at
+        evaluation, data.run_date, model_version, run_id, data_uri, started_at
     )
-    commit(db.make_engine(), record, shards, data.menu, staged_rows)
+    update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
+    commit(db.make_engine(), record, shards, data.menu, staged_rows, update)
     return record

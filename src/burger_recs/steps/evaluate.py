@@ -1,11 +1,19 @@
-"""Evaluate: the model against a popularity baseline on a temporal holdout, and the gate.
+"""Evaluate: the challenger against the champion and popularity; the gate; who serves.
 
-The last ``holdout_days`` days of the window are held out. The train step fits a model of
-the same configuration on the days before them; it and the popularity baseline (order
-counts of the same days) rank every menu item for every customer who ordered in the holdout,
-exactly as the recommend step would serve them. The day is publishable when the model's
-precision@k reaches the baseline's times ``1 + quality_margin`` (a negative margin turns the
-gate off).
+Today's model is the challenger. The last ``holdout_days`` days of the window are held out;
+the train step fits a model of the same configuration on the days before them. It, the
+champion's evaluation scorer (fitted by an earlier run without its own holdout, so it has not
+seen these days either;
+burger_recs.champion) and the popularity baseline (order counts of the days before the
+holdout) rank every menu item for every customer who ordered in the holdout, exactly as the
+recommend step would serve them.
+
+The challenger passes the gate, and becomes the champion, when its precision@k reaches the
+baseline's times ``1 + quality_margin`` and is not below the champion's times
+``1 - quality_margin`` (a negative margin turns the gate off). Whatever the verdict, the day
+is served: by the challenger when it passed; otherwise by whichever of the champion and
+popularity did better on this holdout (popularity when there is no champion), unless
+``serve_when_gated`` is off, which keeps the published days as they were.
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from burger_recs import db
+from burger_recs.champion import EVALUATION, StoredScorer, load_scorer
 from burger_recs.errors import BadSettings
-from burger_recs.evaluation import Evaluation, RankingScores
+from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import TrainedModel, interaction_matrix
 from burger_recs.report import render_html
-from burger_recs.scoring import Factors, score_blocks, top_k_of
+from burger_recs.scoring import Factors, only_items, score_blocks, top_k_of
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
@@ -74,17 +84,67 @@ def ranking_scores(
     return RankingScores(precision, (recall_at / n).tolist(), auc_sum / n, len(rows))
 
 
-def gate(model: RankingScores, baseline: RankingScores, margin: float) -> tuple[bool, str]:
-    """Decide whether the day is published: model precision@k >= baseline x (1 + margin)."""
+def gate(
+    model: RankingScores,
+    baseline: RankingScores,
+    margin: float,
+    champion: RankingScores | None = None,
+) -> tuple[bool, str]:
+    """Decide whether the challenger passes, and why.
+
+    It passes when it beats popularity by the margin and is not worse than the champion by
+    more than the margin.
+    """
     m, b = model.precision[-1], baseline.precision[-1]
     if margin < 0:
         return True, f"quality gate off (quality_margin={margin}); model p@k {m:.4f}"
     if model.customers == 0:
         return False, "no customer ordered in the holdout days, so the model cannot be judged"
     needed = b * (1 + margin)
-    if m >= needed:
-        return True, f"model p@k {m:.4f} >= baseline {b:.4f} x {1 + margin:g} = {needed:.4f}"
-    return False, f"model p@k {m:.4f} < baseline {b:.4f} x {1 + margin:g} = {needed:.4f}"
+    if m < needed:
+        return False, f"model p@k {m:.4f} < baseline {b:.4f} x {1 + margin:g} = {needed:.4f}"
+    reason = f"model p@k {m:.4f} >= baseline {b:.4f} x {1 + margin:g} = {needed:.4f}"
+    if champion is not None:
+        c = champion.precision[-1]
+        floor = c * (1 - margin)
+        if m < floor:
+            return False, f"{reason}, but < champion {c:.4f} x {1 - margin:g} = {floor:.4f}"
+        reason += f" and >= champion {c:.4f} x {1 - margin:g} = {floor:.4f}"
+    return True, reason
+
+
+def serving(
+    passed: bool,
+    baseline: RankingScores,
+    champion: RankingScores | None,
+    serve_when_gated: bool = True,
+) -> tuple[str, str]:
+    """Return which scorer serves the day and why (:data:`~burger_recs.evaluation.CHAMPION`...).
+
+    The challenger when it passed; otherwise the better of the champion and popularity on
+    this holdout (popularity without a champion); "" when ``serve_when_gated`` is off and
+    the challenger did not pass (nothing is published).
+    """
+    if passed:
+        return CHALLENGER, "today's model passed the gate"
+    if not serve_when_gated:
+        return (
+            "",
+            "today's model did not pass and serve_when_gated is off: the day is not published",
+        )
+    b = baseline.precision[-1]
+    if champion is None:
+        return (
+            POPULARITY,
+            f"today's model did not pass and there is no champion: popularity (p@k {b:.4f})",
+        )
+    c = champion.precision[-1]
+    if c >= b:
+        return (
+            CHAMPION,
+            f"today's model did not pass: the champion (p@k {c:.4f} >= popularity {b:.4f})",
+        )
+    return POPULARITY, f"today's model did not pass: popularity (p@k {b:.4f} > champion {c:.4f})"
 
 
 def evaluate(
@@ -93,8 +153,10 @@ def evaluate(
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
+    champion: StoredScorer | None = None,
+    serve_when_gated: bool = True,
 ) -> Evaluation:
-    """Score a model trained before the holdout, and the baseline, on the holdout days.
+    """Score the challenger, the champion and popularity on the holdout days; decide.
 
     Args:
         data: the validated window.
@@ -102,6 +164,9 @@ def evaluate(
         k: the cut-off of precision@k and recall@k.
         exclude_ordered: evaluate as served with ``exclude_ordered``.
         quality_margin: the gate's margin over the baseline (negative: gate off).
+        champion: the champion's evaluation scorer, when there is one.
+        serve_when_gated: serve the day by the champion or popularity when the challenger
+            does not pass (else the published days stay as they were).
 
     Raises:
         ValueError: k is less than 1.
@@ -114,20 +179,40 @@ def evaluate(
     train = interaction_matrix(before, model.customer_ids, model.item_ids)
     test = interaction_matrix(after, model.customer_ids, model.item_ids)
     counts = np.asarray(train.sum(axis=0)).ravel()
-    model_scores = ranking_scores(model.factors(), train, test, k, exclude_ordered)
-    baseline = Factors.popularity(counts, len(model.customer_ids))
+    # Ranked as served: only items on the run day's menu.
+    on_menu = data.on_menu(model.item_ids)
+    model_scores = ranking_scores(
+        only_items(model.factors(), on_menu), train, test, k, exclude_ordered
+    )
+    baseline = only_items(Factors.popularity(counts, len(model.customer_ids)), on_menu)
     baseline_scores = ranking_scores(baseline, train, test, k, exclude_ordered)
-    publishable, reason = gate(model_scores, baseline_scores, quality_margin)
-    log.info("evaluate: %s", reason)
+    champion_scores = None
+    if champion is not None:
+        aligned = only_items(champion.aligned(model.customer_ids, model.item_ids), on_menu)
+        champion_scores = ranking_scores(aligned, train, test, k, exclude_ordered)
+    passed, reason = gate(model_scores, baseline_scores, quality_margin, champion_scores)
+    served_by, why = serving(passed, baseline_scores, champion_scores, serve_when_gated)
+    log.info("evaluate: %s; served by %s: %s", reason, served_by or "nobody", why)
     settings = {
         **asdict(model.params),
         "k": k,
         "holdout_days": (data.run_date - model.trained_until).days,
         "exclude_ordered": exclude_ordered,
         "quality_margin": quality_margin,
+        "serve_when_gated": serve_when_gated,
     }
     return Evaluation(
-        k, holdout_start, model_scores, baseline_scores, publishable, reason, settings
+        k,
+        holdout_start,
+        model_scores,
+        baseline_scores,
+        passed,
+        reason,
+        settings,
+        champion=champion_scores,
+        champion_version=champion.version if champion is not None else "",
+        served_by=served_by,
+        serving_reason=why,
     )
 
 
@@ -139,12 +224,32 @@ def run(
     k: int,
     exclude_ordered: bool,
     quality_margin: float,
+    champion: str = "",
+    serve_when_gated: bool = True,
 ) -> Evaluation:
-    """Evaluate entry point of the pipeline step: write the evaluation and the report."""
+    """Evaluate entry point of the pipeline step: write the evaluation and the report.
+
+    Args:
+        data_dir: the validated data.
+        eval_model_path: the train step's evaluation model.
+        evaluation_path: where to write the evaluation (JSON).
+        report_path: where to write the HTML report.
+        k: the cut-off of precision@k and recall@k.
+        exclude_ordered: evaluate as served with ``exclude_ordered``.
+        quality_margin: the gate's margin (negative: gate off).
+        champion: the champion's version, as the run's check found it ("" for none); its
+            evaluation scorer is read from the results database (``DATABASE_URL``).
+        serve_when_gated: serve a gated day by the champion or popularity.
+    """
     configure_logging("evaluate")
     data = ValidatedData.load(data_dir)
     model = TrainedModel.load(eval_model_path)
-    result = evaluate(data, model, k, exclude_ordered, quality_margin)
+    scorer = None
+    if champion:
+        scorer = load_scorer(db.make_engine(), champion, EVALUATION)
+        if scorer is None:
+            log.warning("evaluate: the champion %s's scorers are gone: no champion", champion)
+    result = evaluate(data, model, k, exclude_ordered, quality_margin, scorer, serve_when_gated)
     result.save(evaluation_path)
     Path(report_path).write_text(render_html(result, data, code_version()))
     return result

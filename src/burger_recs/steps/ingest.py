@@ -19,9 +19,12 @@ import hashlib
 import io
 import json
 import logging
+import os
 
 import pandas as pd
 
+from burger_recs import db
+from burger_recs.champion import current_champion
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
 from burger_recs.drop import SOURCE_COLUMNS, SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.errors import BadSettings
@@ -327,11 +330,12 @@ def check(
     window_days: int,
     scheduled_at: str = "",
     day_closes_at: str | None = None,
-) -> tuple[str, str]:
-    """Entry point of ingest's check: which day a run is for, and what its drops hold.
+) -> tuple[str, str, str]:
+    """Entry point of the run's check: its day, what its drops hold, and the champion.
 
     Runs on every run, before ingest: ingest is then served from the cache only when the
-    day and the drops' :func:`fingerprint` are those of an earlier run.
+    day and the drops' :func:`fingerprint` are those of an earlier run, and evaluate and
+    recommend only for the same champion.
 
     Args:
         data_uri: the data root.
@@ -341,21 +345,29 @@ def check(
         day_closes_at: HH:MM (UTC) at which a day closes (:func:`resolve_run_date`).
 
     Returns:
-        The resolved run date (``YYYY-MM-DD``), so that every later step uses the same day,
-        and the fingerprint of the files ingest will read.
+        The resolved run date (``YYYY-MM-DD``), so that every later step uses the same day;
+        the fingerprint of the files ingest will read; the champion's version ("" when
+        there is none, or no ``DATABASE_URL`` to find one in).
     """
     configure_logging("ingest")
     day = resolve_run_date(run_date, scheduled_at, day_closes_at)
     digest, count = fingerprint(data_uri, day, window_days)
+    champion = ""
+    if os.environ.get(db.DATABASE_URL_ENV):
+        champion = current_champion(db.make_engine())
+    else:
+        log.warning("check: no %s, so no champion model to fall back on", db.DATABASE_URL_ENV)
     log.info(
-        "ingest: run date %s (run_date %r, scheduled at %r); %d files to read, fingerprint %s",
+        "check: run date %s (run_date %r, scheduled at %r); %d files to read, fingerprint %s; "
+        "champion %s",
         day,
         run_date,
         scheduled_at,
         count,
         digest[:12],
+        champion or "none",
     )
-    return day.isoformat(), digest
+    return day.isoformat(), digest, champion
 
 
 def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
+from burger_recs.champion import ModelUpdate, challenger_update, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations
 from burger_recs.evaluation import Evaluation
 from burger_recs.logs import configure as configure_logging
@@ -32,22 +33,28 @@ def publish(
     record: RunRecord,
     recs: pd.DataFrame | None = None,
     menu: pd.DataFrame | None = None,
+    challenger: ModelUpdate | None = None,
 ) -> int:
-    """Publish a day: replace its recommendations and record the run, in one transaction.
+    """Publish a day: its recommendations, the run and the challenger, in one transaction.
+
+    The day's rows are replaced, the run recorded, and today's model (the challenger)
+    recorded and, when it passed the gate, promoted to champion.
 
     Args:
         engine: the results database.
-        record: the run's record; its status decides whether ``recs`` are written
-            (``published``) or only the record is (``gated``, ``failed``).
+        record: the run's record; ``served_by`` decides whether ``recs`` are written (a
+            scorer served the day) or only the record is (nothing served, or failed).
         recs: customer_id, rank, item_id, score rows for ``record.run_date``.
         menu: the menu, so that item names can be shown beside recommendations.
+        challenger: today's model for the ``models`` table, promoted to champion when it
+            passed the gate.
 
     Returns:
         The number of recommendation rows written.
     """
     db.ensure_schema(engine)
     rows = None
-    if record.status is RunStatus.PUBLISHED:
+    if record.served_by and record.status is not RunStatus.FAILED:
         if recs is None or recs.empty:
             raise ValueError(f"run {record.run_id}: nothing to publish for {record.run_date}")
         rows = recs.assign(
@@ -69,6 +76,8 @@ def publish(
                 )
                 db.load_rows(conn, recommendations, rows)
                 db.upsert(conn, menu_items, menu_rows)
+            if challenger is not None:
+                record_model(conn, challenger.row, challenger.promote, challenger.scorers)
             db.upsert(conn, pipeline_runs, [record.row()])
 
     started = time.monotonic()
@@ -93,28 +102,36 @@ def run(
     data_uri: str,
     started_at: str = "",
     orchestrator_run_id: str = "",
+    model_path: str = "",
+    eval_model_path: str = "",
 ) -> RunRecord:
     """Publish entry point of the pipeline step (database from ``DATABASE_URL``).
 
-    Publishes when the evaluation passed the quality gate; otherwise records the run as
-    ``gated`` and leaves the published days as they are.
+    Publishes the day as served by the scorer evaluate chose (the challenger, the champion
+    or popularity), records the challenger and, when it passed the gate, makes it the
+    champion. With nothing to serve (``serve_when_gated`` off and the challenger gated),
+    only the run is recorded and the published days stay as they are.
 
     Args:
         recs_path: the recommend step's Parquet file.
         data_dir: the validated data (for the run date and the menu).
         evaluation_path: the evaluate step's JSON.
-        model_version: the serving model's version.
+        model_version: the challenger's version (today's serving model).
         run_id: the run's id, when the caller chose one.
         data_uri: the data root, recorded with the run.
         started_at: when the run started (ISO-8601), if known.
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
+        model_path: the challenger's serving model (kept when it becomes the champion).
+        eval_model_path: the challenger's evaluation model (likewise).
     """
     configure_logging("publish")
     run_id = run_id or orchestrator_run_id
     data = ValidatedData.load(data_dir)
+    evaluation = Evaluation.load(evaluation_path)
     record = evaluated_record(
-        Evaluation.load(evaluation_path), data.run_date, model_version, run_id, data_uri, started_at
+        evaluation, data.run_date, model_version, run_id, data_uri, started_at
     )
-    recs = pd.read_parquet(recs_path) if record.status is RunStatus.PUBLISHED else None
-    publish(db.make_engine(), record, recs, data.menu)
+    recs = pd.read_parquet(recs_path) if record.served_by else None
+    update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
+    publish(db.make_engine(), record, recs, data.menu, update)
     return record

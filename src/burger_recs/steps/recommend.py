@@ -11,6 +11,7 @@ for the pipeline's fan-out; the shards together are exactly the unsharded result
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 
@@ -19,11 +20,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
+import sqlalchemy as sa
 
+from burger_recs import db
+from burger_recs.champion import SERVING, load_scorer
 from burger_recs.errors import BadSettings
+from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import TrainedModel, interaction_matrix
-from burger_recs.scoring import DEFAULT_BLOCK, check_shard, score_blocks, shard_rows, top_k
+from burger_recs.scoring import (
+    DEFAULT_BLOCK,
+    Factors,
+    check_shard,
+    only_items,
+    score_blocks,
+    shard_rows,
+    top_k,
+)
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
@@ -80,6 +93,7 @@ def recommend_batches(
     block_size: int = DEFAULT_BLOCK,
     shard: int = 0,
     shards: int = 1,
+    factors: Factors | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the recommendations of one shard of the customers, one batch per block scored.
 
@@ -93,6 +107,8 @@ def recommend_batches(
         block_size: customers scored per matrix product.
         shard: which shard of the customers, from 0.
         shards: how many shards.
+        factors: the scorer, for the model's customers and items (default: the model's
+            own; :func:`served_factors` gives the one that serves the day).
 
     Yields:
         Batches in :data:`SCHEMA`, by customer (in the model's order) and rank.
@@ -100,7 +116,7 @@ def recommend_batches(
     if k < 1:
         raise BadSettings(f"k must be at least 1, got {k}")
     rows = shard_rows(len(model.customer_ids), shard, shards, block_size)
-    factors = model.factors()
+    factors = model.factors() if factors is None else factors
     k = min(k, len(model.item_ids))
     customer_ids = pa.array(model.customer_ids, pa.string())
     item_ids = pa.array(model.item_ids, pa.string())
@@ -130,6 +146,37 @@ def recommend_batches(
     )
 
 
+def served_factors(
+    model: TrainedModel, evaluation: Evaluation, orders: pd.DataFrame, engine: sa.Engine | None
+) -> Factors:
+    """Return the scorer that serves the day, for the serving model's customers and items.
+
+    The challenger (today's model) when it passed the gate; the champion's serving scorer
+    (from the results database) or popularity (the window's order counts) when evaluate
+    chose them (:attr:`Evaluation.served_by`).
+
+    Raises:
+        RuntimeError: the champion serves but its scorer is gone from the database.
+    """
+    if evaluation.served_by == CHAMPION:
+        if engine is None:
+            raise RuntimeError("the champion serves the day, but no DATABASE_URL says where")
+        scorer = load_scorer(engine, evaluation.champion_version, SERVING)
+        if scorer is None:
+            raise RuntimeError(
+                f"the champion {evaluation.champion_version} serves the day, but its scorer "
+                "is no longer in the database (another run promoted a model meanwhile): "
+                "run the day again"
+            )
+        return scorer.aligned(model.customer_ids, model.item_ids)
+    if evaluation.served_by == POPULARITY:
+        counts = np.asarray(
+            interaction_matrix(orders, model.customer_ids, model.item_ids).sum(axis=0)
+        ).ravel()
+        return Factors.popularity(counts, len(model.customer_ids))
+    return model.factors()
+
+
 def run(
     model_path: str,
     data_dir: str,
@@ -138,12 +185,12 @@ def run(
     exclude_ordered: bool,
     shard: int = 0,
     shards: int = 1,
+    evaluation_path: str = "",
 ) -> int:
     """Recommend entry point of the pipeline step: write the recommendations as Parquet.
 
     Streams: each block of customers is scored and written before the next one, so the
-    step's memory stays bounded whatever the number of customers. The validated data is
-    read only when ``exclude_ordered`` needs the orders.
+    step's memory stays bounded whatever the number of customers.
 
     Args:
         model_path: the train step's model.
@@ -153,6 +200,8 @@ def run(
         exclude_ordered: leave out items the customer ordered in the window.
         shard: which shard of the customers to score, from 0.
         shards: how many shards the customers are split into; 1 scores every customer.
+        evaluation_path: the evaluate step's outcome, which says who serves the day
+            (default: the model itself).
 
     Returns:
         The number of rows written.
@@ -160,14 +209,25 @@ def run(
     configure_logging("recommend")
     check_shard(shard, shards)
     model = TrainedModel.load(model_path)
+    evaluation = Evaluation.load(evaluation_path) if evaluation_path else None
+    served = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+    data = ValidatedData.load(data_dir)
+    orders = data.orders
+    factors = model.factors()
+    if evaluation is not None and served != CHALLENGER:
+        engine = db.make_engine() if os.environ.get(db.DATABASE_URL_ENV) else None
+        factors = served_factors(model, evaluation, orders, engine)
+    # Only what is on the run day's menu is served; items that left still taught the model.
+    factors = only_items(factors, data.on_menu(model.item_ids))
+    log.info("recommend: served by %s", served)
     exclude = None
     if exclude_ordered:
-        orders = ValidatedData.load(data_dir).orders
         exclude = interaction_matrix(orders, model.customer_ids, model.item_ids)
     stamp = {
         b"code_version": code_version().encode(),
         b"model_code_version": model.code_version.encode(),
         b"shard": f"{shard}/{shards}".encode(),
+        b"served_by": served.encode(),
     }
     written = pending_rows = 0
     pending: list[pa.RecordBatch] = []
@@ -176,7 +236,8 @@ def run(
     with pq.ParquetWriter(
         out_path, SCHEMA.with_metadata(stamp), use_dictionary=["rank", "item_id"]
     ) as writer:
-        for batch in recommend_batches(model, k, exclude, shard=shard, shards=shards):
+        batches = recommend_batches(model, k, exclude, shard=shard, shards=shards, factors=factors)
+        for batch in batches:
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= ROW_GROUP_ROWS:

@@ -1,0 +1,163 @@
+"""The champion's store: scorers as arrays in the results database, promotion in one go."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.champion import (
+    EVALUATION,
+    SERVING,
+    StoredScorer,
+    current_champion,
+    load_scorer,
+    record_model,
+)
+from burger_recs.contract import model_artifacts, models
+from burger_recs.evaluation import RankingScores
+from burger_recs.scoring import Factors
+from burger_recs.steps.evaluate import gate, serving
+
+DAY = dt.date(2026, 3, 30)
+
+
+def scorer(version: str, customers=("c1", "c3"), items=("i1", "i2")) -> StoredScorer:
+    rng = np.random.default_rng(len(version))
+    factors = Factors(
+        rng.random((len(customers), 3), dtype=np.float32),
+        rng.random((len(items), 3), dtype=np.float32),
+        rng.random(len(items), dtype=np.float32),
+    )
+    return StoredScorer(version, np.array(customers), np.array(items), factors, DAY)
+
+
+def row(version: str) -> dict:
+    return {
+        "model_version": version,
+        "run_id": f"run-{version}",
+        "run_date": DAY,
+        "trained_until": DAY,
+        "code_version": "abc",
+        "metrics": {"model_precision_at_k": 0.1},
+        "params": {"k": 10},
+    }
+
+
+def test_a_scorer_reads_back_exactly_and_without_pickle():
+    kept = scorer("lightfm-1")
+    back = StoredScorer.from_bytes(kept.to_bytes())
+    assert back.version == "lightfm-1" and back.trained_until == DAY
+    assert list(back.customer_ids) == ["c1", "c3"] and list(back.item_ids) == ["i1", "i2"]
+    for name in ("users", "items", "item_bias"):
+        np.testing.assert_array_equal(getattr(back.factors, name), getattr(kept.factors, name))
+
+
+def test_aligned_scores_new_customers_by_bias_and_never_serves_unknown_items():
+    kept = scorer("lightfm-1")
+    factors = kept.aligned(np.array(["c1", "c2", "c3"]), np.array(["i0", "i1", "i2"]))
+    np.testing.assert_array_equal(factors.users[0], kept.factors.users[0])
+    np.testing.assert_array_equal(factors.users[1], np.zeros(3))  # signed up since
+    np.testing.assert_array_equal(factors.users[2], kept.factors.users[1])
+    assert np.isneginf(factors.item_bias[0])  # new on the menu: the champion cannot rank it
+    np.testing.assert_array_equal(factors.item_bias[1:], kept.factors.item_bias)
+
+
+def test_promoting_keeps_only_the_new_champion_scorers(engine):
+    db.ensure_schema(engine)
+    assert current_champion(engine) == ""
+    for version in ("lightfm-1", "lightfm-2"):
+        with engine.begin() as conn:
+            kept = {SERVING: scorer(version), EVALUATION: scorer(version)}
+            record_model(conn, row(version), promote=True, scorers=kept)
+    with engine.begin() as conn:  # a gated challenger changes nothing
+        record_model(conn, row("lightfm-3"), promote=False)
+    assert current_champion(engine) == "lightfm-2"
+    assert load_scorer(engine, "lightfm-1", SERVING) is None
+    assert load_scorer(engine, "lightfm-2", EVALUATION) is not None
+    with engine.connect() as conn:
+        rows = {r.model_version: r for r in conn.execute(sa.select(models))}
+        kept_versions = set(conn.execute(sa.select(model_artifacts.c.model_version)).scalars())
+    assert {v: r.champion for v, r in rows.items()} == {
+        "lightfm-1": False,
+        "lightfm-2": True,
+        "lightfm-3": False,
+    }
+    assert rows["lightfm-1"].location is None and rows["lightfm-2"].location == "model_artifacts"
+    assert kept_versions == {"lightfm-2"}
+
+
+def test_a_promotion_that_fails_changes_nothing(engine):
+    db.ensure_schema(engine)
+    with engine.begin() as conn:
+        kept = {SERVING: scorer("lightfm-1"), EVALUATION: scorer("lightfm-1")}
+        record_model(conn, row("lightfm-1"), promote=True, scorers=kept)
+    with pytest.raises(RuntimeError, match="publish failed"), engine.begin() as conn:
+        kept = {SERVING: scorer("lightfm-2"), EVALUATION: scorer("lightfm-2")}
+        record_model(conn, row("lightfm-2"), promote=True, scorers=kept)
+        raise RuntimeError("publish failed after the promotion")
+    assert current_champion(engine) == "lightfm-1"
+    assert load_scorer(engine, "lightfm-1", SERVING) is not None
+
+
+def test_a_promotion_needs_both_scorers(sqlite_engine):
+    db.ensure_schema(sqlite_engine)
+    with pytest.raises(ValueError, match="serving and evaluation"), sqlite_engine.begin() as c:
+        record_model(c, row("lightfm-1"), promote=True, scorers={SERVING: scorer("lightfm-1")})
+
+
+def scores(p: float) -> RankingScores:
+    return RankingScores([p], [p], 0.5, 10)
+
+
+@pytest.mark.parametrize(
+    ("model", "champion", "passes"),
+    [
+        (0.20, None, True),  # beats popularity (0.10 x 1.1), no champion
+        (0.20, 0.21, True),  # within the margin of the champion (0.21 x 0.9 = 0.189)
+        (0.18, 0.21, False),  # more than the margin below the champion
+        (0.10, 0.05, False),  # does not beat popularity by the margin
+    ],
+)
+def test_the_gate_weighs_popularity_and_the_champion(model, champion, passes):
+    champion_scores = None if champion is None else scores(champion)
+    passed, reason = gate(scores(model), scores(0.10), 0.1, champion_scores)
+    assert passed is passes
+    assert ("champion" in reason) is (champion is not None and model >= 0.11)
+
+
+@pytest.mark.parametrize(
+    ("passed", "champion", "serve", "expected"),
+    [
+        (True, 0.5, True, "challenger"),
+        (False, 0.12, True, "champion"),  # the champion did better than popularity
+        (False, 0.08, True, "popularity"),  # popularity did better
+        (False, None, True, "popularity"),  # no champion yet
+        (False, 0.12, False, ""),  # the old behaviour: nothing published
+    ],
+)
+def test_a_gated_day_is_served_by_the_better_of_champion_and_popularity(
+    passed, champion, serve, expected
+):
+    champion_scores = None if champion is None else scores(champion)
+    served_by, why = serving(passed, scores(0.10), champion_scores, serve)
+    assert served_by == expected and why
+
+
+def test_an_older_table_gets_the_new_columns(sqlite_engine):
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE pipeline_runs (run_id VARCHAR(128) PRIMARY KEY, run_date DATE "
+                "NOT NULL, status VARCHAR(16) NOT NULL, code_version VARCHAR(80) NOT NULL, "
+                "model_version VARCHAR(80), started_at DATETIME, finished_at DATETIME NOT NULL,"
+                " metrics JSON, params JSON, rows_written INTEGER NOT NULL, customers INTEGER, "
+                "message TEXT, data_uri TEXT)"
+            )
+        )
+    db.ensure_schema(sqlite_engine)
+    columns = {c["name"] for c in sa.inspect(sqlite_engine).get_columns("pipeline_runs")}
+    assert "served_by" in columns
