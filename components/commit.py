@@ -6,7 +6,7 @@ environment variable (a Kubernetes Secret on a cluster), never through a paramet
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.images import image_ref
 
@@ -47,8 +47,10 @@ def commit(
     shards: int,
     staged_rows: list[int],
     published: Output[Metrics],
+    trends: Output[HTML],
 ) -> int:
     """Make the staged shards the day, atomically (if the gate allows); record the run."""
+    from burger_recs.metrics import logged_figures
     from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
@@ -65,9 +67,12 @@ def commit(
             staged_rows=staged_rows,
             started_at=started_at,
             orchestrator_run_id=orchestrator_run_id,
+            trends_path=trends.path,
         )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
+    for name, value in logged_figures(record.metrics).items():  # coverage, churn, shares
+        published.log_metric(name, value)
     published.metadata["status"] = record.status.value
     published.metadata["served_by"] = record.served_by or "nobody"
     published.metadata["code_version"] = record.code_version

@@ -5,7 +5,7 @@ Kubernetes Secret on a cluster), never through a parameter.
 """
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.images import image_ref
 
@@ -23,8 +23,10 @@ def publish(
     started_at: str,
     orchestrator_run_id: str,
     published: Output[Metrics],
+    trends: Output[HTML],
 ) -> int:
     """Replace the day's recommendations atomically (if the gate allows); record the run."""
+    from burger_recs.metrics import logged_figures
     from burger_recs.runs import noted
     from burger_recs.steps import publish as step
 
@@ -40,9 +42,12 @@ def publish(
             data_uri=data_uri,
             started_at=started_at,
             orchestrator_run_id=orchestrator_run_id,
+            trends_path=trends.path,
         )
     published.log_metric("rows_written", record.rows_written)
     published.log_metric("customers", record.customers or 0)
+    for name, value in logged_figures(record.metrics).items():  # coverage, churn, shares
+        published.log_metric(name, value)
     published.metadata["status"] = record.status.value
     published.metadata["served_by"] = record.served_by or "nobody"
     published.metadata["code_version"] = record.code_version

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.contract import pipeline_runs
 from burger_recs.errors import ExpectedFailure
+from burger_recs.metrics import churn, published_rows
 from burger_recs.runs import RunRecord, RunStatus, find_run
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -216,15 +217,11 @@ def metric_changes(a: dict | None, b: dict | None) -> list[MetricChange]:
     return changes
 
 
-def _day_rows(conn: sa.Connection, day: dt.date) -> pd.DataFrame:
-    """Return a day's (customer_id, rank, item_id) rows."""
-    r = recommendations.c
-    result = conn.execute(sa.select(r.customer_id, r.rank, r.item_id).where(r.run_date == day))
-    return pd.DataFrame(result.all(), columns=["customer_id", "rank", "item_id"])
-
-
 def compare_days(a: pd.DataFrame, b: pd.DataFrame, day_a: dt.date, day_b: dt.date) -> RecsMovement:
     """Return how the recommendations moved from one day's rows to another's.
+
+    The figures are :func:`burger_recs.metrics.churn`'s, which the publishing steps record
+    for each day against the previous published day.
 
     Args:
         a: day A's rows: customer_id, rank, item_id (a customer's rows are their top-k).
@@ -232,34 +229,16 @@ def compare_days(a: pd.DataFrame, b: pd.DataFrame, day_a: dt.date, day_b: dt.dat
         day_a: day A, for the record.
         day_b: day B, for the record.
     """
-    sets_a = a[["customer_id", "item_id"]].drop_duplicates()
-    sets_b = b[["customer_id", "item_id"]].drop_duplicates()
-    size_a = sets_a.groupby("customer_id").size()
-    size_b = sets_b.groupby("customer_id").size()
-    common = size_a.index.intersection(size_b.index)
-    shared = (
-        sets_a.merge(sets_b, on=["customer_id", "item_id"])
-        .groupby("customer_id")
-        .size()
-        .reindex(common, fill_value=0)
-    )
-    jaccard = shared / (size_a.reindex(common) + size_b.reindex(common) - shared)
-
-    def first_items(rows: pd.DataFrame) -> pd.Series:
-        ordered = rows.sort_values(["customer_id", "rank"]).drop_duplicates("customer_id")
-        return ordered.set_index("customer_id")["item_id"].reindex(common)
-
-    changed = int((first_items(a) != first_items(b)).sum())
-    n = len(common)
+    moved = churn(a, b)
     return RecsMovement(
         day_a=day_a,
         day_b=day_b,
-        customers_a=len(size_a),
-        customers_b=len(size_b),
-        common=n,
-        mean_jaccard=float(jaccard.mean()) if n else None,
-        first_changed=changed,
-        first_changed_share=changed / n if n else None,
+        customers_a=moved.customers_before,
+        customers_b=moved.customers_after,
+        common=moved.common,
+        mean_jaccard=moved.mean_jaccard,
+        first_changed=moved.first_changed,
+        first_changed_share=moved.first_changed_share,
     )
 
 
@@ -280,7 +259,7 @@ def recommendation_movement(
             "latest publication: it cannot compare them"
         )
     with engine.connect() as conn:
-        rows_a, rows_b = _day_rows(conn, day_a), _day_rows(conn, day_b)
+        rows_a, rows_b = published_rows(conn, day_a), published_rows(conn, day_b)
     empty = [str(day) for day, rows in ((day_a, rows_a), (day_b, rows_b)) if rows.empty]
     if empty:
         return None, f"no recommendations published for {' and '.join(empty)}"

@@ -26,12 +26,25 @@ class RankingScores:
         recall: mean recall@j for j = 1..k.
         auc: mean per-customer ROC AUC over all rankable items.
         customers: how many customers were evaluated.
+        segments: the same figures over segments of those customers, by name
+            (:data:`~burger_recs.metrics.NEW` and :data:`~burger_recs.metrics.RETURNING`
+            customers), computed in the same scoring pass; empty when not split.
     """
 
     precision: list[float]
     recall: list[float]
     auc: float
     customers: int
+    segments: dict[str, RankingScores] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> RankingScores:
+        """Return the scores from their JSON form (``dataclasses.asdict``)."""
+        segments = payload.get("segments") or {}
+        return cls(
+            **{key: value for key, value in payload.items() if key != "segments"},
+            segments={name: cls.from_dict(part) for name, part in segments.items()},
+        )
 
 
 @dataclass
@@ -72,7 +85,14 @@ class Evaluation:
         return bool(self.served_by)
 
     def metrics(self) -> dict[str, float]:
-        """Return the headline figures, as logged to the KFP Metrics artifact."""
+        """Return the headline figures, as logged to the KFP Metrics artifact.
+
+        Per scorer (``model``, ``baseline``, ``champion`` when there is one, and ``served``,
+        the scorer that serves the day): precision@k and recall@k, and the same for each
+        segment of the customers with any (``model_precision_at_k_new``,
+        ``baseline_recall_at_k_returning``...); ``eval_customers`` and
+        ``eval_customers_<segment>``. A segment without customers has no figures.
+        """
         figures = {
             "model_precision_at_k": round(self.model.precision[-1], 6),
             "baseline_precision_at_k": round(self.baseline.precision[-1], 6),
@@ -82,6 +102,9 @@ class Evaluation:
             "baseline_auc": round(self.baseline.auc, 6),
             "k": self.k,
             "eval_customers": self.model.customers,
+        }
+        figures |= {
+            f"eval_customers_{name}": part.customers for name, part in self.model.segments.items()
         }
         if self.champion is not None:
             figures |= {
@@ -93,6 +116,18 @@ class Evaluation:
         scores = served.get(self.served_by)
         if scores is not None:
             figures["served_precision_at_k"] = round(scores.precision[-1], 6)
+        by_scorer = [("model", self.model), ("baseline", self.baseline)]
+        if self.champion is not None:
+            by_scorer.append(("champion", self.champion))
+        if scores is not None:
+            by_scorer.append(("served", scores))
+        for prefix, ranked in by_scorer:
+            for name, part in ranked.segments.items():
+                if not part.customers:
+                    continue
+                figures[f"{prefix}_precision_at_k_{name}"] = round(part.precision[-1], 6)
+                if prefix != "served":
+                    figures[f"{prefix}_recall_at_k_{name}"] = round(part.recall[-1], 6)
         return figures
 
     def save(self, path: str | Path) -> None:
@@ -110,8 +145,8 @@ class Evaluation:
         payload.pop("metrics")
         payload.pop("code_version", None)
         payload["holdout_start"] = dt.date.fromisoformat(payload["holdout_start"])
-        payload["model"] = RankingScores(**payload["model"])
-        payload["baseline"] = RankingScores(**payload["baseline"])
+        payload["model"] = RankingScores.from_dict(payload["model"])
+        payload["baseline"] = RankingScores.from_dict(payload["baseline"])
         if payload.get("champion") is not None:
-            payload["champion"] = RankingScores(**payload["champion"])
+            payload["champion"] = RankingScores.from_dict(payload["champion"])
         return cls(**payload)

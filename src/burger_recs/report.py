@@ -15,11 +15,12 @@ matplotlib.use("Agg")  # no display in containers or CI
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from burger_recs.evaluation import Evaluation
+from burger_recs.evaluation import Evaluation, RankingScores
 from burger_recs.validated import ValidatedData
 
 
-def _png(fig: plt.Figure) -> str:
+def png_base64(fig: plt.Figure) -> str:
+    """Return a figure as base64 PNG, for a ``data:`` URI (no file, no request); close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -63,6 +64,26 @@ def orders_figure(data: ValidatedData, evaluation: Evaluation) -> plt.Figure:
     return fig
 
 
+def _table_rows(evaluation: Evaluation) -> list[tuple[str, str, str]]:
+    """Return the rows of the metrics table: label, figure (precision, recall), segment."""
+    rows = []
+    for attr in ("precision", "recall"):
+        rows.append((f"{attr}@{evaluation.k}", attr, ""))
+        rows += [
+            (f"{attr}@{evaluation.k}, {segment} customers", attr, segment)
+            for segment in evaluation.model.segments
+        ]
+    return rows
+
+
+def _figure(scores: RankingScores, attr: str, segment: str) -> str:
+    """Return a scorer's figure@k overall or over a segment; a dash without its customers."""
+    part = scores.segments.get(segment) if segment else scores
+    if part is None or not part.customers:
+        return "—"
+    return f"{getattr(part, attr)[-1]:.4f}"
+
+
 def render_html(evaluation: Evaluation, data: ValidatedData, code_version: str) -> str:
     """Return the report page for one run."""
     metrics = evaluation.metrics()
@@ -72,15 +93,16 @@ def render_html(evaluation: Evaluation, data: ValidatedData, code_version: str) 
         scorers.insert(1, (champion, evaluation.champion))
     head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in scorers)
     rows = "".join(
-        f"<tr><td>{name}</td>"
-        + "".join(f"<td>{getattr(scores, attr)[-1]:.4f}</td>" for _, scores in scorers)
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td>{_figure(scores, attr, segment)}</td>" for _, scores in scorers)
         + "</tr>"
-        for name, attr in (
-            (f"precision@{evaluation.k}", "precision"),
-            (f"recall@{evaluation.k}", "recall"),
-        )
+        for label, attr, segment in _table_rows(evaluation)
     )
     rows += "<tr><td>AUC</td>" + "".join(f"<td>{s.auc:.4f}</td>" for _, s in scorers) + "</tr>"
+    split = ", ".join(
+        f"{part.customers:,} {html.escape(segment)}"
+        for segment, part in evaluation.model.segments.items()
+    )
     if evaluation.publishable:
         verdict = "passed: today's model is the champion and serves the day"
     elif evaluation.served_by:
@@ -92,6 +114,8 @@ def render_html(evaluation: Evaluation, data: ValidatedData, code_version: str) 
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
         for k, v in evaluation.params.items()
     )
+    ranking_png = png_base64(ranking_figure(evaluation))
+    orders_png = png_base64(orders_figure(data, evaluation))
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>burger-recs {data.run_date}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:1em auto}}
@@ -100,14 +124,14 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}<
 <h1>burger-recs: run date {data.run_date}</h1>
 <p>Code version <code>{html.escape(code_version)}</code>. Window {data.window_start} ..
 {data.run_date}; holdout from {evaluation.holdout_start};
-{metrics["eval_customers"]:,} customers evaluated;
+{metrics["eval_customers"]:,} customers evaluated{f" ({split})" if split else ""};
 {len(data.orders):,} orders, {on_menu:,} menu items, {len(data.customers):,} customers.</p>
 <h2>Quality gate: {html.escape(verdict)}</h2>
 <p>{html.escape(evaluation.reason)}</p>
 <p>{html.escape(evaluation.serving_reason)}</p>
 <table><tr><th>metric</th>{head}</tr>{rows}</table>
-<img alt="precision and recall at k" src="data:image/png;base64,{_png(ranking_figure(evaluation))}">
-<img alt="orders per day" src="data:image/png;base64,{_png(orders_figure(data, evaluation))}">
+<img alt="precision and recall at k" src="data:image/png;base64,{ranking_png}">
+<img alt="orders per day" src="data:image/png;base64,{orders_png}">
 <h2>Parameters</h2><table>{params}</table>
 </body></html>
 """

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from burger_recs import db as database
 from burger_recs.contract import pipeline_runs
 from burger_recs.db import make_engine
+from burger_recs.metrics import churn as moved
 from burger_recs.steps.commit import (
     STAGE_PREFIX,
     ShardsNotStaged,
@@ -28,7 +29,7 @@ from burger_recs.steps.commit import (
     staging_metadata,
 )
 from burger_recs.steps.publish import publish
-from tests.support.database import DAY, published_day, run_record, run_rows
+from tests.support.database import DAY, OTHER_DAY, published_day, run_record, run_rows
 
 ITEMS = [f"i{n:02d}" for n in range(8)]
 MENU = pd.DataFrame(
@@ -119,6 +120,29 @@ def test_three_shards_commit_exactly_what_one_publish_writes(db, tmp_path):
     assert staging_tables(db) == []  # the commit dropped the run's staging...
     with db.connect() as conn:  # ...and its bookkeeping
         assert conn.execute(sa.select(recommendation_stages)).all() == []
+
+
+def test_a_sharded_day_records_the_figures_one_publish_records(db, tmp_path):
+    # Yesterday's rows, then today's: sharded here, in one frame in the reference.
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    yesterday, today = recs_frame(CUSTOMERS[:8], seed=1), recs_frame(CUSTOMERS[2:], seed=2)
+    menu = pd.concat([MENU, MENU.iloc[:2].assign(item_id=["new1", "new2"])], ignore_index=True)
+    for engine in (reference, db):
+        publish(engine, run_record(OTHER_DAY, "yesterday"), yesterday, menu)
+    publish(reference, one := record("one"), today, menu)
+    stage_all(db, "three", shard_frames(recs_frame(CUSTOMERS, seed=7), 2))  # another count
+    counts = stage_all(db, "three", shard_frames(today, 3))
+
+    commit(db, three := record("three"), 3, menu, staged_rows=counts)
+
+    expected = moved(yesterday, today)
+    assert three.metrics == one.metrics == runs(db)["three"]["metrics"]
+    assert three.metrics is not None
+    assert three.metrics["churn_mean_jaccard"] == pytest.approx(expected.mean_jaccard, abs=1e-6)
+    assert three.metrics["churn_customers"] == expected.common == 6
+    assert three.metrics["churn_previous_day"] == OTHER_DAY.isoformat()
+    assert three.metrics["catalogue_coverage"] == 0.8  # 8 of the 10 items on the menu
+    assert three.metrics["served_share_model"] == 1.0
 
 
 def test_one_shard_publishes_like_publish(db):
@@ -234,8 +258,9 @@ def test_a_gated_commit_keeps_the_day_records_the_run_and_drops_the_staging(db):
     before = day(db)
     stage_all(db, "run-1", shard_frames(recs_frame(CUSTOMERS), 2))
 
-    gated = record("run-1", status="gated", message="model below baseline")
+    gated = record("run-1", status="gated", message="model below baseline", served_by=None)
     assert commit(db, gated, 2, MENU) == 0
+    assert runs(db)["run-1"]["metrics"]["served_share_model"] == 0.0  # nobody was served
 
     assert day(db) == before
     assert runs(db)["run-1"]["status"] == "gated"

@@ -38,6 +38,7 @@ TOP_B = {
     "c8": ["i3", "i2", "i1"],
 }
 MEAN_JACCARD = (1 + 0.2 + 0.5) / 3
+PUBLISHED_FIGURES = ("churn_", "served_share_", "catalogue_coverage")
 
 
 def recs(tops: dict[str, list[str]]) -> pd.DataFrame:
@@ -87,7 +88,8 @@ def test_diff_runs_compares_code_parameters_metrics_and_recommendations(engine):
         ParamChange("learning_rate", ABSENT, 0.05),
         ParamChange("loss", "warp", ABSENT),
     ]
-    assert result.metrics == [
+    # Publishing added the days' own figures (burger_recs.metrics); the evaluation's first.
+    assert [m for m in result.metrics if not m.name.startswith(PUBLISHED_FIGURES)] == [
         MetricChange("baseline_auc", 0.0, 0.5, 0.5, None),  # no relative change from zero
         MetricChange("eval_customers", 200, None, None, None),
         MetricChange("k", 3, 3, 0.0, 0.0),
@@ -103,6 +105,13 @@ def test_diff_runs_compares_code_parameters_metrics_and_recommendations(engine):
     assert moved.mean_jaccard == pytest.approx(MEAN_JACCARD)
     assert moved.first_changed == 2
     assert moved.first_changed_share == pytest.approx(2 / 3)
+    # Day B's publish recorded the same churn against day A, its previous published day.
+    assert b.metrics is not None
+    assert b.metrics["churn_mean_jaccard"] == pytest.approx(MEAN_JACCARD, abs=1e-6)
+    assert b.metrics["churn_first_changed_share"] == pytest.approx(2 / 3, abs=1e-6)
+    assert b.metrics["churn_customers"] == 3
+    assert b.metrics["churn_previous_day"] == OTHER_DAY.isoformat()
+    assert a.metrics is not None and "churn_mean_jaccard" not in a.metrics  # no day before
 
 
 def test_a_day_names_its_latest_published_run_else_its_latest_run(engine):

@@ -46,3 +46,26 @@ def test_ranking_scores_on_a_known_case():
     excluded = evaluate.ranking_scores(factors, train_m, test, k=2, exclude_ordered=True)
     assert excluded.precision == [0.0, 0.5]
     assert excluded.auc == pytest.approx(0.5)
+
+
+def test_ranking_scores_split_new_and_returning_customers_in_the_same_pass():
+    # Both customers rank items 0 > 1 > 2 > 3. Customer 0 ordered item 3 before the holdout
+    # (returning) and item 0 in it: a hit at rank 1. Customer 1 never ordered before (new) and
+    # ordered item 2 in the holdout: no hit in the top 2.
+    factors = Factors(
+        np.ones((2, 1), np.float32),
+        np.array([[4], [3], [2], [1]], np.float32),
+        np.zeros(4, np.float32),
+    )
+    train_m = sp.csr_matrix(np.array([[0, 0, 0, 1], [0, 0, 0, 0]], dtype=np.float32))
+    test = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
+
+    result = evaluate.ranking_scores(factors, train_m, test, k=2, exclude_ordered=False)
+
+    assert result.precision == [0.5, 0.25] and result.recall == [0.5, 0.5]
+    assert result.auc == pytest.approx((1 + 1 / 3) / 2)  # item 2 beats 1 of its 3 negatives
+    returning, new = result.segments["returning"], result.segments["new"]
+    assert (returning.precision, returning.recall, returning.customers) == ([1.0, 0.5], [1, 1], 1)
+    assert returning.auc == pytest.approx(1.0)
+    assert (new.precision, new.recall, new.customers) == ([0.0, 0.0], [0.0, 0.0], 1)
+    assert new.auc == pytest.approx(1 / 3)

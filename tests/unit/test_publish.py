@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from burger_recs import db
+from burger_recs import db, metrics
 from burger_recs.contract import menu_items, recommendations
 from burger_recs.steps.publish import publish
 from tests.support.database import DAY, OTHER_DAY, K, run_record, run_rows
@@ -76,7 +76,16 @@ def test_publish_writes_k_ranked_rows_per_customer_and_the_run(engine):
     run = run_rows(engine)["run-1"]
     assert run["status"] == "published"
     assert run["run_date"] == DAY
-    assert run["metrics"] == {"precision_at_k": 0.25, "baseline_precision_at_k": 0.125}
+    assert run["metrics"] == {
+        "precision_at_k": 0.25,
+        "baseline_precision_at_k": 0.125,
+        # The day's own figures: every menu item recommended, today's model served everyone,
+        # no previous day to measure churn against.
+        "catalogue_coverage": 1.0,
+        "served_share_model": 1.0,
+        "served_share_champion": 0.0,
+        "served_share_popularity": 0.0,
+    }
     assert run["params"] == {"k": K}
     assert run["rows_written"] == len(customers) * K
     assert run["customers"] == len(customers)
@@ -250,3 +259,125 @@ def test_postgresql_retries_the_whole_day_when_the_connection_is_killed(
     assert len(waits) == 1
     assert as_published(day_rows(pg_engine, DAY)) == as_published(new)
     assert sorted(run_rows(pg_engine)) == ["run-1", "run-2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The day's figures in the run record: coverage, churn, served shares (burger_recs.metrics)
+# ---------------------------------------------------------------------------------------------
+def top_lists(lists: dict[str, list[str]]) -> pd.DataFrame:
+    """customer_id, rank, item_id, score rows of each customer's items, best first."""
+    rows = [
+        {"customer_id": customer, "rank": rank, "item_id": item, "score": 1.0 - rank / 10}
+        for customer, items in lists.items()
+        for rank, item in enumerate(items, start=1)
+    ]
+    return pd.DataFrame(rows)
+
+
+# Today's menu: i05 has left it. Yesterday and today, each customer's top 3. Hand-computed:
+#   c001 {i01,i02,i03} -> {i01,i02,i04}  Jaccard 2/4 = 0.5  first item kept
+#   c002 {i01,i02,i03} -> {i03,i02,i01}  Jaccard 3/3 = 1    first item changed
+#   c003 only yesterday, c004 only today.
+# Mean Jaccard 0.75, first item changed for 1 of 2; today recommends i01..i04: 4 of 4 items
+# on the menu (i05 is off it).
+TODAY_MENU = MENU.assign(on_menu=[True, True, True, True, False])
+YESTERDAY = {"c001": ["i01", "i02", "i03"], "c002": ["i01", "i02", "i03"],
+             "c003": ["i01", "i02", "i05"]}  # fmt: skip
+TODAY = {"c001": ["i01", "i02", "i04"], "c002": ["i03", "i02", "i01"],
+         "c004": ["i01", "i02", "i03"]}  # fmt: skip
+
+
+def test_publish_records_coverage_churn_and_shares_against_the_previous_published_day(engine):
+    before = OTHER_DAY - dt.timedelta(days=2)  # not the latest day before DAY
+    publish(engine, run_record(before, "run-0"), top_lists(TODAY), MENU)
+    publish(engine, run_record(OTHER_DAY, "run-1"), top_lists(YESTERDAY), MENU)
+    record = run_record(DAY, "run-2", status="gated", served_by="champion")
+
+    publish(engine, record, top_lists(TODAY), TODAY_MENU)
+
+    figures = run_rows(engine)["run-2"]["metrics"]
+    assert figures == record.metrics
+    assert figures["catalogue_coverage"] == 1.0
+    assert figures["churn_mean_jaccard"] == 0.75
+    assert figures["churn_first_changed_share"] == 0.5
+    assert figures["churn_customers"] == 2
+    assert figures["churn_previous_day"] == OTHER_DAY.isoformat()
+    assert (figures["served_share_champion"], figures["served_share_model"]) == (1.0, 0.0)
+    assert figures["precision_at_k"] == 0.25  # the evaluation's figures stay
+    # Yesterday's own record: its coverage over yesterday's menu (i04 not recommended).
+    assert run_rows(engine)["run-1"]["metrics"]["catalogue_coverage"] == 0.8
+
+
+def test_a_day_nobody_served_records_zero_shares_and_no_coverage_or_churn(engine):
+    publish(engine, run_record(OTHER_DAY, "run-1"), top_lists(YESTERDAY), MENU)
+    unserved = run_record(DAY, "run-2", status="gated", served_by=None)
+
+    assert publish(engine, unserved, top_lists(TODAY), TODAY_MENU) == 0
+
+    figures = run_rows(engine)["run-2"]["metrics"]
+    assert {k: v for k, v in figures.items() if k.startswith("served_share_")} == {
+        "served_share_model": 0.0,
+        "served_share_champion": 0.0,
+        "served_share_popularity": 0.0,
+    }
+    assert not [k for k in figures if k.startswith(("churn_", "catalogue_"))]
+
+
+def test_the_previous_day_is_read_before_the_publishing_transaction(sqlite_engine, monkeypatch):
+    publish(sqlite_engine, run_record(OTHER_DAY, "run-1"), top_lists(YESTERDAY), MENU)
+    events: list[str] = []
+    real_read = metrics.previous_day_rows
+
+    def read(engine, day):
+        found = real_read(engine, day)
+        events.append(f"read {len(found[1])} rows")
+        return found
+
+    monkeypatch.setattr(metrics, "previous_day_rows", read)
+    sa.event.listen(sqlite_engine, "begin", lambda _conn: events.append("begin"))
+
+    def statement(_conn, _cursor, sql, *_):
+        if sql.startswith("DELETE FROM recommendations"):
+            events.append("delete")
+
+    sa.event.listen(sqlite_engine, "before_cursor_execute", statement)
+
+    publish(sqlite_engine, run_record(DAY, "run-2"), top_lists(TODAY), TODAY_MENU)
+
+    writing_begins = events.index("delete") - 1
+    assert events[writing_begins] == "begin"  # the DELETE opens the writing transaction
+    assert events.index("read 9 rows") < writing_begins  # the read was done before it
+    assert run_rows(sqlite_engine)["run-2"]["metrics"]["churn_customers"] == 2
+
+
+def test_the_step_records_the_figures_and_writes_the_trend_page(
+    sqlite_engine, tmp_path, monkeypatch, taste_shop, taste_evaluation
+):
+    from burger_recs.steps import publish as step
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
+    taste_shop.save(tmp_path / "validated")
+    taste_evaluation.save(tmp_path / "evaluation.json")
+    items = list(taste_shop.menu["item_id"])
+    top_lists({"c000": items[:3], "c001": items[3:6]}).to_parquet(tmp_path / "recs.parquet")
+
+    record = step.run(
+        recs_path=str(tmp_path / "recs.parquet"),
+        data_dir=str(tmp_path / "validated"),
+        evaluation_path=str(tmp_path / "evaluation.json"),
+        model_version="model-1",
+        run_id="run-1",
+        data_uri="gs://shop/drops",
+        trends_path=str(tmp_path / "trends" / "trends.html"),
+    )
+
+    figures = run_rows(sqlite_engine)["run-1"]["metrics"]
+    assert figures == record.metrics
+    assert figures["catalogue_coverage"] == pytest.approx(6 / len(items), abs=1e-6)
+    assert figures["served_share_model"] == 1.0
+    assert figures["model_precision_at_k_returning"] == pytest.approx(
+        taste_evaluation.model.segments["returning"].precision[-1], abs=1e-6
+    )
+    page = (tmp_path / "trends" / "trends.html").read_text()
+    assert f"<tr><td>{taste_shop.run_date}</td><td>published</td>" in page
+    assert "1 of 30 days have a published or gated run" in page

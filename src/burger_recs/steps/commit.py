@@ -4,6 +4,11 @@ Each shard stages its rows (:func:`stage`, a table per run and shard, replaced w
 shard runs again), then one :func:`commit` transaction makes the whole day visible from the
 staged shards, exactly as :mod:`burger_recs.steps.publish` does for one frame: readers see the
 previous complete day or the new complete day, never a mix.
+
+Before that transaction the commit reads the staged rows and the previous published day, for
+the run record's coverage, churn and served shares (:func:`burger_recs.metrics.record_figures`),
+so the transaction stays as short as publish's. After it, ``commit_run`` writes the trend
+page of the last 30 days (:mod:`burger_recs.trends`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from burger_recs.champion import ModelUpdate, challenger_update, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations, sql_identifier
 from burger_recs.evaluation import Evaluation
 from burger_recs.logs import configure as configure_logging
+from burger_recs.metrics import record_figures, top_k_rows
 from burger_recs.runs import RunRecord, RunStatus, evaluated_record
 from burger_recs.scoring import check_shard
+from burger_recs.trends import write_trends
 from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
@@ -177,6 +184,10 @@ def commit(
     db.ensure_schema(engine)
     _ensure_staging(engine)
     menu_rows = db.menu_rows(menu, record.run_date)
+    if not record.served_by or record.status is RunStatus.FAILED:
+        record_figures(engine, record, None, menu)
+    elif (rows := staged_day(engine, record.run_id, shards)) is not None and not rows.empty:
+        record_figures(engine, record, rows, menu)
     stages = recommendation_stages.c
 
     def transaction() -> None:
@@ -219,6 +230,30 @@ def commit(
         engine.url.render_as_string(hide_password=True),
     )
     return record.rows_written
+
+
+def staged_day(engine: sa.Engine, run_id: str, shards: int) -> pd.DataFrame | None:
+    """Return the (customer_id, rank, item_id) rows the run's shards staged, for its figures.
+
+    Read before the commit's transaction, on a connection of its own. None when the staging
+    cannot be read (a table gone): the commit then goes on without the day's figures, and
+    its own transaction decides whether the staging is complete.
+    """
+    stages = recommendation_stages.c
+
+    def read() -> pd.DataFrame:
+        with engine.connect() as conn:
+            shard_numbers = conn.execute(
+                sa.select(stages.shard).where(stages.run_id == run_id, stages.shards == shards)
+            ).scalars()
+            frames = [top_k_rows(conn, stage_table(run_id, shard)) for shard in shard_numbers]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    try:
+        return db.with_retries(read)
+    except sa.exc.DBAPIError as exc:
+        log.warning("commit: run %s's staging not read (%s): no figures", run_id, exc)
+        return None
 
 
 def _committed(conn: sa.Connection, record: RunRecord) -> bool:
@@ -312,6 +347,7 @@ def commit_run(
     orchestrator_run_id: str = "",
     model_path: str = "",
     eval_model_path: str = "",
+    trends_path: str = "",
 ) -> RunRecord:
     """Commit entry point of the pipeline's sharded path (database from ``DATABASE_URL``).
 
@@ -331,6 +367,7 @@ def commit_run(
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
         model_path: the challenger's serving model (kept when it becomes the champion).
         eval_model_path: the challenger's evaluation model (likewise).
+        trends_path: where to write the trend page of the last 30 days ("" for nowhere).
     """
     configure_logging("commit")
     run_id = run_id or orchestrator_run_id
@@ -340,5 +377,8 @@ def commit_run(
         evaluation, data.run_date, model_version, run_id, data_uri, started_at
     )
     update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
-    commit(db.make_engine(), record, shards, data.menu, staged_rows, update)
+    engine = db.make_engine()
+    commit(engine, record, shards, data.menu, staged_rows, update)
+    if trends_path:
+        write_trends(engine, data.run_date, trends_path)
     return record

@@ -33,6 +33,7 @@ from burger_recs.champion import EVALUATION, StoredScorer, load_scorer
 from burger_recs.errors import BadSettings
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
+from burger_recs.metrics import RankingSums, customer_segments
 from burger_recs.model import TrainedModel, interaction_matrix
 from burger_recs.report import render_html
 from burger_recs.scoring import Factors, only_items, score_blocks, top_k_of
@@ -47,6 +48,10 @@ def ranking_scores(
 ) -> RankingScores:
     """Measure precision@1..k, recall@1..k and AUC of a scorer against held-out orders.
 
+    The figures cover every customer with a held-out positive, and, in the same scoring pass,
+    the new customers (no order in ``train``) and the returning ones apart
+    (``segments``; :func:`burger_recs.metrics.customer_segments`).
+
     Args:
         factors: the scorer.
         train: (customers x items) interactions before the holdout.
@@ -59,9 +64,7 @@ def ranking_scores(
     positives = test - test.multiply(train) if exclude_ordered else test
     positives = (positives > 0).astype(np.float32).tocsr()
     rows = np.flatnonzero(positives.getnnz(axis=1))
-    hits_at = np.zeros(k)
-    recall_at = np.zeros(k)
-    auc_sum = 0.0
+    sums = RankingSums(k, customer_segments(train))
     n_items = train.shape[1]
     for block, scores in score_blocks(factors, exclude=exclude, rows=rows):
         pos = positives[block].toarray() > 0
@@ -70,18 +73,15 @@ def ranking_scores(
         hits = np.cumsum(np.take_along_axis(pos, top, axis=1), axis=1)
         if hits.shape[1] < k:  # fewer items than k: the remaining ranks add no hits
             hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])), mode="edge")
-        hits_at += hits.sum(axis=0)
-        recall_at += (hits / n_pos[:, None]).sum(axis=0)
         # AUC from ranks: excluded items score -inf, so they rank below every positive.
         n_excluded = np.isneginf(scores).sum(axis=1)
         n_neg = n_items - n_pos - n_excluded
         ranks = rankdata(scores, axis=1)
         wins = (ranks * pos).sum(axis=1) - n_pos * (n_pos + 1) / 2 - n_pos * n_excluded
-        valid = n_neg > 0
-        auc_sum += float((wins[valid] / (n_pos[valid] * n_neg[valid])).sum())
-    n = max(len(rows), 1)
-    precision = (hits_at / (np.arange(k) + 1) / n).tolist()
-    return RankingScores(precision, (recall_at / n).tolist(), auc_sum / n, len(rows))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            auc = np.where(n_neg > 0, wins / (n_pos * n_neg), np.nan)
+        sums.add(block, hits, hits / n_pos[:, None], auc)
+    return sums.scores()
 
 
 def gate(

@@ -6,6 +6,12 @@ the old complete day until the commit and the new complete day after it; a crash
 commit leaves the old day untouched; re-running the day replaces it, so there is always
 exactly one copy. Transient database errors retry the whole transaction.
 
+The run record also carries the day's figures beyond precision (:mod:`burger_recs.metrics`):
+catalogue coverage, churn against the previous published day and the shares of customers
+each scorer served. The previous day's rows are read before the transaction, so it stays as
+short as the load itself. After the commit, ``run`` writes the trend page of the last 30
+days (:mod:`burger_recs.trends`).
+
 The sharded pipeline publishes the same way in two phases (:mod:`burger_recs.steps.commit`).
 """
 
@@ -22,7 +28,9 @@ from burger_recs.champion import ModelUpdate, challenger_update, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations
 from burger_recs.evaluation import Evaluation
 from burger_recs.logs import configure as configure_logging
+from burger_recs.metrics import record_figures
 from burger_recs.runs import RunRecord, RunStatus, evaluated_record
+from burger_recs.trends import write_trends
 from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
@@ -38,7 +46,9 @@ def publish(
     """Publish a day: its recommendations, the run and the challenger, in one transaction.
 
     The day's rows are replaced, the run recorded, and today's model (the challenger)
-    recorded and, when it passed the gate, promoted to champion.
+    recorded and, when it passed the gate, promoted to champion. The record's metrics gain
+    the day's coverage, churn and served shares
+    (:func:`~burger_recs.metrics.record_figures`).
 
     Args:
         engine: the results database.
@@ -66,6 +76,7 @@ def publish(
         rows["score"] = rows["score"].astype(float)
         record.rows_written = len(rows)
         record.customers = int(rows["customer_id"].nunique())
+    record_figures(engine, record, recs if rows is not None else None, menu)
     menu_rows = db.menu_rows(menu, record.run_date) if rows is not None else []
 
     def transaction() -> None:
@@ -104,6 +115,7 @@ def run(
     orchestrator_run_id: str = "",
     model_path: str = "",
     eval_model_path: str = "",
+    trends_path: str = "",
 ) -> RunRecord:
     """Publish entry point of the pipeline step (database from ``DATABASE_URL``).
 
@@ -123,6 +135,7 @@ def run(
         orchestrator_run_id: the orchestrator's run id, used when ``run_id`` is empty.
         model_path: the challenger's serving model (kept when it becomes the champion).
         eval_model_path: the challenger's evaluation model (likewise).
+        trends_path: where to write the trend page of the last 30 days ("" for nowhere).
     """
     configure_logging("publish")
     run_id = run_id or orchestrator_run_id
@@ -133,5 +146,8 @@ def run(
     )
     recs = pd.read_parquet(recs_path) if record.served_by else None
     update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
-    publish(db.make_engine(), record, recs, data.menu, update)
+    engine = db.make_engine()
+    publish(engine, record, recs, data.menu, update)
+    if trends_path:
+        write_trends(engine, data.run_date, trends_path)
     return record

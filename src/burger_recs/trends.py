@@ -1,0 +1,281 @@
+"""The trend page: a run's last 30 days of figures, from the results database, as small plots.
+
+Written by the publishing steps (publish, or commit when sharded) as their ``trends`` HTML
+artifact, beside the run report that evaluate writes. Why there and not in the run report:
+evaluate runs before the day is published, and kfp.local or KFP may serve it from the cache,
+so its report must depend on its inputs alone, not on what the database holds that day; and
+the day's own coverage and churn exist only once publish has computed them. The publishing
+steps always run (they are never cached), already hold the database, and run after the
+day's record is committed, so the page includes the day itself. Why not the local run index
+(``burger_recs.run_index``): it exists only on the machine that ran ``make run``; the trend
+page is an artifact of every run, on a cluster as locally, shown in the KFP UI.
+
+The page plots, for each day of the 30 days up to the run date, the figures of that day's
+latest published or gated run (``pipeline_runs``): precision@k of the scorer that served the
+day (all, new and returning customers), catalogue coverage, churn against the previous
+published day (mean Jaccard, first item changed) and the shares of customers served by the
+model, the champion and popularity. A day without a run is a gap, so a bad or a missed day
+stands out; the run date is shaded. Every plot is an inline PNG (matplotlib, as the run
+report): no script, no font, no request to any host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in containers or CI
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+import sqlalchemy as sa
+
+from burger_recs import db
+from burger_recs.contract import pipeline_runs
+from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY
+from burger_recs.metrics import (
+    CHURN_FIRST_CHANGED,
+    CHURN_JACCARD,
+    COVERAGE,
+    SERVED_SHARES,
+)
+from burger_recs.report import png_base64
+from burger_recs.runs import RunStatus
+
+log = logging.getLogger(__name__)
+
+TREND_DAYS = 30
+"""How many days the page covers, the run date included."""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small plot: a title and its series (label, ``pipeline_runs.metrics`` key).
+
+    Attributes:
+        title: what it shows.
+        series: (label, metric key) pairs, one line each.
+        stacked: draw the series as stacked bars (shares that add up to 1).
+        share: the figures are shares: the axis goes to 1 whatever they are.
+    """
+
+    title: str
+    series: tuple[tuple[str, str], ...]
+    stacked: bool = False
+    share: bool = False
+
+
+PANELS = (
+    Panel(
+        "precision@k of the scorer that served",
+        (
+            ("all", "served_precision_at_k"),
+            ("new", "served_precision_at_k_new"),
+            ("returning", "served_precision_at_k_returning"),
+        ),
+    ),
+    Panel(
+        "catalogue coverage (share of the menu recommended)",
+        (("coverage", COVERAGE),),
+        share=True,
+    ),
+    Panel(
+        "churn against the previous published day",
+        (("mean Jaccard of top-k", CHURN_JACCARD), ("first item changed", CHURN_FIRST_CHANGED)),
+        share=True,
+    ),
+    Panel(
+        "share of customers served by",
+        (
+            ("model", SERVED_SHARES[CHALLENGER]),
+            ("champion", SERVED_SHARES[CHAMPION]),
+            ("popularity", SERVED_SHARES[POPULARITY]),
+        ),
+        stacked=True,
+        share=True,
+    ),
+)
+"""The plots of the page, in order."""
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    """A day of the page and the run that stands for it.
+
+    Attributes:
+        day: the run date.
+        run_id: the day's latest published or gated run ("" when there was none).
+        status: its status ("" when there was none).
+        served_by: the scorer that served the day ("" when none did).
+        metrics: its recorded figures.
+    """
+
+    day: dt.date
+    run_id: str = ""
+    status: str = ""
+    served_by: str = ""
+    metrics: Mapping[str, object] = field(default_factory=dict)
+
+    def value(self, key: str) -> float:
+        """Return a figure as a float, NaN when the run lacks it (a gap in the plot)."""
+        found = self.metrics.get(key)
+        if isinstance(found, bool) or not isinstance(found, int | float):
+            return math.nan
+        return float(found)
+
+
+def trend_days(engine: sa.Engine, until: dt.date, days: int = TREND_DAYS) -> list[TrendDay]:
+    """Return the ``days`` days up to ``until``, oldest first, each with its run's figures.
+
+    A day's run is its latest (by ``finished_at``) published or gated run; failed runs
+    published nothing and are left out. A day without one has an empty :class:`TrendDay`.
+    """
+    first = until - dt.timedelta(days=days - 1)
+    c = pipeline_runs.c
+    query = (
+        sa.select(c.run_id, c.run_date, c.status, c.served_by, c.metrics)
+        .where(
+            c.run_date >= first,
+            c.run_date <= until,
+            c.status.in_([RunStatus.PUBLISHED.value, RunStatus.GATED.value]),
+        )
+        .order_by(c.run_date, c.finished_at, c.run_id)
+    )
+
+    def read() -> list[sa.Row]:
+        with engine.connect() as conn:
+            return list(conn.execute(query))
+
+    latest = {
+        row.run_date: TrendDay(
+            row.run_date, row.run_id, row.status, row.served_by or "", dict(row.metrics or {})
+        )
+        for row in db.with_retries(read)  # ordered: each day's latest run comes last
+    }
+    return [
+        latest.get(day, TrendDay(day))
+        for day in (first + dt.timedelta(days=n) for n in range(days))
+    ]
+
+
+def panel_figure(panel: Panel, days: list[TrendDay], today: dt.date) -> plt.Figure:
+    """Plot one panel's series over the days; a day without the figure is a gap."""
+    index = pd.to_datetime([d.day for d in days])
+    fig, ax = plt.subplots(figsize=(4.6, 2.3))
+    seen: list[float] = []
+    if panel.stacked:
+        bottom = pd.Series(0.0, index=index)
+        for label, key in panel.series:
+            values = pd.Series([d.value(key) for d in days], index=index).fillna(0.0)
+            ax.bar(index, values, bottom=bottom, width=0.8, label=label)
+            bottom += values
+    else:
+        for label, key in panel.series:
+            line = [d.value(key) for d in days]
+            ax.plot(index, line, marker="o", markersize=3, linewidth=1.4, label=label)
+            seen += [v for v in line if not math.isnan(v)]
+    top = 1.0 if panel.share else max(seen, default=0.0) or 1.0
+    # Room above the data for the legend, in one row.
+    ax.set_ylim(0, top * (1.3 if len(panel.series) > 1 else 1.08))
+    # Matplotlib's date axis counts days: the whole window, a day's margin each side.
+    first, last = (float(mdates.date2num(days[i].day)) for i in (0, -1))
+    ax.set_xlim(first - 1, last + 1)
+    today_at = float(mdates.date2num(today))
+    ax.axvspan(today_at - 0.5, today_at + 0.5, color="grey", alpha=0.2)
+    ax.set_title(panel.title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if len(panel.series) > 1:
+        ax.legend(fontsize=7, loc="upper center", ncol=len(panel.series), frameon=False)
+    fig.autofmt_xdate()
+    return fig
+
+
+# Nothing to load but the page's own images and style: no script, no font, no request.
+_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_CSS = (
+    "body{font-family:sans-serif;max-width:1000px;margin:1em auto}"
+    ".plots img{width:48%;min-width:320px}"
+    "table{border-collapse:collapse;font-size:.85em}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}"
+    ".none{color:#999}"
+)
+
+
+def render_trends(days: list[TrendDay], today: dt.date, note: str = "") -> str:
+    """Return the trend page: the panels' plots and a table of the days, newest first.
+
+    Args:
+        days: the days, oldest first (:func:`trend_days`).
+        today: the run date, shaded in every plot.
+        note: a warning shown above the plots (e.g. the database could not be read).
+    """
+    keys = [key for panel in PANELS for _, key in panel.series]
+    images = "".join(
+        f'<img alt="{html.escape(panel.title)}" '
+        f'src="data:image/png;base64,{png_base64(panel_figure(panel, days, today))}">'
+        for panel in PANELS
+    )
+    head = "".join(f"<th>{html.escape(key)}</th>" for key in keys)
+    rows = []
+    for day in reversed(days):
+        if not day.run_id:
+            rows.append(
+                f'<tr><td>{day.day}</td><td class="none" colspan="{len(keys) + 2}">'
+                "no published or gated run</td></tr>"
+            )
+            continue
+        cells = "".join(
+            f"<td>{value:.4f}</td>" if not math.isnan(value := day.value(key)) else "<td>—</td>"
+            for key in keys
+        )
+        rows.append(
+            f"<tr><td>{day.day}</td><td>{html.escape(day.status)}</td>"
+            f"<td>{html.escape(day.served_by or '—')}</td>{cells}</tr>"
+        )
+    with_runs = sum(1 for d in days if d.run_id)
+    warning = f"<p><strong>{html.escape(note)}</strong></p>" if note else ""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_POLICY}">
+<title>burger-recs trends to {today}</title><style>{_CSS}</style></head>
+<body>
+<h1>burger-recs: the {len(days)} days to {today}</h1>
+<p>{with_runs} of {len(days)} days have a published or gated run; each day shows its latest.
+The run date is shaded; a gap is a day without the figure.</p>
+{warning}<div class="plots">{images}</div>
+<table><tr><th>day</th><th>status</th><th>served by</th>{head}</tr>{"".join(rows)}</table>
+</body></html>
+"""
+
+
+def write_trends(
+    engine: sa.Engine, until: dt.date, path: str | Path, days: int = TREND_DAYS
+) -> Path:
+    """Write the trend page of the ``days`` days up to ``until`` to ``path``; never raise.
+
+    The page is an extra: when the database cannot be read it says so, and when even that
+    cannot be written a warning is logged, so the day that was published stays published.
+    """
+    target = Path(path)
+    try:
+        try:
+            page = render_trends(trend_days(engine, until, days), until)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("trends: the database could not be read (%s)", type(exc).__name__)
+            empty = [TrendDay(until - dt.timedelta(days=n)) for n in range(days - 1, -1, -1)]
+            note = f"The results database could not be read ({type(exc).__name__})."
+            page = render_trends(empty, until, note)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except Exception as exc:
+        log.warning("trends: %s not written (%s: %s)", target, type(exc).__name__, exc)
+    return target
