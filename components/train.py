@@ -16,6 +16,11 @@ def train(
     learning_rate: float,
     seed: int,
     num_threads: int,
+    identity_weight: float,
+    recency_half_life: float,
+    weigh_repeats: bool,
+    cold_start_blend: float,
+    popularity_half_life: float,
     orchestrator_run_id: str,
     model: Output[Model],
     eval_model: Output[Model],
@@ -33,6 +38,11 @@ def train(
             learning_rate=learning_rate,
             seed=seed,
             num_threads=num_threads,
+            identity_weight=identity_weight,
+            recency_half_life=recency_half_life,
+            weigh_repeats=weigh_repeats,
+            cold_start_blend=cold_start_blend,
+            popularity_half_life=popularity_half_life,
         )
         return step.run(
             data_dir=validated.path,

@@ -47,6 +47,11 @@ def daily_recommendations(
     learning_rate: float = DEFAULTS.train.learning_rate,
     seed: int = DEFAULTS.train.seed,
     num_threads: int = DEFAULTS.train.num_threads,
+    identity_weight: float = DEFAULTS.train.identity_weight,
+    recency_half_life: float = DEFAULTS.train.recency_half_life,
+    weigh_repeats: bool = DEFAULTS.train.weigh_repeats,
+    cold_start_blend: float = DEFAULTS.train.cold_start_blend,
+    popularity_half_life: float = DEFAULTS.train.popularity_half_life,
     quality_margin: float = DEFAULTS.quality_margin,
     serve_when_gated: bool = DEFAULTS.serve_when_gated,
     shards: int = DEFAULTS.shards,
@@ -69,6 +74,14 @@ def daily_recommendations(
         learning_rate: SGD learning rate.
         seed: random seed of training.
         num_threads: training threads (1 keeps training reproducible).
+        identity_weight: an item's identity's share of its features, against its
+            ingredients (0: the identity weighs like one ingredient).
+        recency_half_life: days after which an order weighs half in training (0: off).
+        weigh_repeats: repeat orders of an item weigh more in training (1 + ln n).
+        cold_start_blend: customers without orders are ranked by item bias (0),
+            popularity (1) or a blend.
+        popularity_half_life: days after which an order counts half in the cold start's
+            popularity (0: plain counts).
         quality_margin: today's model becomes the champion and serves only if its
             precision@k >= popularity x (1 + margin) and >= champion x (1 - margin);
             negative turns the gate off.
@@ -119,6 +132,11 @@ def daily_recommendations(
             learning_rate=learning_rate,
             seed=seed,
             num_threads=num_threads,
+            identity_weight=identity_weight,
+            recency_half_life=recency_half_life,
+            weigh_repeats=weigh_repeats,
+            cold_start_blend=cold_start_blend,
+            popularity_half_life=popularity_half_life,
             **run,
         )
         evaluated = evaluate(

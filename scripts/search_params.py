@@ -43,6 +43,25 @@ FULL_GRID: Grid = {
     "components": (8, 16, 32, 64),
     "learning_rates": (0.02, 0.05, 0.1),
 }
+
+
+class ServingGrid(TypedDict):
+    """The values that quality.serving_grid combines into candidates."""
+
+    identity_weights: tuple[float, ...]
+    recency_half_lives: tuple[float, ...]
+    repeats: tuple[bool, ...]
+    cold_start_blends: tuple[float, ...]
+    popularity_half_lives: tuple[float, ...]
+
+
+SERVING_GRID: ServingGrid = {
+    "identity_weights": (0.0, 0.6),
+    "recency_half_lives": (0.0, 14.0),
+    "repeats": (False, True),
+    "cold_start_blends": (0.0, 0.5, 1.0),
+    "popularity_half_lives": (0.0, 7.0),
+}
 QUICK_GRID: Grid = {
     "losses": ("warp", "bpr"),
     "epochs": (10, 30),
@@ -69,13 +88,22 @@ def main() -> int:
     parser.add_argument("--final-seeds", type=int, default=5, help="seeds of the final check")
     parser.add_argument("--top", type=int, default=15, help="search rows to print")
     parser.add_argument("--quick", action="store_true", help="a small grid (smoke test)")
+    parser.add_argument(
+        "--serving",
+        action="store_true",
+        help="search how orders weigh and new customers are served (identity weight, "
+        "recency and repeat weights, cold-start blend) with the LightFM defaults",
+    )
     args = parser.parse_args()
 
     settings = DEFAULTS
     days = settings.window_days + settings.holdout_days  # two full windows end D-7 and D
     validation_day = END - dt.timedelta(days=settings.holdout_days)
     spec = QUICK_GRID if args.quick else FULL_GRID
-    candidates = quality.grid(**spec, base=settings.train)
+    if args.serving:
+        candidates = quality.serving_grid(settings.train, **SERVING_GRID)
+    else:
+        candidates = quality.grid(**spec, base=settings.train)
     defaults = quality.Candidate(settings.train)
     if defaults not in candidates:
         candidates.append(defaults)

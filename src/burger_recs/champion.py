@@ -160,7 +160,8 @@ def record_model(
         row: the ``models`` row (model_version, run_id, run_date, trained_until,
             code_version, metrics, params).
         promote: whether the challenger became the champion.
-        scorers: its scorers by kind (:data:`SERVING`, :data:`EVALUATION`), when promoted.
+        scorers: its scorers by kind (:data:`SERVING`, :data:`EVALUATION`), when promoted;
+            None for the champion itself promoted again (its scorers are kept already).
     """
     version = row["model_version"]
     now = dt.datetime.now(dt.UTC)
@@ -174,8 +175,15 @@ def record_model(
         "promoted_at": existing.promoted_at if existing else None,
         "location": existing.location if existing else None,
     }
+    if promote and scorers is None and kept["location"] == LOCATION and kept["champion"]:
+        promote = False  # already the champion, its scorers kept: it stays so
     if promote:
-        if not scorers or set(scorers) != {SERVING, EVALUATION}:
+        if scorers is None:
+            raise RuntimeError(
+                f"model {version} was the champion when this run evaluated it, but another "
+                "run has promoted a model since: run the day again"
+            )
+        if set(scorers) != {SERVING, EVALUATION}:
             raise ValueError("a promoted model needs its serving and evaluation scorers")
         conn.execute(models.update().where(models.c.model_version != version).values(
             champion=False, location=None
@@ -235,6 +243,9 @@ def challenger_update(
     }
     if not evaluation.publishable:
         return ModelUpdate(row, promote=False)
+    if evaluation.champion_version == model_version:
+        # A rerun of the champion's own day and data: its scorers are kept already.
+        return ModelUpdate(row, promote=True)
     from burger_recs.model import TrainedModel  # LightFM: only when a model is promoted
 
     scorers = {}

@@ -1145,8 +1145,8 @@ def runs_command(
         typer.echo("no runs recorded yet: try `make run`")
         return
     typer.echo(
-        f"{'run id':<24}{'date':<12}{'status':<11}{'code':<20}{'p@k model/base':<17}"
-        f"{'rows':>9}  finished (UTC)"
+        f"{'run id':<30}{'date':<12}{'status':<11}{'served by':<12}{'code':<20}"
+        f"{'p@k model/base':<17}{'rows':>9}  finished (UTC)"
     )
     for r in rows:
         m = r.metrics or {}
@@ -1157,8 +1157,8 @@ def runs_command(
         )
         finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "-"
         typer.echo(
-            f"{r.run_id[:23]:<24}{r.run_date!s:<12}{r.status:<11}{r.code_version[:19]:<20}"
-            f"{pk:<17}{r.rows_written:>9,}  {finished}"
+            f"{r.run_id[:29]:<30}{r.run_date!s:<12}{r.status:<11}{r.served_by or '-':<12}"
+            f"{r.code_version[:19]:<20}{pk:<17}{r.rows_written:>9,}  {finished}"
         )
 
 

@@ -210,9 +210,7 @@ def _add_missing_columns(engine: sa.Engine) -> None:
             added = preparer.quote(sql_identifier(column.name, "column"))
             log.info("adding column %s.%s (%s)", table.name, column.name, kind)
             with engine.begin() as conn:
-                conn.execute(
-                    sa.text(f"ALTER TABLE {name} ADD COLUMN {added} {kind}")
-                )
+                conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {added} {kind}"))
 
 
 def _missing_tables_problem(engine: sa.Engine, exc: sa.exc.DBAPIError) -> str | None:

@@ -105,8 +105,17 @@ def interaction_matrix(
     return matrix
 
 
-def item_feature_matrix(menu: pd.DataFrame, item_ids: np.ndarray) -> tuple[sp.csr_matrix, list]:
-    """Return (items x (items + ingredients)) features, each row summing to 1, and names."""
+def item_feature_matrix(
+    menu: pd.DataFrame, item_ids: np.ndarray, identity_weight: float = 0.0
+) -> tuple[sp.csr_matrix, list]:
+    """Return (items x (items + ingredients)) features, each row summing to 1, and names.
+
+    Args:
+        menu: the items with their ingredients.
+        item_ids: the model's items, in order.
+        identity_weight: the item's own feature's share of its row, the ingredients sharing
+            the rest equally; 0 weighs the identity like one ingredient (1 / (1 + n)).
+    """
     menu = menu.set_index("item_id").loc[item_ids]
     ingredients = [
         sorted({p.strip().lower() for p in str(text).split(INGREDIENT_SEPARATOR) if p.strip()})
@@ -122,10 +131,67 @@ def item_feature_matrix(menu: pd.DataFrame, item_ids: np.ndarray) -> tuple[sp.cs
         (np.ones(len(rows), dtype=np.float32), (rows, cols)),
         shape=(len(item_ids), len(item_ids) + len(vocabulary)),
     )
+    if identity_weight > 0:
+        counts = np.array([len(row) for row in ingredients], dtype=np.float32)
+        # The identity keeps identity_weight; an item without ingredients keeps it all.
+        share = np.where(counts > 0, (1 - identity_weight) / np.maximum(counts, 1), 0)
+        weights = np.concatenate([[1.0 if c == 0 else identity_weight, *[s] * int(c)]
+                                  for c, s in zip(counts, share, strict=True)])  # fmt: skip
+        matrix = sp.csr_matrix(
+            (weights.astype(np.float32), (rows, cols)),
+            shape=(len(item_ids), len(item_ids) + len(vocabulary)),
+        )
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
     normalised = sp.diags(1.0 / row_sums).astype(np.float32) @ matrix
     names = [f"item:{i}" for i in item_ids] + [f"ingredient:{n}" for n in vocabulary]
     return normalised.tocsr(), names
+
+
+def order_weights(orders: pd.DataFrame, until: dt.date, half_life: float = 0.0) -> np.ndarray:
+    """Return each order's weight: halved every ``half_life`` days before ``until`` (0: 1)."""
+    if half_life <= 0:
+        return np.ones(len(orders), dtype=np.float32)
+    days = (pd.Timestamp(until) - pd.to_datetime(orders["day"])).dt.days
+    return np.power(0.5, days.to_numpy(dtype=np.float64) / half_life).astype(np.float32)
+
+
+def weighted_interactions(
+    orders: pd.DataFrame,
+    customer_ids: np.ndarray,
+    item_ids: np.ndarray,
+    until: dt.date,
+    half_life: float = 0.0,
+    weigh_repeats: bool = False,
+) -> tuple[sp.coo_matrix, sp.coo_matrix]:
+    """Return the binary interactions and their LightFM sample weights, in the same order.
+
+    A pair's weight is that of its latest order (recency, :func:`order_weights`), times
+    ``1 + ln(orders of the pair)`` with ``weigh_repeats``.
+    """
+    rows = np.searchsorted(customer_ids.astype(str), orders["customer_id"].to_numpy(dtype=str))
+    cols = np.searchsorted(item_ids.astype(str), orders["item_id"].to_numpy(dtype=str))
+    pairs = (
+        pd.DataFrame({"row": rows, "col": cols, "w": order_weights(orders, until, half_life)})
+        .groupby(["row", "col"], sort=True)["w"]
+        .agg(["max", "size"])
+    )
+    weights = pairs["max"].to_numpy(dtype=np.float32, copy=True)  # LightFM writes into it
+    if weigh_repeats:
+        weights = weights * (1 + np.log(pairs["size"].to_numpy(dtype=np.float32)))
+    index = pairs.index.to_frame(index=False)
+    shape = (len(customer_ids), len(item_ids))
+    coords = (index["row"].to_numpy(), index["col"].to_numpy())
+    ones = sp.coo_matrix((np.ones(len(weights), dtype=np.float32), coords), shape=shape)
+    return ones, sp.coo_matrix((weights, coords), shape=shape)
+
+
+def popularity(
+    orders: pd.DataFrame, item_ids: np.ndarray, until: dt.date, half_life: float = 0.0
+) -> np.ndarray:
+    """Return each item's order count (recent orders weighing more with ``half_life``)."""
+    cols = np.searchsorted(item_ids.astype(str), orders["item_id"].to_numpy(dtype=str))
+    weights = order_weights(orders, until, half_life)
+    return np.bincount(cols, weights=weights, minlength=len(item_ids)).astype(np.float32)
 
 
 def model_ids(data: ValidatedData) -> tuple[np.ndarray, np.ndarray]:

@@ -34,8 +34,8 @@ import scipy.sparse as sp
 
 from burger_recs import movielens
 from burger_recs.evaluation import Evaluation, RankingScores
-from burger_recs.model import TrainedModel, interaction_matrix, model_ids
-from burger_recs.scoring import Factors
+from burger_recs.model import TrainedModel, interaction_matrix, model_ids, popularity
+from burger_recs.scoring import Factors, only_items, served
 from burger_recs.settings import DEFAULTS, RunSettings, TrainParams
 from burger_recs.steps import evaluate as evaluate_step
 from burger_recs.steps import train as train_step
@@ -47,9 +47,20 @@ PRECISION_TOLERANCE = 0.01
 AUC_TOLERANCE = 0.02
 _ROUNDING = 1e-9  # so that a difference of exactly the tolerance counts as within it
 # The LightFM documentation's MovieLens example: LightFM() defaults (10 components, no
-# regularisation) with learning rate 0.05 and 10 epochs.
+# regularisation) with learning rate 0.05 and 10 epochs; every order weighing the same, and
+# new users by item bias, as LightFM scores them.
 PROTOCOL_PARAMS = TrainParams(
-    loss="warp", epochs=10, no_components=10, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0
+    loss="warp",
+    epochs=10,
+    no_components=10,
+    learning_rate=0.05,
+    item_alpha=0.0,
+    user_alpha=0.0,
+    identity_weight=0.0,
+    recency_half_life=0.0,
+    weigh_repeats=False,
+    cold_start_blend=0.0,
+    popularity_half_life=0.0,
 )
 PROTOCOL_LOSSES = ("warp", "bpr")
 # Item features of the protocol runs: item identities only (as in the documentation), and
@@ -373,8 +384,11 @@ def _by_history(
     train = interaction_matrix(before, model.customer_ids, model.item_ids)
     test = interaction_matrix(after, model.customer_ids, model.item_ids)
     counts = np.asarray(train.sum(axis=0)).ravel()
-    baseline = Factors.popularity(counts, len(model.customer_ids))
-    factors = model.factors()
+    on_menu = data.on_menu(model.item_ids)
+    baseline = only_items(Factors.popularity(counts, len(model.customer_ids)), on_menu)
+    params = model.params
+    recent = popularity(before, model.item_ids, model.trained_until, params.popularity_half_life)
+    factors = served(model.factors(), recent, params, on_menu)  # as evaluate scores it
     result = {}
     for kind, keep in (("returning", model.has_history), ("new", ~model.has_history)):
         part = (sp.diags(keep.astype(np.float32)) @ test).tocsr()
@@ -408,7 +422,20 @@ class Candidate:
     def label(self) -> str:
         """Return a short readable name."""
         p = self.params
-        return f"{p.loss} e{p.epochs} c{p.no_components} lr{p.learning_rate:g} {self.item_features}"
+        name = f"{p.loss} e{p.epochs} c{p.no_components} lr{p.learning_rate:g} {self.item_features}"
+        return f"{name} {self.serving()}".rstrip()
+
+    def serving(self) -> str:
+        """Return the settings of how orders weigh and new customers are served, if set."""
+        p = self.params
+        parts = [
+            f"id{p.identity_weight:g}" if p.identity_weight else "",
+            f"rh{p.recency_half_life:g}" if p.recency_half_life else "",
+            "repeats" if p.weigh_repeats else "",
+            f"cold{p.cold_start_blend:g}" if p.cold_start_blend else "",
+            f"pop-hl{p.popularity_half_life:g}" if p.popularity_half_life else "",
+        ]
+        return " ".join(part for part in parts if part) or "-"
 
 
 @dataclass(frozen=True)
@@ -460,6 +487,33 @@ def grid(
         for loss, e, c, lr, features in itertools.product(
             losses, epochs, components, learning_rates, item_features
         )
+    ]
+
+
+def serving_grid(
+    base: TrainParams,
+    identity_weights: Iterable[float],
+    recency_half_lives: Iterable[float],
+    repeats: Iterable[bool],
+    cold_start_blends: Iterable[float],
+    popularity_half_lives: Iterable[float],
+) -> list[Candidate]:
+    """Return every combination of how orders weigh and new customers are served."""
+    return [
+        Candidate(
+            dataclasses.replace(
+                base,
+                identity_weight=iw,
+                recency_half_life=rh,
+                weigh_repeats=rep,
+                cold_start_blend=blend,
+                popularity_half_life=hl,
+            )
+        )
+        for iw, rh, rep, blend, hl in itertools.product(
+            identity_weights, recency_half_lives, repeats, cold_start_blends, popularity_half_lives
+        )
+        if blend or not hl  # a popularity half-life matters only with the blend
     ]
 
 
@@ -677,6 +731,7 @@ def search_table(ranked: Sequence[tuple[int, SearchResult]], k: int = DEFAULTS.k
             "components",
             "learning rate",
             "item features",
+            "weights, cold start",
             f"p@{k}",
             f"recall@{k}",
             "AUC",
@@ -690,6 +745,7 @@ def search_table(ranked: Sequence[tuple[int, SearchResult]], k: int = DEFAULTS.k
                 r.candidate.params.no_components,
                 f"{r.candidate.params.learning_rate:g}",
                 r.candidate.item_features,
+                r.candidate.serving(),
                 _figure(r.precision, 4),
                 _figure(r.recall, 3),
                 _figure(r.auc, 3),
@@ -708,6 +764,11 @@ def marginal_table(results: Sequence[SearchResult], k: int = DEFAULTS.k) -> str:
         "components": lambda c: c.params.no_components,
         "learning rate": lambda c: f"{c.params.learning_rate:g}",
         "item features": lambda c: c.item_features,
+        "identity weight": lambda c: f"{c.params.identity_weight:g}",
+        "recency half-life": lambda c: f"{c.params.recency_half_life:g}",
+        "repeats weigh more": lambda c: c.params.weigh_repeats,
+        "cold-start blend": lambda c: f"{c.params.cold_start_blend:g}",
+        "popularity half-life": lambda c: f"{c.params.popularity_half_life:g}",
     }
     body = []
     for name, value_of in settings.items():
@@ -813,14 +874,17 @@ class QualityReport:
             "",
             f"Ratings >= {self.min_rating} as orders ({self.summary.orders:,}). Pipeline "
             f"defaults: {p.loss}, {p.epochs} epochs, {p.no_components} components, learning "
-            f"rate {p.learning_rate:g}; window {s.window_days} days, holdout "
+            f"rate {p.learning_rate:g}, identity weight {p.identity_weight:g}, recency "
+            f"half-life {p.recency_half_life:g}, cold-start blend {p.cold_start_blend:g} "
+            f"(popularity half-life {p.popularity_half_life:g}); window {s.window_days} "
+            f"days, holdout "
             f"{s.holdout_days} days, k {s.k}, exclude_ordered {str(s.exclude_ordered).lower()}, "
             f"quality margin {s.quality_margin:g}; {len(self.seeds)} seed(s) per run date.",
             "",
             temporal_table(self.temporal, self.settings),
             "",
             "- customers (new): customers who ordered in the holdout (of them, without an "
-            "order in the window before it: scored by item bias alone).",
+            "order in the window before it: served by the cold start).",
             "- gate passed: share of seeds whose model reached the baseline x "
             f"(1 + {s.quality_margin:g}); `excl.`: evaluated with exclude_ordered.",
         ]

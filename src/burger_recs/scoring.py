@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from burger_recs.errors import BadSettings
+from burger_recs.settings import TrainParams
 
 DEFAULT_BLOCK = 4096
 
@@ -39,6 +40,53 @@ class Factors:
             items=np.asarray(counts, dtype=np.float32).reshape(-1, 1),
             item_bias=np.zeros(len(counts), dtype=np.float32),
         )
+
+
+def with_cold_start(factors: Factors, popularity: np.ndarray, blend: float) -> Factors:
+    """Return the scorer with customers without factors scored by a blend with popularity.
+
+    A customer without factors (no orders in the window: the model gives them a zero
+    vector) is otherwise ranked by the item biases alone. Here they rank by
+    ``(1 - blend) * z(item_bias) + blend * z(popularity)`` (z: standardised over the items);
+    everyone else exactly as before. Still one matrix product: two columns are added, the
+    biases and the standardised popularity, and each customer row weighs them (1 and 0 for a
+    customer with factors; ``(1 - blend) / std(bias)`` and ``blend`` for one without).
+
+    Args:
+        factors: the model's scorer.
+        popularity: each item's (possibly recency-weighted) order count.
+        blend: 0 leaves the scorer as it is; 1 ranks new customers by popularity alone.
+    """
+    if blend <= 0:
+        return factors
+    new = ~np.asarray(factors.users.any(axis=1), dtype=bool)
+    bias = factors.item_bias.astype(np.float32)
+    finite = np.isfinite(bias)
+    spread = float(bias[finite].std()) if finite.any() else 0.0
+    pop = popularity.astype(np.float64)
+    pop_z = ((pop - pop.mean()) / (pop.std() or 1.0)).astype(np.float32)
+    weights = np.zeros((factors.users.shape[0], 2), dtype=np.float32)
+    weights[~new, 0] = 1.0
+    weights[new, 0] = (1 - blend) / spread if spread > 0 else 0.0
+    weights[new, 1] = blend
+    items = np.hstack([factors.items, np.where(finite, bias, 0)[:, None], pop_z[:, None]])
+    # An item a scorer cannot rank (-inf bias) stays unranked for every customer.
+    return Factors(
+        np.hstack([factors.users, weights]),
+        items.astype(np.float32),
+        np.where(finite, 0, -np.inf).astype(np.float32),
+    )
+
+
+def served(
+    factors: Factors, popularity: np.ndarray, params: TrainParams, on_menu: np.ndarray
+) -> Factors:
+    """Return a model's scorer as it serves: the one scoring path of evaluate and recommend.
+
+    Customers without orders get the cold-start blend with ``popularity``
+    (:func:`with_cold_start`, ``params.cold_start_blend``); only items ``on_menu`` rank.
+    """
+    return only_items(with_cold_start(factors, popularity, params.cold_start_blend), on_menu)
 
 
 def only_items(factors: Factors, available: np.ndarray) -> Factors:

@@ -27,6 +27,16 @@ class TrainParams:
         user_alpha: L2 penalty on customer features.
         seed: random seed; with num_threads=1 training is reproducible bit for bit.
         num_threads: training threads; more is faster but no longer reproducible.
+        identity_weight: an item's own identity's share of its feature row, the ingredients
+            sharing the rest equally (0: the identity and each ingredient weigh the same).
+        recency_half_life: days after which an order weighs half in training (LightFM
+            ``sample_weight``); 0: every order of the window weighs the same.
+        weigh_repeats: a customer's repeat orders of an item weigh more in training
+            (1 + ln of the number of orders).
+        cold_start_blend: how customers without orders in the window are scored: 0 by the
+            model's item biases alone, 1 by popularity alone, between by a blend of both.
+        popularity_half_life: the cold start's popularity counts an order this many days
+            old half (0: plain order counts of the window).
     """
 
     loss: str = "warp"
@@ -37,9 +47,21 @@ class TrainParams:
     user_alpha: float = 1e-6
     seed: int = 42
     num_threads: int = 1
+    # Chosen by scripts/search_params.py --serving (docs/model-quality.md, section 4).
+    identity_weight: float = 0.6
+    recency_half_life: float = 14.0
+    weigh_repeats: bool = False
+    cold_start_blend: float = 1.0
+    popularity_half_life: float = 7.0
 
     def __post_init__(self) -> None:
         problems = []
+        for name in ("identity_weight", "cold_start_blend"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("recency_half_life", "popularity_half_life"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be 0 (off) or more days, got {getattr(self, name)}")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name in ("epochs", "no_components", "num_threads"):

@@ -161,3 +161,16 @@ def test_an_older_table_gets_the_new_columns(sqlite_engine):
     db.ensure_schema(sqlite_engine)
     columns = {c["name"] for c in sa.inspect(sqlite_engine).get_columns("pipeline_runs")}
     assert "served_by" in columns
+
+
+def test_the_champion_promoted_again_keeps_its_scorers_without_rewriting_them(sqlite_engine):
+    db.ensure_schema(sqlite_engine)
+    with sqlite_engine.begin() as conn:
+        kept = {SERVING: scorer("lightfm-1"), EVALUATION: scorer("lightfm-1")}
+        record_model(conn, row("lightfm-1"), promote=True, scorers=kept)
+    with sqlite_engine.begin() as conn:  # a rerun of its day: the same model passes again
+        record_model(conn, row("lightfm-1"), promote=True)
+    assert current_champion(sqlite_engine) == "lightfm-1"
+    assert load_scorer(sqlite_engine, "lightfm-1", SERVING) is not None
+    with pytest.raises(RuntimeError, match="run the day again"), sqlite_engine.begin() as c:
+        record_model(c, row("lightfm-2"), promote=True)  # not the champion: it needs scorers

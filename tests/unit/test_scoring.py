@@ -86,3 +86,36 @@ def test_one_shard_is_every_customer():
 def test_a_shard_outside_the_shards_is_refused(shard, shards):
     with pytest.raises(ValueError, match="shard"):
         shard_rows(10, shard, shards)
+
+
+def test_the_cold_start_blend_ranks_new_customers_by_popularity_and_leaves_others_alone():
+    from burger_recs.scoring import Factors, top_k_of, with_cold_start
+
+    users = np.array([[1.0, 0.0], [0.0, 0.0]], dtype=np.float32)  # customer 1 is new
+    items = np.array([[3.0, 0.0], [1.0, 0.0], [2.0, 0.0]], dtype=np.float32)
+    bias = np.array([0.3, 0.2, 0.1], dtype=np.float32)  # the model's bias: item 0 first
+    popularity = np.array([1.0, 50.0, 10.0], dtype=np.float32)  # orders: item 1 first
+    factors = Factors(users, items, bias)
+    assert with_cold_start(factors, popularity, 0.0) is factors
+
+    def scores(f):
+        return f.users @ f.items.T + f.item_bias
+
+    blended = with_cold_start(factors, popularity, 1.0)
+    np.testing.assert_allclose(scores(blended)[0], scores(factors)[0], rtol=1e-6)
+    assert top_k_of(scores(blended), 3)[1].tolist() == [1, 2, 0]  # popularity alone
+    half = with_cold_start(factors, popularity, 0.5)
+    np.testing.assert_allclose(scores(half)[0], scores(factors)[0], rtol=1e-6)
+    assert top_k_of(scores(half), 3)[1][0] == 1  # popularity's z-score dominates here
+
+
+def test_an_item_a_scorer_cannot_rank_stays_unranked_with_the_cold_start():
+    from burger_recs.scoring import Factors, with_cold_start
+
+    factors = Factors(
+        np.zeros((1, 2), dtype=np.float32),
+        np.ones((2, 2), dtype=np.float32),
+        np.array([0.5, -np.inf], dtype=np.float32),
+    )
+    blended = with_cold_start(factors, np.array([1.0, 100.0]), 1.0)
+    assert np.isneginf((blended.users @ blended.items.T + blended.item_bias)[0, 1])

@@ -34,9 +34,9 @@ from burger_recs.errors import BadSettings
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import RankingSums, customer_segments
-from burger_recs.model import TrainedModel, interaction_matrix
+from burger_recs.model import TrainedModel, interaction_matrix, popularity
 from burger_recs.report import render_html
-from burger_recs.scoring import Factors, only_items, score_blocks, top_k_of
+from burger_recs.scoring import Factors, only_items, score_blocks, served, top_k_of
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
@@ -173,23 +173,27 @@ def evaluate(
     """
     if k < 1:
         raise BadSettings(f"k must be at least 1, got {k}")
+    params = model.params
     holdout_start = model.trained_until + dt.timedelta(days=1)
     before = data.orders[data.orders["day"] < holdout_start.isoformat()]
     after = data.orders[data.orders["day"] >= holdout_start.isoformat()]
     train = interaction_matrix(before, model.customer_ids, model.item_ids)
     test = interaction_matrix(after, model.customer_ids, model.item_ids)
     counts = np.asarray(train.sum(axis=0)).ravel()
-    # Ranked as served: only items on the run day's menu.
+    # Ranked as served (:func:`served`): only items on the run day's menu, new customers
+    # by the cold-start blend.
     on_menu = data.on_menu(model.item_ids)
+    recent = popularity(before, model.item_ids, model.trained_until, params.popularity_half_life)
     model_scores = ranking_scores(
-        only_items(model.factors(), on_menu), train, test, k, exclude_ordered
+        served(model.factors(), recent, params, on_menu), train, test, k, exclude_ordered
     )
     baseline = only_items(Factors.popularity(counts, len(model.customer_ids)), on_menu)
     baseline_scores = ranking_scores(baseline, train, test, k, exclude_ordered)
     champion_scores = None
     if champion is not None:
-        aligned = only_items(champion.aligned(model.customer_ids, model.item_ids), on_menu)
-        champion_scores = ranking_scores(aligned, train, test, k, exclude_ordered)
+        aligned = champion.aligned(model.customer_ids, model.item_ids)
+        scorer = served(aligned, recent, params, on_menu)
+        champion_scores = ranking_scores(scorer, train, test, k, exclude_ordered)
     passed, reason = gate(model_scores, baseline_scores, quality_margin, champion_scores)
     served_by, why = serving(passed, baseline_scores, champion_scores, serve_when_gated)
     log.info("evaluate: %s; served by %s: %s", reason, served_by or "nobody", why)

@@ -27,13 +27,14 @@ from burger_recs.champion import SERVING, load_scorer
 from burger_recs.errors import BadSettings
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation
 from burger_recs.logs import configure as configure_logging
-from burger_recs.model import TrainedModel, interaction_matrix
+from burger_recs.model import TrainedModel, interaction_matrix, popularity
 from burger_recs.scoring import (
     DEFAULT_BLOCK,
     Factors,
     check_shard,
     only_items,
     score_blocks,
+    served,
     shard_rows,
     top_k,
 )
@@ -147,18 +148,32 @@ def recommend_batches(
 
 
 def served_factors(
-    model: TrainedModel, evaluation: Evaluation, orders: pd.DataFrame, engine: sa.Engine | None
+    model: TrainedModel,
+    evaluation: Evaluation | None,
+    data: ValidatedData,
+    engine: sa.Engine | None,
 ) -> Factors:
     """Return the scorer that serves the day, for the serving model's customers and items.
 
-    The challenger (today's model) when it passed the gate; the champion's serving scorer
-    (from the results database) or popularity (the window's order counts) when evaluate
-    chose them (:attr:`Evaluation.served_by`).
+    The challenger (today's model) when it passed the gate, or without an evaluation; the
+    champion's serving scorer (from the results database) or popularity (the window's order
+    counts) when evaluate chose them (:attr:`Evaluation.served_by`). A model scores as
+    evaluate scored it (:func:`~burger_recs.scoring.served`): new customers by the cold-start
+    blend, only items on the run day's menu.
 
     Raises:
         RuntimeError: the champion serves but its scorer is gone from the database.
     """
-    if evaluation.served_by == CHAMPION:
+    on_menu = data.on_menu(model.item_ids)
+    params = model.params
+    recent = popularity(data.orders, model.item_ids, data.run_date, params.popularity_half_life)
+    by = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+    if by == POPULARITY:
+        counts = np.asarray(
+            interaction_matrix(data.orders, model.customer_ids, model.item_ids).sum(axis=0)
+        ).ravel()
+        return only_items(Factors.popularity(counts, len(model.customer_ids)), on_menu)
+    if by == CHAMPION and evaluation is not None:
         if engine is None:
             raise RuntimeError("the champion serves the day, but no DATABASE_URL says where")
         scorer = load_scorer(engine, evaluation.champion_version, SERVING)
@@ -168,13 +183,8 @@ def served_factors(
                 "is no longer in the database (another run promoted a model meanwhile): "
                 "run the day again"
             )
-        return scorer.aligned(model.customer_ids, model.item_ids)
-    if evaluation.served_by == POPULARITY:
-        counts = np.asarray(
-            interaction_matrix(orders, model.customer_ids, model.item_ids).sum(axis=0)
-        ).ravel()
-        return Factors.popularity(counts, len(model.customer_ids))
-    return model.factors()
+        return served(scorer.aligned(model.customer_ids, model.item_ids), recent, params, on_menu)
+    return served(model.factors(), recent, params, on_menu)
 
 
 def run(
@@ -210,16 +220,12 @@ def run(
     check_shard(shard, shards)
     model = TrainedModel.load(model_path)
     evaluation = Evaluation.load(evaluation_path) if evaluation_path else None
-    served = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+    by = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
     data = ValidatedData.load(data_dir)
     orders = data.orders
-    factors = model.factors()
-    if evaluation is not None and served != CHALLENGER:
-        engine = db.make_engine() if os.environ.get(db.DATABASE_URL_ENV) else None
-        factors = served_factors(model, evaluation, orders, engine)
-    # Only what is on the run day's menu is served; items that left still taught the model.
-    factors = only_items(factors, data.on_menu(model.item_ids))
-    log.info("recommend: served by %s", served)
+    engine = db.make_engine() if os.environ.get(db.DATABASE_URL_ENV) else None
+    factors = served_factors(model, evaluation, data, engine)
+    log.info("recommend: served by %s", by)
     exclude = None
     if exclude_ordered:
         exclude = interaction_matrix(orders, model.customer_ids, model.item_ids)
@@ -227,7 +233,7 @@ def run(
         b"code_version": code_version().encode(),
         b"model_code_version": model.code_version.encode(),
         b"shard": f"{shard}/{shards}".encode(),
-        b"served_by": served.encode(),
+        b"served_by": by.encode(),
     }
     written = pending_rows = 0
     pending: list[pa.RecordBatch] = []

@@ -18,10 +18,10 @@ from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import (
     TrainedModel,
-    interaction_matrix,
     item_feature_matrix,
     model_ids,
     new_model,
+    weighted_interactions,
 )
 from burger_recs.settings import TrainParams
 from burger_recs.validated import ValidatedData
@@ -38,8 +38,15 @@ def fit(data: ValidatedData, params: TrainParams, until: dt.date | None = None) 
     until = until or data.run_date
     orders = data.orders[data.orders["day"] <= until.isoformat()]
     customer_ids, item_ids = model_ids(data)
-    interactions = interaction_matrix(orders, customer_ids, item_ids)
-    features, names = item_feature_matrix(data.menu, item_ids)
+    interactions, weights = weighted_interactions(
+        orders,
+        customer_ids,
+        item_ids,
+        until,
+        half_life=params.recency_half_life,
+        weigh_repeats=params.weigh_repeats,
+    )
+    features, names = item_feature_matrix(data.menu, item_ids, params.identity_weight)
     model = new_model(params)
     log.info(
         "train: %d customers x %d items, %d interactions, until %s, %s",
@@ -49,13 +56,15 @@ def fit(data: ValidatedData, params: TrainParams, until: dt.date | None = None) 
         until,
         asdict(params),
     )
+    weighted = params.recency_half_life > 0 or params.weigh_repeats
     model.fit(
-        interactions.tocoo(),
+        interactions,
+        sample_weight=weights if weighted else None,
         item_features=features,
         epochs=params.epochs,
         num_threads=params.num_threads,
     )
-    has_history = np.asarray(interactions.getnnz(axis=1) > 0)
+    has_history = np.asarray(interactions.tocsr().getnnz(axis=1) > 0)
     return TrainedModel(
         model,
         customer_ids,
