@@ -65,7 +65,15 @@ FAST_MARKERS = not slow and not postgres and not gcs and not lint and not docker
 test-fast: venv ## Run the quick tests only: unit and component tests on SQLite (under a minute)
 	$(BIN)/python -m pytest -q -m '$(FAST_MARKERS)' tests/unit tests/components $(PYTEST_ARGS)
 
-# `make run` and `make run-docker` compile first, so the IR they run pins the current code.
+# `make run` and `make run-docker` compile first when anything the IR is made of changed (the
+# components, the pipeline, and the files the images are built from, which make the content
+# tags), so the IR they run pins the current code.
+IR := pipelines/compiled/daily_recommendations.yaml
+IR_SOURCES := $(shell find components pipelines src images -name '*.py' -o -name Dockerfile \
+                -o -name '*.sh' 2>/dev/null) requirements.in requirements.lock pyproject.toml
+$(IR): $(IR_SOURCES) | $(BIN)/activate
+	$(BURGER) compile
+
 .PHONY: compile
 compile: venv ## Compile the pipeline into pipelines/compiled/ (checked in; commit it)
 	$(BURGER) compile
@@ -76,7 +84,7 @@ data: venv ## (Re)generate the sample data set (60 days up to today) in .local/s
 	$(BURGER) generate-data --force
 
 .PHONY: run
-run: compile ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
+run: venv $(IR) ## Run the daily pipeline for RUN_DATE (default today) on one machine, no containers
 	$(BURGER) run $(RUN_OPTS)
 
 .PHONY: runs
@@ -112,15 +120,15 @@ images: venv base-image ## Build the step images that changed (content tags); pi
 	$(BURGER) build-images
 
 .PHONY: bench-loop
-bench-loop: venv ## Time the edit -> result loop: embedded, cold and warm containers
-	$(BIN)/python scripts/bench_loop.py
+bench-loop: venv ## Time the edit -> result loop, cached and not, embedded and in containers
+	$(BIN)/python scripts/bench_loop.py $(BENCH_LOOP_OPTS)
 
 .PHONY: test-containers
 test-containers: venv ## Run the container tests (needs Docker and `make images`)
 	$(BIN)/python -m pytest -q -m docker tests/containers $(PYTEST_ARGS)
 
 .PHONY: run-docker
-run-docker: images compile ## Run the same compiled pipeline with every step in its own image
+run-docker: images $(IR) ## Run the same compiled pipeline with every step in its own image
 	$(BURGER) run --runner docker $(RUN_OPTS)
 
 ##@ Cluster
