@@ -291,15 +291,21 @@ def _raw_train(paths: dict[str, str]) -> dict:
     params = DEFAULTS.train
     evaluation_until = train.holdout_start(data, HOLDOUT_DAYS) - dt.timedelta(days=1)
     customer_ids, item_ids = model.model_ids(data)
-    features, _ = model.item_feature_matrix(data.menu, item_ids)
-    matrices = []
+    features, _ = model.item_feature_matrix(data.menu, item_ids, params.identity_weight)
+    weighted = params.recency_half_life > 0 or params.weigh_repeats
+    inputs = []
     for until in (evaluation_until, data.run_date):
         orders = data.orders[data.orders["day"] <= until.isoformat()]
-        matrices.append(model.interaction_matrix(orders, customer_ids, item_ids).tocoo())
+        interactions, weights = model.weighted_interactions(
+            orders, customer_ids, item_ids, until, params.recency_half_life, params.weigh_repeats
+        )
+        inputs.append((interactions, weights if weighted else None))
 
-    def fit_one(interactions: Any) -> None:
+    def fit_one(matrices: tuple[Any, Any]) -> None:
+        interactions, weights = matrices
         model.new_model(params).fit(
             interactions,
+            sample_weight=weights,
             item_features=features,
             epochs=params.epochs,
             num_threads=params.num_threads,
@@ -307,19 +313,25 @@ def _raw_train(paths: dict[str, str]) -> dict:
 
     def fit() -> None:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(fit_one, matrices))
+            list(pool.map(fit_one, inputs))
 
-    return {"seconds": _timed(fit), "interactions": int(matrices[1].nnz)}
+    return {"seconds": _timed(fit), "interactions": int(inputs[1][0].nnz)}
 
 
 def _raw_recommend(paths: dict[str, str]) -> dict:
-    """Top-k of every customer by blocked matmul + argpartition; only the scoring is timed."""
+    """Top-k of every customer by blocked matmul + argpartition; only the scoring is timed.
+
+    The scorer is the one the step serves (cold start, today's menu), built beforehand.
+    """
     import numpy as np
 
     from burger_recs.model import TrainedModel
     from burger_recs.scoring import DEFAULT_BLOCK
+    from burger_recs.steps.recommend import served_factors
+    from burger_recs.validated import ValidatedData
 
-    factors = TrainedModel.load(paths["model"]).factors()
+    trained = TrainedModel.load(paths["model"])
+    factors = served_factors(trained, None, ValidatedData.load(paths["validated"]), None)
     users, items, bias = factors.users, factors.items, factors.item_bias
     n = len(users)
     top_items = np.empty((n, K), dtype=np.int64)
@@ -386,84 +398,62 @@ def _raw_executemany(paths: dict[str, str], url: str) -> dict:
 def _shortest_way(args: dict) -> dict:
     """The day's result the shortest way, in this one process (its wall time is the figure).
 
-    Read the window's drops with ``pandas.read_csv``, build the interaction and item-feature
-    matrices (every customer and item, ingredients as features, as the model has them), one
-    ``LightFM.fit`` with the pipeline's default parameters, a matmul + ``argpartition`` top-k
-    of every customer (customers without orders by item bias alone, as served), and one
-    ``executemany`` transaction into an empty ``recommendations`` table in SQLite (WAL).
-    No validation, no evaluation model, no artifacts, no run record.
+    ``pandas.read_csv`` of the window's orders, of the menus in force during it and of the
+    newest customers snapshot; one fit of the serving model (the train step's ``fit``: the
+    model's own matrices, sample weights and one ``LightFM.fit`` with the pipeline's default
+    parameters); the scorer as served (``scoring.served``: cold start, today's menu); a matmul
+    + ``argpartition`` top-k of every customer; one ``executemany`` transaction into an empty
+    ``recommendations`` table in SQLite (WAL). No drop or validation, no evaluation model, no
+    artifacts, no run record, no process per step.
     """
     import sqlite3
     from itertools import repeat
 
     import numpy as np
     import pandas as pd
-    import scipy.sparse as sp
-    from lightfm import LightFM
+
+    from burger_recs.model import popularity
+    from burger_recs.scoring import served
+    from burger_recs.steps.train import fit
+    from burger_recs.validated import ON_MENU, ValidatedData
 
     params = DEFAULTS.train
-    first = (RUN_DATE - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat()
-    folders = sorted(
-        folder
-        for folder in Path(args["data"]).glob("date=*")
-        if folder.name.removeprefix("date=") <= RUN_DATE.isoformat()
-    )
+    window_start = RUN_DATE - dt.timedelta(days=WINDOW_DAYS - 1)
+    first = window_start.isoformat()
+    folders = {
+        f.name.removeprefix("date="): f
+        for f in sorted(Path(args["data"]).glob("date=*"))
+        if f.name.removeprefix("date=") <= RUN_DATE.isoformat()
+    }
 
     def read(path: Path, columns: list[str]) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, usecols=columns)
 
-    def newest(name: str) -> Path:  # a snapshot: the newest at or before the run date
-        return [d / name for d in folders if (d / name).exists()][-1]
+    def days_with(name: str) -> list[str]:
+        return [day for day, folder in folders.items() if (folder / name).exists()]
 
     orders = pd.concat(
-        read(d / "orders.csv", ["customer_id", "item_id"])
-        for d in folders
-        if d.name.removeprefix("date=") >= first and (d / "orders.csv").exists()
+        read(folders[day] / "orders.csv", ["customer_id", "item_id"]).assign(day=day)
+        for day in days_with("orders.csv")
+        if day >= first
     )
-    menu = read(newest("menu.csv"), ["item_id", "ingredients"]).drop_duplicates("item_id")
-    customer_ids = np.sort(read(newest("customers.csv"), ["customer_id"])["customer_id"].unique())
-    menu = menu.set_index("item_id").sort_index()
-    item_ids = menu.index.to_numpy()
-    n, m = len(customer_ids), len(item_ids)
+    # The menus in force during the window (the newest at or before its first day, and every
+    # later one), newest first: an item's ingredients come from the newest menu listing it.
+    menu_days = days_with("menu.csv")
+    in_force = [d for d in menu_days if d <= first][-1:] + [d for d in menu_days if d > first]
+    menus = [read(folders[d] / "menu.csv", ["item_id", "ingredients"]) for d in in_force[::-1]]
+    menu = pd.concat(menus).drop_duplicates("item_id")
+    menu[ON_MENU] = menu["item_id"].isin(menus[0]["item_id"])
+    snapshot = read(folders[days_with("customers.csv")[-1]] / "customers.csv", ["customer_id"])
+    # Customers seen only in orders are customers too (model_ids takes the unique ids).
+    customers = pd.concat([snapshot, orders[["customer_id"]]])
+    data = ValidatedData(RUN_DATE, window_start, orders, menu, customers)
 
-    rows = pd.Index(customer_ids).get_indexer(orders["customer_id"])
-    cols = pd.Index(item_ids).get_indexer(orders["item_id"])
-    interactions = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, m))
-    interactions.sum_duplicates()
-    interactions.data[:] = 1.0
-    # Item features: the item itself and its ingredients, each row summing to 1.
-    exploded = menu["ingredients"].str.split(";").explode().str.strip().str.lower()
-    pairs = exploded[exploded != ""].reset_index().drop_duplicates()
-    vocabulary, codes = np.unique(pairs["ingredients"].to_numpy(dtype=str), return_inverse=True)
-    feature_rows = np.concatenate([np.arange(m), pd.Index(item_ids).get_indexer(pairs["item_id"])])
-    feature_cols = np.concatenate([np.arange(m), m + codes])
-    features = sp.csr_matrix(
-        (np.ones(len(feature_rows), np.float32), (feature_rows, feature_cols)),
-        shape=(m, m + len(vocabulary)),
-    )
-    row_sums = np.asarray(features.sum(axis=1)).ravel()
-    features = (sp.diags(1.0 / row_sums).astype(np.float32) @ features).tocsr()
-
-    model = LightFM(
-        no_components=params.no_components,
-        loss=params.loss,
-        learning_rate=params.learning_rate,
-        item_alpha=params.item_alpha,
-        user_alpha=params.user_alpha,
-        random_state=np.random.RandomState(params.seed),
-    )
-    model.fit(
-        interactions.tocoo(),
-        item_features=features,
-        epochs=params.epochs,
-        num_threads=params.num_threads,
-    )
-
-    item_bias, item_emb = model.get_item_representations(features)
-    _, user_emb = model.get_user_representations()
-    has_history = interactions.getnnz(axis=1) > 0
-    users = np.where(has_history[:, None], user_emb, 0).astype(np.float32)
-    items, bias = item_emb.astype(np.float32), item_bias.astype(np.float32)
+    model = fit(data, params)
+    recent = popularity(orders, model.item_ids, RUN_DATE, params.popularity_half_life)
+    scorer = served(model.factors(), recent, params, data.on_menu(model.item_ids))
+    users, items, bias = scorer.users, scorer.items, scorer.item_bias
+    n = len(users)
     top_items = np.empty((n, K), dtype=np.int64)
     top_scores = np.empty((n, K), dtype=np.float32)
     block = 4096
@@ -484,9 +474,9 @@ def _shortest_way(args: dict) -> dict:
     conn.execute(args["ddl"])
     records = zip(
         repeat(RUN_DATE.isoformat()),
-        np.repeat(customer_ids, K).tolist(),
+        np.repeat(model.customer_ids, K).tolist(),
         np.tile(np.arange(1, K + 1), n).tolist(),
-        item_ids[top_items.ravel()].tolist(),
+        model.item_ids[top_items.ravel()].tolist(),
         top_scores.ravel().astype(np.float64).tolist(),
         repeat("shortest"),
         repeat("bench"),
@@ -497,7 +487,7 @@ def _shortest_way(args: dict) -> dict:
         conn.executemany(f"INSERT INTO recommendations ({_REC_COLUMNS}) VALUES ({marks})", records)
     loaded = conn.execute("SELECT count(*) FROM recommendations").fetchone()[0]
     conn.close()
-    return {"rows": loaded, "customers": n, "interactions": int(interactions.nnz)}
+    return {"rows": loaded, "customers": n, "interactions": model.interactions}
 
 
 def _recommendations_ddl() -> str:
