@@ -338,7 +338,7 @@ def _print_locations(result: LocalRun, url: str) -> None:
     from burger_recs.run_index import index_file
 
     rows = [("logs", _show(result.log_file)), ("artifacts", _show(result.artifacts) + "/")]
-    for name in ("report.html", "validation.md"):
+    for name in ("report.html", "validation.md", "trends.html"):
         if (result.folder / name).exists():
             rows.append((name.split(".")[0], _show(result.folder / name)))
     index = index_file(result.folder.parent.parent)

@@ -545,6 +545,8 @@ def _collect(result: LocalRun) -> None:
     for task, output, name in (
         ("evaluate", "report", "report.html"),
         ("validate", "report", "validation.md"),
+        ("publish", "trends", "trends.html"),
+        ("commit", "trends", "trends.html"),
     ):
         path = result.artifact(task, output)
         if path is not None and path.is_file():

@@ -47,6 +47,7 @@ NONE = "—"
 LINKED_FILES = (
     ("report.html", "report"),
     ("validation.md", "validation"),
+    ("trends.html", "trends"),
     ("run.log", "log"),
     ("artifacts", "artifacts"),
 )

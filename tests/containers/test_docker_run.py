@@ -36,8 +36,13 @@ def _run(data, root, runner, **params):
 
 
 @pytest.fixture(scope="module")
-def docker_run(shop_data, tmp_path_factory):
-    return _run(shop_data, tmp_path_factory.mktemp("docker"), "docker")
+def docker_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("docker")
+
+
+@pytest.fixture(scope="module")
+def docker_run(shop_data, docker_root):
+    return _run(shop_data, docker_root, "docker")
 
 
 def _inspect(ref):
@@ -150,3 +155,21 @@ def test_a_broken_drop_fails_in_the_images_and_the_final_task_records_it(shop_da
     log = run.log_file.read_text()
     assert f"step finish: code {run.record['code_version']}, image {image_ref('finish')}" in log
     assert "Traceback" not in log  # an expected failure: its message alone
+
+
+def test_a_rerun_in_the_images_takes_unchanged_steps_from_the_cache(
+    docker_run, shop_data, docker_root
+):
+    """The first run's model became the champion, which evaluate and recommend take; what
+    came before them is unchanged and comes from the cache, in containers too."""
+    from burger_recs.run_index import summarize_log
+
+    first, rows = docker_run
+    again, again_rows = _run(shop_data, docker_root, "docker")
+    ran = {s.name for s in summarize_log(again.log_file.read_text()).steps if s.executions}
+    assert {"ingest", "validate", "train"} <= set(again.cached_tasks)
+    assert ran == {"check-inputs", "evaluate", "recommend", "publish", "finish"}
+    assert again.status == "published" and again.run_id != first.run_id
+    assert [(r.customer_id, r.rank, r.item_id) for r in again_rows] == [
+        (r.customer_id, r.rank, r.item_id) for r in rows
+    ]

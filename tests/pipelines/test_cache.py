@@ -30,6 +30,8 @@ from tests.support.pipeline import RUN_DATE, day_arguments
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
 
 CACHEABLE = {"ingest", "validate", "train", "evaluate", "recommend"}
+# The gate off, so that the first run's model becomes the champion on this small shop.
+GATE_OFF = {"quality_margin": -1.0}
 ALWAYS_RUN = {"check-inputs", "publish", "finish"}
 
 
@@ -58,7 +60,8 @@ def first(shop: Path, tmp_path: Path) -> tuple[Path, str, LocalRun]:
     """One uncached run of RUN_DATE (the cache is empty), its root and database."""
     root = tmp_path / "local"
     url = f"sqlite:///{tmp_path / 'recs.db'}"
-    result = run_pipeline(compiled_pipeline(), day_arguments(shop), url, root, quiet=True)
+    arguments = day_arguments(shop, **GATE_OFF)
+    result = run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
     assert result.status == "published"
     assert ran(result) == CACHEABLE | ALWAYS_RUN and not result.cached
     return root, url, result
@@ -77,7 +80,8 @@ def settled(first: tuple[Path, str, LocalRun], shop: Path) -> tuple[Path, str, L
 
 def rerun(shop: Path, url: str, root: Path, ir: Path | None = None, **params) -> LocalRun:
     pipeline = ir or compiled_pipeline()
-    return run_pipeline(pipeline, day_arguments(shop, **params), url, root, quiet=True)
+    arguments = day_arguments(shop, **{**GATE_OFF, **params})
+    return run_pipeline(pipeline, arguments, url, root, quiet=True)
 
 
 def test_an_unchanged_rerun_runs_only_the_check_publish_and_finish(settled, shop):
@@ -165,7 +169,7 @@ def test_a_compiled_pipeline_older_than_the_code_runs_without_the_cache(first, s
 def test_no_cache_runs_every_step(first, shop):
     root, url, _ = first
     again = run_pipeline(
-        compiled_pipeline(), day_arguments(shop), url, root, quiet=True, cache=False
+        compiled_pipeline(), day_arguments(shop, **GATE_OFF), url, root, quiet=True, cache=False
     )
     assert ran(again) == CACHEABLE | ALWAYS_RUN and not again.cached
 
@@ -182,7 +186,7 @@ def test_another_day_shares_nothing_it_should_not(first, shop):
     root, url, _ = first
     other = run_pipeline(
         compiled_pipeline(),
-        {**day_arguments(shop), "run_date": "2026-03-29"},
+        {**day_arguments(shop, **GATE_OFF), "run_date": "2026-03-29"},
         url,
         root,
         quiet=True,

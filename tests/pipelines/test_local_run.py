@@ -101,19 +101,30 @@ def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):
     assert {first.run_id, again.run_id} <= ids
 
 
-def test_a_gated_run_serves_the_day_by_the_champion(published, shop_data):
+def test_a_gated_run_still_serves_the_day(published, shop_data):
     """The published run's model is the champion; a model gated on the same day leaves the
-    day to it: the same items and scores, now as the champion's."""
+    day to the champion (the same items and scores, now as the champion's) or to popularity,
+    whichever did better on the holdout."""
     root, url, first = published
     engine = db.make_engine(url)
     before = _day(engine)
     # A margin no model reaches: today's model does not become the champion.
     gated = run_day(shop_data, url, root, quality_margin=100.0)
-    assert gated.status == "gated" and gated.record["served_by"] == "champion"
-    assert "<" in gated.record["message"] and "champion" in gated.record["message"]
-    champion = first.record["model_version"]
-    served = [(r.customer_id, r.rank, r.item_id, r.score, r.model_version) for r in _day(engine)]
-    assert served == [(r.customer_id, r.rank, r.item_id, r.score, champion) for r in before]
+    record = gated.record
+    assert gated.status == "gated" and "<" in record["message"]
+    assert record["served_by"] in ("champion", "popularity")
+    assert record["served_by"] in record["message"]
+    metrics = record["metrics"]
+    rows = _day(engine)
+    assert len(rows) == len(before) == record["rows_written"]
+    if record["served_by"] == "champion":
+        assert metrics["champion_precision_at_k"] >= metrics["baseline_precision_at_k"]
+        champion = first.record["model_version"]
+        served = [(r.customer_id, r.rank, r.item_id, r.score, r.model_version) for r in rows]
+        assert served == [(r.customer_id, r.rank, r.item_id, r.score, champion) for r in before]
+    else:
+        assert metrics["champion_precision_at_k"] < metrics["baseline_precision_at_k"]
+        assert {r.model_version for r in rows} == {"popularity"}
 
 
 def test_broken_input_fails_before_training_and_leaves_the_database_alone(

@@ -38,6 +38,21 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_EXAMPLES = 3
 
 
+def _window(
+    data_uri: str, run_date: dt.date, window_days: int
+) -> tuple[DataRoot, dict[dt.date, str], dt.date]:
+    """Return the data root, its day folders and the window's first day.
+
+    Raises:
+        BadSettings: window_days is not positive.
+        FileNotFoundError: the root holds no day folders.
+    """
+    if window_days < 1:
+        raise BadSettings(f"window_days must be at least 1, got {window_days}")
+    root = DataRoot(data_uri)
+    return root, root.day_folders(), run_date - dt.timedelta(days=window_days - 1)
+
+
 def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
     """Read the orders of the ``window_days`` days ending at ``run_date`` and the snapshots.
 
@@ -57,11 +72,7 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         FileNotFoundError: the root holds no day folders.
 
     """
-    if window_days < 1:
-        raise BadSettings(f"window_days must be at least 1, got {window_days}")
-    root = DataRoot(data_uri)
-    folders = root.day_folders()
-    window_start = run_date - dt.timedelta(days=window_days - 1)
+    root, folders, window_start = _window(data_uri, run_date, window_days)
     days = [d for d in folders if window_start <= d <= run_date]
     log.info(
         "ingest: %s, window %s..%s, %d of %d days present",
@@ -161,11 +172,7 @@ def fingerprint(data_uri: str, run_date: dt.date, window_days: int) -> tuple[str
         BadSettings: window_days is not positive.
         FileNotFoundError: the root holds no day folders.
     """
-    if window_days < 1:
-        raise BadSettings(f"window_days must be at least 1, got {window_days}")
-    root = DataRoot(data_uri)
-    folders = root.day_folders()
-    window_start = run_date - dt.timedelta(days=window_days - 1)
+    root, folders, window_start = _window(data_uri, run_date, window_days)
     read = {d for d in folders if window_start <= d <= run_date}
     # Of the menus in force (menu_days), all but the first are on days of the window.
     snapshots = (
