@@ -104,3 +104,20 @@ def test_the_step_writes_each_shard_and_one_shard_is_the_whole_day(
     # 60 customers fit one block: one shard gets them all, the other none (an empty file).
     assert step(0, 2).empty and list(step(0, 2).columns) == list(whole.columns)
     assert step(1, 2).equals(whole)
+
+
+def test_an_item_off_the_run_days_menu_is_never_served(taste_shop, taste_model):
+    """Items that left the menu still taught the model; no scorer serves them."""
+    from burger_recs.evaluation import Evaluation, RankingScores
+
+    scores = RankingScores([0.1], [0.1], 0.5, 1)
+    served = recommend.recommend(taste_model, taste_shop.orders, k=3)
+    left = served["item_id"].value_counts().index[0]  # the item served most, until it leaves
+    menu = taste_shop.menu.assign(on_menu=taste_shop.menu["item_id"] != left)
+    shop = dataclasses.replace(taste_shop, menu=menu)
+    for served_by in ("challenger", "popularity"):
+        evaluation = Evaluation(1, shop.run_date, scores, scores, True, "", served_by=served_by)
+        factors = recommend.served_factors(taste_model, evaluation, shop, engine=None)
+        recs = recommend.recommend_batches(taste_model, k=3, factors=factors)
+        items = {item for batch in recs for item in batch.column("item_id").to_pylist()}
+        assert left not in items and items
