@@ -49,6 +49,16 @@ class OnCluster:
         secrets: Secrets the step reads as environment variables.
         cache: whether KFP may serve the step from its cache. Off for steps that read or
             write outside KFP (the drops may change, the database must be written).
+
+    Caching differs between runners in one way. kfp.local keys a task on its arguments
+    before it resolves placeholders (kfp/local/orchestrator/task_executor.py, kfp 2.17.0),
+    so the orchestrator run id every step takes is the same text in every run and unchanged
+    steps are served across runs. KFP's driver resolves ``{{$.pipeline_job_uuid}}`` into the
+    parameter's value first (backend/src/v2/driver/resolve.go) and keys on the resolved
+    values (backend/src/v2/cacheutils/cache.go, GenerateCacheKey), so on a cluster a step is
+    served only within the same run (a retry), never from another run: what runs there is
+    always computed, and kfp.local serves only what the same code computed from the same
+    inputs.
     """
 
     cpu: str
