@@ -23,12 +23,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.champion import ModelUpdate, challenger_update, record_model
+from burger_recs.champion import ModelUpdate, publishing, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations, sql_identifier
-from burger_recs.evaluation import Evaluation
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import record_figures, top_k_rows
-from burger_recs.runs import RunRecord, RunStatus, evaluated_record
+from burger_recs.runs import RunRecord, RunStatus
 from burger_recs.scoring import check_shard
 from burger_recs.trends import write_trends
 from burger_recs.validated import ValidatedData
@@ -372,11 +371,16 @@ def commit_run(
     configure_logging("commit")
     run_id = run_id or orchestrator_run_id
     data = ValidatedData.load(data_dir)
-    evaluation = Evaluation.load(evaluation_path)
-    record = evaluated_record(
-        evaluation, data.run_date, model_version, run_id, data_uri, started_at
+    record, update = publishing(
+        evaluation_path,
+        data.run_date,
+        model_version,
+        run_id,
+        data_uri,
+        started_at,
+        model_path,
+        eval_model_path,
     )
-    update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
     engine = db.make_engine()
     commit(engine, record, shards, data.menu, staged_rows, update)
     if trends_path:

@@ -147,6 +147,11 @@ def recommend_batches(
     )
 
 
+def served_by(evaluation: Evaluation | None) -> str:
+    """Return the scorer that serves the day: evaluate's choice, else today's model."""
+    return evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+
+
 def served_factors(
     model: TrainedModel,
     evaluation: Evaluation | None,
@@ -165,14 +170,14 @@ def served_factors(
         RuntimeError: the champion serves but its scorer is gone from the database.
     """
     on_menu = data.on_menu(model.item_ids)
-    params = model.params
-    recent = popularity(data.orders, model.item_ids, data.run_date, params.popularity_half_life)
-    by = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+    by = served_by(evaluation)
     if by == POPULARITY:
         counts = np.asarray(
             interaction_matrix(data.orders, model.customer_ids, model.item_ids).sum(axis=0)
         ).ravel()
         return only_items(Factors.popularity(counts, len(model.customer_ids)), on_menu)
+    params = model.params
+    recent = popularity(data.orders, model.item_ids, data.run_date, params.popularity_half_life)
     if by == CHAMPION and evaluation is not None:
         if engine is None:
             raise RuntimeError("the champion serves the day, but no DATABASE_URL says where")
@@ -220,7 +225,7 @@ def run(
     check_shard(shard, shards)
     model = TrainedModel.load(model_path)
     evaluation = Evaluation.load(evaluation_path) if evaluation_path else None
-    by = evaluation.served_by if evaluation is not None and evaluation.serves else CHALLENGER
+    by = served_by(evaluation)
     data = ValidatedData.load(data_dir)
     orders = data.orders
     engine = db.make_engine() if os.environ.get(db.DATABASE_URL_ENV) else None
