@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,17 @@ class DatabaseNotConfigured(ExpectedFailure, RuntimeError):
 
 class SchemaUnavailable(ExpectedFailure, RuntimeError):
     """The output tables are missing and cannot be created there (a permanent error)."""
+
+
+@overload
+def utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def utc(value: None) -> None: ...
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Return a recorded time in UTC (SQLite gives back naive times, written in UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def database_url(url: str | None = None) -> str:

@@ -204,13 +204,6 @@ def read_records(engine: sa.Engine, run_ids: Iterable[str] = ()) -> dict[str, di
     return records
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return a recorded time in UTC (SQLite gives back naive times, written in UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _folder_day(folder: Path) -> dt.date | None:
     """Return the day a run folder's ``arguments.json`` asked for, if it names one."""
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
@@ -247,7 +240,7 @@ def collect_runs(folders: Mapping[str, Path], records: Mapping[str, Mapping]) ->
                 code_version=record.get("code_version"),
                 metrics=dict(record.get("metrics") or {}),
                 message=record.get("message"),
-                ended=_utc(record.get("finished_at")),
+                ended=db.utc(record.get("finished_at")),
             )
         else:
             assert folder is not None

@@ -1,6 +1,9 @@
 """The final task (burger_recs.steps.finish): every run recorded, a bad day alerted.
 
 Its database comes from DATABASE_URL (SQLite and PostgreSQL); its webhook is a real receiver.
+It decides from the project's records: the matrix below runs the real component through the
+kfp executor with the status each runner builds (tests/support/final_task.py), for every word
+a runner is known to say and one it is not, on a published, a gated and a failed day.
 """
 
 from __future__ import annotations
@@ -14,7 +17,20 @@ from burger_recs import alerts, db
 from burger_recs.runs import note_failure, record_run
 from burger_recs.steps import finish
 from tests.support.database import DAY, run_record, run_rows
+from tests.support.final_task import DRIVER, LOCAL, final_status, run_final_task
 from tests.support.webhook import webhook_receiver
+
+# (runner, word): every word a runner gives for the steps' group (burger_recs.kfp_words), and
+# one nobody has said yet.
+WORDS = [
+    (DRIVER, "COMPLETE"),
+    (LOCAL, "SUCCEEDED"),
+    (DRIVER, "FAILED"),
+    (LOCAL, "FAILED"),
+    (DRIVER, "RUNNING"),
+    (DRIVER, "SOME_NEW_STATE"),
+]
+SUCCESS = {"COMPLETE", "SUCCEEDED"}
 
 
 @pytest.fixture
@@ -44,21 +60,87 @@ def _finish(state: str, run_id: str = "run-1", run_date: str = DAY.isoformat()) 
     )
 
 
-def test_a_published_run_keeps_the_record_its_publish_wrote_and_alerts_nobody(database, receiver):
+def _fields(body: dict) -> dict:
+    return {f["title"]: f["value"] for f in body["attachments"][0]["fields"]}
+
+
+@pytest.mark.parametrize(("runner", "word"), WORDS, ids=[f"{r}-{w}" for r, w in WORDS])
+def test_a_published_day_stays_published_whatever_the_runner_says(database, receiver, runner, word):
     record_run(database, run_record(DAY, "run-1", status="published", rows_written=20))
     before = run_rows(database)["run-1"]
-    assert _finish("SUCCEEDED") == "published"
-    assert run_rows(database)["run-1"] == before
+    status = final_status(runner, word, "burger-recs-daily-x7k2p")
+    assert run_final_task(status, "run-1", "uuid-1", DAY.isoformat()) == "published"
+    after = run_rows(database)["run-1"]
+    assert (after["status"], after["served_by"], after["rows_written"]) == (
+        "published",
+        "challenger",
+        20,
+    )
+    if word in SUCCESS:
+        assert after == before  # publish's record, untouched
+    else:  # KFP's word is added beside the record, nothing else changes
+        assert after["message"].endswith(f"KFP reported exit-handler-1 {word}")
+        assert {k: v for k, v in after.items() if k != "message"} == {
+            k: v for k, v in before.items() if k != "message"
+        }
     assert receiver.bodies == []
 
 
-def test_a_gated_run_is_kept_and_alerted(database, receiver):
-    record_run(database, run_record(DAY, "run-1", status="gated", message="model p@k 0.1 < 0.2"))
-    assert _finish("SUCCEEDED") == "gated"
+@pytest.mark.parametrize(("runner", "word"), WORDS, ids=[f"{r}-{w}" for r, w in WORDS])
+def test_a_gated_day_stays_gated_and_served_whatever_the_runner_says(
+    database, receiver, runner, word
+):
+    gated = run_record(
+        DAY, "run-1", status="gated", message="model p@k 0.1 < 0.2", served_by="champion"
+    )
+    gated.rows_written = 20
+    record_run(database, gated)
+    status = final_status(runner, word, "burger-recs-daily-x7k2p")
+    assert run_final_task(status, "run-1", "uuid-1", DAY.isoformat()) == "gated"
+    row = run_rows(database)["run-1"]
+    assert (row["status"], row["served_by"], row["rows_written"]) == ("gated", "champion", 20)
+    assert row["message"].startswith("model p@k 0.1 < 0.2")
     (body,) = receiver.bodies
-    fields = {f["title"]: f["value"] for f in body["attachments"][0]["fields"]}
-    assert fields["status"] == "gated" and fields["message"] == "model p@k 0.1 < 0.2"
+    fields = _fields(body)
+    assert fields["status"] == "gated" and fields["message"] == row["message"]
     assert fields["link"] == "http://kubeflow.example/#/runs/details/uuid-1"
+
+
+@pytest.mark.parametrize(("runner", "word"), WORDS, ids=[f"{r}-{w}" for r, w in WORDS])
+def test_a_failed_day_stays_failed_whatever_the_runner_says(database, receiver, runner, word):
+    note_failure("train", "uuid-1", "BadSettings: epochs must be at least 1", expected=True)
+    status = final_status(runner, word, "burger-recs-daily-x7k2p")
+    assert run_final_task(status, "run-1", "uuid-1", DAY.isoformat()) == "failed"
+    row = run_rows(database)["run-1"]
+    assert row["status"] == "failed" and row["served_by"] is None and row["rows_written"] == 0
+    assert row["message"].startswith("train failed: BadSettings: epochs must be at least 1")
+    assert (word == "FAILED") == ("KFP reported" not in row["message"])
+    (body,) = receiver.bodies
+    assert (_fields(body)["step"], _fields(body)["status"]) == ("train", "failed")
+
+
+def test_a_retried_run_that_published_is_published_despite_its_first_attempts_note(database):
+    # A retry in place keeps the run's ids: the first attempt's note stays, older than the
+    # record the second attempt's publish wrote.
+    note_failure("train", "uuid-1", "OperationalError: the server went away", expected=False)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    record_run(database, run_record(DAY, "run-1", status="published", finished_at=later))
+    assert _finish("COMPLETE") == "published"
+    assert run_rows(database)["run-1"]["status"] == "published"
+
+
+def test_a_step_that_failed_after_the_day_went_live_fails_the_run(database, receiver):
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    published = run_record(DAY, "run-1", status="published", rows_written=20, finished_at=earlier)
+    record_run(database, published)
+    note_failure("publish", "uuid-1", "OSError: no room for the trends page", expected=False)
+    assert _finish("FAILED") == "failed"
+    row = run_rows(database)["run-1"]
+    assert row["message"] == (
+        "publish failed: OSError: no room for the trends page; "
+        "its day had been published (20 rows) before"
+    )
+    assert len(receiver.bodies) == 1
 
 
 def test_a_failed_run_is_recorded_naming_the_step_and_its_error(database, receiver):
@@ -94,18 +176,11 @@ def test_a_failure_without_a_note_is_still_recorded_as_failed(database):
     assert "exit-handler-1" in row["message"] and "no step left a note" in row["message"]
 
 
-def test_a_failed_run_is_never_recorded_as_published(database, receiver):
-    record_run(database, run_record(DAY, "run-1", status="published", rows_written=20))
-    assert _finish("FAILED") == "failed"
-    row = run_rows(database)["run-1"]
-    assert row["status"] == "failed"
-    assert "its day had been published (20 rows) before" in row["message"]
-    assert len(receiver.bodies) == 1
-
-
-def test_steps_that_succeeded_without_a_record_are_a_failure_not_a_success(database):
-    assert _finish("SUCCEEDED") == "failed"
-    assert "none recorded the run's outcome" in run_rows(database)["run-1"]["message"]
+@pytest.mark.parametrize("word", sorted(SUCCESS))
+def test_steps_that_succeeded_without_a_record_are_a_failure_not_a_success(database, word):
+    assert _finish(word) == "failed"
+    message = run_rows(database)["run-1"]["message"]
+    assert message == f"KFP reported exit-handler-1 {word}, but none recorded the run's outcome"
 
 
 def test_a_run_date_the_run_refused_is_recorded_under_today(database):

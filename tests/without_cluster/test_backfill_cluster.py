@@ -1,9 +1,10 @@
 """`burger-recs backfill --cluster` against the local double of the KFP v2beta1 API.
 
 The runs are the double's (tests/support/kfp_double.py): each day's run plays its own script
-of states, and when it ends the double's ``on_run_end`` writes the day's pipeline_runs row as
-the pipeline's final task would (burger_recs.runs.record_run), in the SQLite database the
-command reads.
+of states, and when it ends the double's ``on_run_end`` stands in for the run's steps (publish
+records the day, or train leaves its failure note) and then runs the pipeline's real final
+task, the ``finish`` component, with the status the KFP 2.17 driver hands it
+(tests/support/final_task.py), in the SQLite database the command reads.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from burger_recs.cli import app
 from burger_recs.deploy import DEV_DATA_URI
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
-from burger_recs.runs import record_run
+from burger_recs.runs import note_failure, record_run
 from tests.support.database import run_record, run_rows
+from tests.support.final_task import DRIVER, final_status, run_final_task
 from tests.support.kfp_double import snapshot, task
 
 FIRST = dt.date(2026, 11, 20)
@@ -51,14 +53,15 @@ def _p_at_k(day: dt.date) -> float:
 
 
 @pytest.fixture
-def shop(kfp_double, tmp_path):
+def shop(kfp_double, tmp_path, monkeypatch):
     """The double, and the results database its runs' final task records them in.
 
     Every day's run succeeds and publishes, unless the test says otherwise in ``failing``
-    (its run fails, and its final task records that) or ``unrecorded`` (its run ends in the
-    given state and leaves no record).
+    (train fails, and the final task records that) or ``unrecorded`` (its run ends in the
+    given state and no task of it reaches the database).
     """
     url = f"sqlite:///{tmp_path / 'recs.db'}"
+    monkeypatch.setenv(db.DATABASE_URL_ENV, url)  # the final task's, as on a cluster
     engine = db.make_engine(url)
     db.ensure_schema(engine)
     failing: set[dt.date] = set()
@@ -73,17 +76,26 @@ def shop(kfp_double, tmp_path):
         if day in unrecorded:
             return
         run_id = _parameters(run)["run_id"]
-        if day in failing:
-            record_run(
-                engine, run_record(day, run_id, "failed", model_version=None, message=FAILURE)
+        if day in failing:  # train's note, as burger_recs.runs.noted leaves it
+            note_failure("train", run["run_id"], "epochs must be at least 1", expected=True)
+        else:  # publish's record, written with the day's rows
+            metrics = {"model_precision_at_k": _p_at_k(day), "baseline_precision_at_k": 0.05}
+            published = run_record(
+                day, run_id, "published", model_version=f"model-{day:%d}", metrics=metrics
             )
-            return
-        metrics = {"model_precision_at_k": _p_at_k(day), "baseline_precision_at_k": 0.05}
-        published = run_record(
-            day, run_id, "published", model_version=f"model-{day:%d}", metrics=metrics
+            published.rows_written = 1000 + day.day
+            record_run(engine, published)
+        # The exit handler's group as the 2.17 driver reports it: COMPLETE when it succeeded.
+        word = "COMPLETE" if run["state"] == "SUCCEEDED" else "FAILED"
+        parameters = _parameters(run)
+        run_final_task(
+            final_status(DRIVER, word, f"burger-recs-daily-{run['run_id'][:5]}"),
+            run_id=run_id,
+            orchestrator_run_id=run["run_id"],
+            run_date=parameters["run_date"],
+            data_uri=parameters["data_uri"],
+            created_at=run["created_at"],
         )
-        published.rows_written = 1000 + day.day
-        record_run(engine, published)
 
     kfp_double.script_for = script_for
     kfp_double.on_run_end = final_task

@@ -1,13 +1,19 @@
 """Finish: the pipeline's final task records how every run ended, and alerts on a bad day.
 
 It runs under ``dsl.ExitHandler`` after the steps, whether they succeeded or not, on every
-runner (kfp.local runs exit handlers too). KFP tells it only whether the steps' group
-succeeded; which step failed and why comes from the note the step left
-(:func:`burger_recs.runs.noted`). A run that succeeded was recorded by publish (or commit)
-in the transaction that made its day visible, as ``published`` or ``gated``; this task keeps
-that record. Otherwise it records the run ``failed``, naming the step and its error, and it
-never records a failed run as anything else. A failed or gated run is alerted
-(:mod:`burger_recs.alerts`) when a webhook is configured.
+runner (kfp.local runs exit handlers too). It decides from the project's own records, never
+from KFP's word for the steps' group, which differs between runners (``SUCCEEDED`` locally,
+``COMPLETE`` from the 2.17 driver, ``RUNNING`` for a pod killed before its launcher reported:
+:mod:`burger_recs.kfp_words`):
+
+- a run is ``published`` or ``gated`` when publish (or commit) recorded it so, in the
+  transaction that made its day visible, and no step of it failed since (a failure note,
+  :func:`burger_recs.runs.noted`, written after that record);
+- otherwise it failed, and the latest note names the step and its error.
+
+KFP's word only adds to the message where it disagrees, so a word not seen before can turn
+neither a good day into a failed one nor a failed one into a good one. A failed or gated run
+is alerted (:mod:`burger_recs.alerts`) when a webhook is configured.
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import sqlalchemy as sa
+
 from burger_recs import alerts, db
 from burger_recs.errors import BadSettings
+from burger_recs.kfp_words import FAILED_WORDS, SUCCEEDED_WORDS
 from burger_recs.logs import configure as configure_logging
 from burger_recs.runs import (
+    FailureNote,
     RunRecord,
     RunStatus,
     failure_notes,
@@ -30,7 +40,8 @@ from burger_recs.settings import resolve_run_date
 
 log = logging.getLogger(__name__)
 
-SUCCEEDED = "SUCCEEDED"
+# What publish (or commit) records for a run whose day it published or kept.
+PUBLISHING_STATUSES = frozenset({RunStatus.PUBLISHED, RunStatus.GATED})
 
 
 def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.date:
@@ -39,6 +50,23 @@ def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.d
         return resolve_run_date(run_date, scheduled_at, day_closes_at)
     except BadSettings:  # the run failed on it: record it under today's date
         return resolve_run_date("")
+
+
+def failures_since(notes: list[FailureNote], recorded: sa.Row | None) -> list[FailureNote]:
+    """Return the notes that tell against a run's record, the latest first.
+
+    A note older than publish's record belongs to an earlier attempt of the same run (a retry
+    in place keeps the run's id and its notes): publish runs only once every step before it
+    succeeded in its own attempt. A later note is a failure after the day went live.
+    """
+    if recorded is None or RunStatus(recorded.status) not in PUBLISHING_STATUSES:
+        return notes
+    published_at = db.utc(recorded.finished_at)  # never empty: the column is NOT NULL
+    return [n for n in notes if db.utc(n.noted_at) >= published_at]
+
+
+def _kfp_said(state: str, group: str) -> str:
+    return f"KFP reported {group or 'the steps'} {state or '(no state)'}"
 
 
 def finish(
@@ -55,16 +83,17 @@ def finish(
     """Record how the run ended and alert on a failed or gated run.
 
     Args:
-        state: KFP's final state of the steps' group (SUCCEEDED, FAILED, CANCELED...).
+        state: KFP's final state of the steps' group, in the runner's words (only added to
+            the message where it disagrees with the records).
         run_id: the run's id (the pipeline's run_id, else the orchestrator's).
         run_date: the run_date parameter (may be empty).
         data_uri: the data root.
         scheduled_at: the run's schedule time, when the orchestrator gives one.
         day_closes_at: HH:MM (UTC) at which a day closes.
         started_at: when the run was created (ISO-8601), when the orchestrator gives it.
-        group: the task KFP reports on (the exit handler's group), for a failure without a
-            note.
-        orchestrator_run_id: the orchestrator's run id, for the link in the alert.
+        group: the task KFP reports on (the exit handler's group), for its word.
+        orchestrator_run_id: the orchestrator's run id (failure notes are keyed by it), for
+            the link in the alert.
 
     Returns:
         The run's record, as it stands in ``pipeline_runs``.
@@ -72,17 +101,24 @@ def finish(
     engine = db.make_engine()
     db.ensure_schema(engine)
     recorded = find_run(engine, run_id)
+    notes = failures_since(failure_notes(engine, orchestrator_run_id or run_id), recorded)
     step: str | None = None
-    if state == SUCCEEDED and recorded is not None:
+    if recorded is not None and RunStatus(recorded.status) in PUBLISHING_STATUSES and not notes:
         record = RunRecord(**{c: getattr(recorded, c) for c in recorded._fields})
+        said = _kfp_said(state, group)
+        if state not in SUCCEEDED_WORDS and said not in (record.message or ""):
+            # The records stand; what KFP said goes beside them (once, should it retry).
+            record.message = f"{record.message or record.status}; {said}"
+            record_run(engine, record)
         log.info("finish: run %s %s (recorded by its publish)", run_id, record.status)
     else:
-        notes = failure_notes(engine, orchestrator_run_id or run_id)
-        if state == SUCCEEDED:  # nothing recorded it: a failure all the same, never a success
-            message = "the steps succeeded but none recorded the run's outcome"
-        elif notes:
+        if notes:
             step = notes[0].step
             message = f"{step} failed: {notes[0].message}"
+            if state not in FAILED_WORDS:
+                message += f" ({_kfp_said(state, group)})"
+        elif state in SUCCEEDED_WORDS:  # nothing recorded it: a failure, never a success
+            message = f"{_kfp_said(state, group)}, but none recorded the run's outcome"
         else:
             message = f"the run ended {state} in {group or 'its steps'} (no step left a note)"
         if recorded is not None and recorded.status == RunStatus.PUBLISHED:

@@ -1,0 +1,75 @@
+"""What KFP's runners tell the pipeline's final task, per runner, each with its upstream source.
+
+The final task (:mod:`burger_recs.steps.finish`) receives ``dsl.PipelineTaskFinalStatus`` for
+the group of steps under ``dsl.ExitHandler``. The runners word it differently, so the task
+decides how a run ended from the project's own records (the run's ``pipeline_runs`` row and
+its failure notes); these words only add to its message. Sources: kubeflow/pipelines at tag
+2.17.0, the version pinned here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """One word a runner gives as ``PipelineTaskFinalStatus.state``.
+
+    Attributes:
+        runner: who says it.
+        word: the state, as the final task receives it.
+        succeeded: whether the runner means the group succeeded.
+        source: where upstream says it (and, for a cluster, the test that asserts it there).
+    """
+
+    runner: str
+    word: str
+    succeeded: bool
+    source: str
+
+
+KFP_LOCAL = "kfp.local 2.17.0"
+DRIVER = "KFP 2.17.0 on a cluster (driver)"
+
+FINAL_STATES: tuple[FinalState, ...] = (
+    FinalState(
+        KFP_LOCAL,
+        "SUCCEEDED",
+        True,
+        "sdk/python/kfp/local/orchestrator/enhanced_dag_orchestrator.py (put_task_status) and "
+        "orchestrator_utils.py (task_final_status: SUCCEEDED also when no status is stored)",
+    ),
+    FinalState(KFP_LOCAL, "FAILED", False, "the same files: a task or a group that failed"),
+    FinalState(
+        DRIVER,
+        "COMPLETE",
+        True,
+        "backend/src/v2/driver/resolve.go (TaskFinalStatus: the producer's MLMD "
+        "GetLastKnownState().String()), dag.go (a DAG's execution: Execution_COMPLETE); "
+        "asserted on a cluster by test_data/sdk_compiled_pipelines/valid/critical/"
+        "pipeline_with_input_status_state.py (state COMPLETE, task exit-handler-1)",
+    ),
+    FinalState(
+        DRIVER,
+        "FAILED",
+        False,
+        "backend/src/v2/component/launcher_v2.go and driver/dag.go (Execution_FAILED)",
+    ),
+    FinalState(
+        DRIVER,
+        "RUNNING",
+        False,
+        "backend/src/v2/metadata/client.go (an execution is created RUNNING): a pod killed "
+        "before its launcher reports (OOM, image pull) leaves it so",
+    ),
+)
+
+SUCCEEDED_WORDS = frozenset(s.word for s in FINAL_STATES if s.succeeded)
+"""The words by which some runner means the steps succeeded."""
+FAILED_WORDS = frozenset(s.word for s in FINAL_STATES if not s.succeeded) - {"RUNNING"}
+"""The words by which some runner means a step failed (RUNNING means none said anything)."""
+
+EXIT_HANDLER_TASK = "exit-handler-1"
+"""The task the final status names: the ExitHandler's group as both runners name it
+(``PipelineTaskFinalStatus.pipeline_task_name``; the cluster test above asserts it)."""
