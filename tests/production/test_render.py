@@ -4,6 +4,7 @@ Renders into a copy of the production overlay with locks made up for the current
 registry exists here), and checks the committed rendering itself: never stale.
 """
 
+import copy
 import json
 import re
 import subprocess
@@ -16,7 +17,7 @@ from burger_recs.cli import app
 from burger_recs.deploy import production
 from burger_recs.deploy.docker import BuildError
 from burger_recs.deploy.kfp_api import version_name
-from components.images import STEPS, image_ref
+from components.images import DEFAULT_REGISTRY, STEPS, image_ref
 from tests.production.schemas import validate_object
 from tests.support.manifests import build
 from tests.support.prod_lock import fake_lock, write_lock
@@ -36,6 +37,26 @@ def _render(overlay, compiled_docs, commit=A, **kwargs):
 def _executor_images(version):
     executors = version["spec"]["pipelineSpec"]["deploymentSpec"]["executors"]
     return {e["container"]["image"] for e in executors.values()}
+
+
+def _images_not_pushed(monkeypatch, docs, step="train"):
+    """The code of ``step`` changes (a new content tag) and CI has not pushed it yet.
+
+    Returns the compiled resources of that code, and the image references it names.
+    """
+
+    def changed(image, registry):
+        ref = image_ref(image, registry)
+        return ref.rsplit(":", 1)[0] + ":00000000000000ff" if image == step else ref
+
+    docs = copy.deepcopy(docs)
+    (version,) = [d for d in docs if d["kind"] == "PipelineVersion"]
+    for executor in version["spec"]["pipelineSpec"]["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        if container["image"] == image_ref(step):
+            container["image"] = changed(step, DEFAULT_REGISTRY)
+    monkeypatch.setattr(production, "image_ref", changed)
+    return docs, changed
 
 
 def test_without_a_digest_for_the_current_code_rendering_fails_and_says_why(overlay, compiled_docs):
@@ -186,12 +207,8 @@ def test_a_rendering_is_pending_while_the_images_of_the_code_are_not_pushed(
     production.write(overlay, _render(overlay, compiled_docs))
 
     # Then train's code changes (a new content tag), and CI has not pushed it yet.
-    def changed(image, registry):
-        ref = image_ref(image, registry)
-        return ref.rsplit(":", 1)[0] + ":00000000000000ff" if image == "train" else ref
-
-    monkeypatch.setattr(production, "image_ref", changed)
-    result = production.check(overlay, docs=compiled_docs)
+    docs, changed = _images_not_pushed(monkeypatch, compiled_docs)
+    result = production.check(overlay, docs=docs)
     assert result.state == "pending"
     assert changed("train", production.DEFAULT_PROD_REGISTRY) in result.detail
     # ... but a pending rendering must still be one the lock pins, named after its content.
@@ -199,7 +216,7 @@ def test_a_rendering_is_pending_while_the_images_of_the_code_are_not_pushed(
     text = path.read_text()
     name = production.committed_version(overlay)["metadata"]["name"]
     path.write_text(text.replace(f"name: {name}", "name: burger-recs-daily-000000000000"))
-    assert production.check(overlay, docs=compiled_docs).state == "stale"
+    assert production.check(overlay, docs=docs).state == "stale"
 
 
 def test_a_preview_has_tag_only_images_and_says_so(overlay, compiled_docs):
@@ -342,3 +359,66 @@ def test_the_lock_file_round_trips_and_refuses_unknown_keys(tmp_path):
     path.write_text(json.dumps({"registry": "r", "images": {}, "digests": {}}))
     with pytest.raises(production.RenderError, match="expected registry and images"):
         production.read_lock(path)
+
+
+# -- a stale rendering fails, versions outlive their runs ----------------------------------
+def _without_parameter(docs, name):
+    """The compiled resources of an earlier pipeline: one without the parameter ``name``."""
+    earlier = copy.deepcopy(docs)
+    (version,) = [d for d in earlier if d["kind"] == "PipelineVersion"]
+    del version["spec"]["pipelineSpec"]["root"]["inputDefinitions"]["parameters"][name]
+    return earlier
+
+
+def test_a_pending_rendering_of_an_earlier_pipeline_is_stale(overlay, compiled_docs, monkeypatch):
+    """Main's rendering must run the current pipeline even before CI pins its images."""
+    write_lock(overlay, fake_lock())
+    production.write(overlay, _render(overlay, _without_parameter(compiled_docs, "shards")))
+    docs, _ = _images_not_pushed(monkeypatch, compiled_docs)
+    result = production.check(overlay, docs=docs)
+    assert result.state == "stale"
+    assert "parameters it lacks: shards" in result.detail
+    assert "make render-prod PREVIEW=1" in result.detail
+    # Rendered as a preview in the same commit, it waits for CI again.
+    production.write(overlay, _render(overlay, docs, preview=True))
+    assert production.check(overlay, docs=docs).state == "pending"
+
+
+def test_a_schedule_setting_a_parameter_the_rendering_lacks_is_stale(overlay, compiled_docs):
+    write_lock(overlay, fake_lock())
+    production.write(overlay, _render(overlay, compiled_docs))
+    assert production.check(overlay, docs=compiled_docs).state == "current"
+    schedule = overlay / production.SCHEDULE_FILE
+    text = schedule.read_text()
+    schedule.write_text(text.replace("parameters:\n", "parameters:\n  top_k: 5\n", 1))
+    result = production.check(overlay, docs=compiled_docs)
+    assert result.state == "stale"
+    assert "the schedule sets top_k, which the pipeline version" in result.detail
+    # So is one whose rendering is of a version without a parameter the schedule sets.
+    schedule.write_text(text)
+    production.write(overlay, _render(overlay, _without_parameter(compiled_docs, "day_closes_at")))
+    assert "the schedule sets day_closes_at" in production.check(overlay, docs=compiled_docs).detail
+
+
+def test_the_pipeline_and_every_version_are_never_pruned_and_a_revert_rolls_back(
+    overlay, compiled_docs
+):
+    write_lock(overlay, fake_lock())
+    earlier = _render(overlay, _without_parameter(compiled_docs, "shards"), commit=A)
+    production.write(overlay, earlier)
+    old = production.committed_version(overlay)["metadata"]["name"]
+    production.write(overlay, _render(overlay, compiled_docs, commit=B))
+    new = production.committed_version(overlay)["metadata"]["name"]
+    assert new != old
+    objects = build(overlay)
+    for obj in objects:
+        if obj["kind"] in ("Pipeline", "PipelineVersion"):
+            annotations = obj["metadata"]["annotations"]
+            assert annotations["argocd.argoproj.io/sync-options"] == "Prune=false", obj["kind"]
+            assert annotations["argocd.argoproj.io/compare-options"] == "IgnoreExtraneous"
+    # A revert of the commit: the earlier files, byte for byte, and the reconciler is told to
+    # schedule the earlier version again (which Argo CD never pruned).
+    production.write(overlay, earlier)
+    (job,) = [o for o in build(overlay) if o["kind"] == "Job"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e.get("value") for e in container["env"]}["PIPELINE_VERSION"] == old

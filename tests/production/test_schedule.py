@@ -144,6 +144,24 @@ def test_a_new_version_replaces_the_recurring_run_new_first(kfp):
     assert any(line.strip().startswith("pipeline version:") for line in lines)
 
 
+def test_a_revert_moves_the_recurring_run_back_and_no_version_is_ever_deleted(kfp):
+    """Rollback is a revert: the sync applies the earlier rendering, whose version Argo CD
+    never pruned (production.KEEP), and the reconciler points the schedule back at it."""
+    _reconcile(kfp, version="burger-recs-daily-v1")
+    _reconcile(kfp, version="burger-recs-daily-v2")
+    outcome, _ = _reconcile(kfp, version="burger-recs-daily-v1")
+    assert outcome.action == "updated"
+    (run,) = kfp.recurring_runs.values()
+    assert run["pipeline_version_reference"]["pipeline_version_id"] == _version_id(
+        kfp, "burger-recs-daily-v1"
+    )
+    assert {v["display_name"] for v in kfp.versions.values()} == {
+        "burger-recs-daily-v1",
+        "burger-recs-daily-v2",
+    }
+    assert not [r for r in _writes(kfp) if r.method == "DELETE" and "/pipelines/" in r.path]
+
+
 @pytest.mark.parametrize(
     ("change", "shown"),
     [

@@ -21,7 +21,21 @@ Kubernetes-manifest format (a ``Pipeline`` and a ``PipelineVersion`` resource) i
 
 ``--check`` compares instead of writing. The rendering is *current* when rendering again gives
 the committed bytes, *stale* when it does not, and *pending* when the code has images not
-pushed yet (CI on main pushes them, records their digests and renders).
+pushed yet (CI on main pushes them, records their digests and renders). A pending rendering
+must still run the current pipeline: its DAG, components and inputs equal the compiled
+pipeline's, image references aside; a change to the pipeline is rendered in the same commit,
+as a preview (``PREVIEW=1``) until CI pins its images. Either way the schedule
+(``schedule.yaml``) may set only parameters the rendered version declares.
+
+Past versions outlive the commits that rendered them: the Pipeline and every PipelineVersion
+carry Argo CD's ``Prune=false`` (and ``IgnoreExtraneous``, so that a kept version does not
+mark the application out of sync). KFP 2.17's webhook does not guard deletes
+(backend/src/apiserver/webhook/pipelineversion_webhook.go, ``ValidateDelete`` is a no-op) and
+a PipelineVersion is owned by its Pipeline (``Default`` sets the owner reference), so a prune
+would take away the version the recurring run still points at before the PostSync reconciler
+moves it, and every past run would lose the version it ran. A rollback is a revert of the
+commit: the earlier version is applied again (still there, unchanged) and the reconciler
+points the schedule back at it.
 """
 
 from __future__ import annotations
@@ -42,6 +56,12 @@ from burger_recs.deploy import DEFAULT_PROD_REGISTRY, NAMESPACE
 from burger_recs.deploy.docker import BuildError, build_images, docker_cli
 from burger_recs.deploy.kfp_api import version_name
 from burger_recs.deploy.pull_secrets import job_patch, with_image_pull_secrets
+from burger_recs.deploy.schedule import (
+    ScheduleError,
+    check_parameters,
+    declared_parameters,
+    load_schedule,
+)
 from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 OVERLAY = REPO / "manifests" / "overlays" / "prod"
@@ -53,6 +73,12 @@ IMAGES = (BASE, *STEPS)
 RECONCILER_IMAGE = "burger-recs-base"
 RECONCILER_JOB = "burger-recs-reconcile-schedule"
 PIPELINE_FILE = "pipeline.yaml"
+SCHEDULE_FILE = "schedule.yaml"
+# Argo CD never prunes the pipeline or a version, and does not count a kept one as drift.
+KEEP = {
+    "argocd.argoproj.io/sync-options": "Prune=false",
+    "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+}
 COMPONENT_FILE = "kustomization.yaml"
 # What the pipeline's content is made of: an uncommitted change here is no commit's code.
 CODE_INPUTS = ("src", "components", "pipelines", "images", "requirements.in", "requirements.lock")
@@ -269,11 +295,12 @@ def render_files(
         origin = Provenance(old["codeSourceURL"], old.get("description", ""), code)
     else:
         origin = credit(spec.get("description", ""))
-    pipeline["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "0"}
+    pipeline["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "0", **KEEP}
     version["metadata"]["name"] = name
     version["metadata"]["annotations"] = {
         # After the Pipeline: KFP's webhook refuses a version of a pipeline it cannot find.
         "argocd.argoproj.io/sync-wave": "1",
+        **KEEP,
         IMAGES_ANNOTATION: PREVIEW if preview else PINNED,
     }
     spec["displayName"] = name
@@ -438,6 +465,64 @@ def consistency_problems(overlay: Path) -> list[str]:
     return problems
 
 
+def schedule_problems(overlay: Path) -> list[str]:
+    """Return what keeps the overlay's schedule from running the committed version."""
+    version = committed_version(overlay)
+    path = overlay / SCHEDULE_FILE
+    if version is None or not path.exists():
+        return []
+    name = version["metadata"]["name"]
+    try:
+        schedule = load_schedule(path)
+        check_parameters(schedule, declared_parameters(version["spec"]["pipelineSpec"]) or {}, name)
+    except ScheduleError as exc:
+        return [f"{_show(path)}: {exc}"]
+    return []
+
+
+def runs_alike(version_spec: dict) -> dict:
+    """Return what a version runs, image references aside.
+
+    That is its pipeline and platform spec, each step's image reduced to its repository (no
+    tag, no digest).
+    """
+    spec: dict = {k: copy.deepcopy(version_spec.get(k)) for k in ("pipelineSpec", "platformSpec")}
+    for executor in spec["pipelineSpec"]["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        container["image"] = split_ref(container["image"].split("@", 1)[0])[0]
+    return spec
+
+
+def pipeline_drift(committed: dict, rendered: dict) -> str:
+    """Return how the committed version runs otherwise than the rendered one ('' if alike).
+
+    Both are PipelineVersion resources; their images may differ (a pending rendering pins
+    the images of earlier code), nothing else may.
+    """
+    specs = [runs_alike(v["spec"]) for v in (committed, rendered)]
+    old, new = (
+        yaml.safe_dump(spec, sort_keys=True, width=100).splitlines(keepends=True) for spec in specs
+    )
+    if old == new:
+        return ""
+    summary = []
+    for what, names in (
+        ("components", lambda spec: spec["pipelineSpec"].get("components", {})),
+        ("parameters", lambda spec: declared_parameters(spec["pipelineSpec"]) or {}),
+    ):
+        before, after = (set(names(spec)) for spec in specs)
+        if after - before:
+            summary.append(f"  {what} it lacks: {', '.join(sorted(after - before))}\n")
+        if before - after:
+            summary.append(
+                f"  {what} no longer in the pipeline: {', '.join(sorted(before - after))}\n"
+            )
+    diff = difflib.unified_diff(
+        old, new, f"committed {RENDERED}/{PIPELINE_FILE}", "the current pipeline", n=2
+    )
+    return "".join(summary) + "".join(list(diff)[:80])
+
+
 def check(
     overlay: Path = OVERLAY,
     registry: str | None = None,
@@ -445,14 +530,34 @@ def check(
     image_pull_secrets: Sequence[str] = (),
 ) -> CheckResult:
     """Tell whether the committed rendering is what rendering the current code gives."""
+    scheduling = schedule_problems(overlay)
     try:
         fresh = render(
             overlay, registry, commit="0" * 40, docs=docs, image_pull_secrets=image_pull_secrets
         )
     except MissingDigests as exc:
-        problems = consistency_problems(overlay)
+        problems = consistency_problems(overlay) + scheduling
         if problems:
             return CheckResult("stale", "\n".join(problems))
+        preview = render(
+            overlay,
+            registry,
+            preview=True,
+            commit="0" * 40,
+            docs=docs,
+            image_pull_secrets=image_pull_secrets,
+        )
+        (current,) = [
+            d for d in yaml.safe_load_all(preview[PIPELINE_FILE]) if d["kind"] == "PipelineVersion"
+        ]
+        drift = pipeline_drift(committed_version(overlay) or {}, current)
+        if drift:
+            return CheckResult(
+                "stale",
+                "the committed rendering runs another pipeline than the current code (images "
+                "aside): render it in this commit, as a preview until CI on main pins its "
+                "images: make render-prod PREVIEW=1\n" + drift,
+            )
         return CheckResult(
             "pending",
             "images of the current code are not pushed yet, so the committed rendering (of "
@@ -473,7 +578,14 @@ def check(
             )
             diffs.append("".join(list(diff)[:60]))
     if diffs:
-        return CheckResult("stale", "run `make render-prod` and commit:\n" + "\n".join(diffs))
+        return CheckResult(
+            "stale",
+            "".join(f"{problem}\n" for problem in scheduling)
+            + "run `make render-prod` and commit:\n"
+            + "\n".join(diffs),
+        )
+    if scheduling:
+        return CheckResult("stale", "\n".join(scheduling))
     return CheckResult("current", "the committed rendering is current")
 
 

@@ -373,20 +373,26 @@ def wait_for_version(
     )
 
 
-def _check_parameters(schedule: Schedule, version: dict) -> dict | None:
-    """Refuse parameters the version does not declare; return its declared ones (None: unknown)."""
-    spec = version.get("pipeline_spec") or {}
-    spec = spec.get("pipeline_spec", spec)  # the API nests the IR when a platform spec exists
-    declared = ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters")
-    if declared is None:
-        return None
+def declared_parameters(pipeline_spec: dict) -> dict | None:
+    """Return the input parameters a pipeline spec (IR) declares; None when it shows none."""
+    spec = pipeline_spec.get(
+        "pipeline_spec", pipeline_spec
+    )  # the API nests the IR with a platform spec
+    return ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters")
+
+
+def check_parameters(schedule: Schedule, declared: dict, version: str) -> None:
+    """Refuse parameters that the pipeline version ``version`` does not declare.
+
+    Raises:
+        ScheduleError: the schedule sets a parameter the version does not have.
+    """
     unknown = sorted(set(schedule.parameters) - set(declared))
     if unknown:
         raise ScheduleError(
             f"the schedule sets {', '.join(unknown)}, which the pipeline version "
-            f"{version.get('display_name')} does not declare (it has {', '.join(sorted(declared))})"
+            f"{version} does not declare (it has {', '.join(sorted(declared))})"
         )
-    return declared
 
 
 def reconcile(
@@ -438,7 +444,10 @@ def reconcile(
             "PREVIEW=1), whose images may not exist: it is never scheduled. CI on main renders "
             "the pinned one once it has pushed the images."
         )
-    declared = _check_parameters(schedule, version) or {}
+    declared = declared_parameters(version.get("pipeline_spec") or {})
+    if declared is not None:
+        check_parameters(schedule, declared, str(shown))
+    declared = declared or {}
     default = (declared.get(DAY_CLOSES_AT) or {}).get("defaultValue")
     check_run_day(schedule, default=default)
 
