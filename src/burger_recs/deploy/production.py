@@ -560,8 +560,9 @@ def check(
             )
         return CheckResult(
             "pending",
-            "images of the current code are not pushed yet, so the committed rendering (of "
-            "earlier code) stays until CI on main pushes them and renders:\n"
+            "images of the current code are not pushed yet, so the committed rendering (this "
+            "pipeline, with earlier images or tag-only as a preview) stays until CI on main "
+            "pushes them and renders:\n"
             + "".join(f"  {ref}\n" for ref in exc.refs),
         )
     diffs = []
