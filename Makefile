@@ -46,15 +46,14 @@ lock: venv ## Rewrite requirements.lock (runtime) and requirements-dev.lock from
 	$(BIN)/python scripts/lock.py
 
 .PHONY: lint
-lint: venv ## Run ruff (lint and format check) on the whole tree and mypy on the code
+lint: venv ## Run ruff (lint and format check), mypy and the import contract (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: test
-test: venv ## Run ruff, mypy, then the test suite (PostgreSQL: BURGER_RECS_TEST_POSTGRES_URL or a started server)
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+test: lint ## Run make lint, then the test suite (PostgreSQL: BURGER_RECS_TEST_POSTGRES_URL or a started server)
 	$(BIN)/python -m pytest -q $(if $(filter true,$(CI)),--durations=20) $(PYTEST_ARGS)
 
 # Unit and component tests on SQLite: no PostgreSQL, no GCS emulator, no linters, no
@@ -69,7 +68,7 @@ test-fast: venv ## Run the quick tests only: unit and component tests on SQLite 
 # components, the pipeline, and the files the images are built from, which make the content
 # tags), so the IR they run pins the current code.
 IR := pipelines/compiled/daily_recommendations.yaml
-IR_SOURCES := $(shell find components pipelines src images -name '*.py' -o -name Dockerfile \
+IR_SOURCES := $(shell find src images -name '*.py' -o -name Dockerfile \
                 -o -name '*.sh' 2>/dev/null) requirements.in requirements.lock pyproject.toml
 $(IR): $(IR_SOURCES) | $(BIN)/activate
 	$(BURGER) compile

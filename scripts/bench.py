@@ -261,8 +261,8 @@ def worker(name: str, args: dict) -> dict:
     elif name == "shortest":
         result.update(_shortest_way(args))
     elif name == "pipeline":
-        from burger_recs.compile import compiled_pipeline
-        from burger_recs.local_run import run_pipeline
+        from burger_recs.pipelines.compile import compiled_pipeline
+        from burger_recs.pipelines.local_run import run_pipeline
 
         _reset_database(args["url"])
         # A measured run computes the whole day: nothing from a local task cache of earlier runs.

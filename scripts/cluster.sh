@@ -280,7 +280,7 @@ step_images() {
 emulator_image() {
   local refs base_ref ref
   refs=$("$PYTHON" -c 'import sys
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 print(image_ref("base", sys.argv[1]), image_ref("gcs-emulator", sys.argv[1]))' "$REGISTRY")
   base_ref=${refs% *}
   ref=${refs#* }

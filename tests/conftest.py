@@ -22,10 +22,10 @@ from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import metadata
 from burger_recs.db import make_engine
 from burger_recs.generate import generate_data
+from burger_recs.pipelines.compile import compiled_pipeline
 from tests.support.kfp_double import KfpDouble
 from tests.support.pipeline import RUN_DATE, SHOP
 from tests.support.services import POSTGRES_URL_ENV, GcsEmulator, postgres_server

@@ -3,9 +3,10 @@
 Which days a backfill runs comes from ``pipeline_runs``: a day is *done* when it has a
 ``published`` or ``gated`` run (:class:`Reprocess` says which other days run again), so that
 a second backfill of the same range runs nothing. Each day is one run with its own
-``run_date``: a local run (:func:`run_days`, :func:`burger_recs.local_run.run_pipeline`) or,
-with ``--cluster``, a run on Kubeflow Pipelines (:func:`submit_days`, through
-``burger_recs.deploy.submit``), several at once. A day that fails is reported and the
+``run_date``: a local run (:func:`run_days`,
+:func:`burger_recs.pipelines.local_run.run_pipeline`) or, with ``--cluster``, a run on
+Kubeflow Pipelines (:func:`submit_days`, through ``burger_recs.deploy.submit``), several at
+once. A day that fails is reported and the
 backfill goes on with the other days.
 """
 
@@ -33,7 +34,7 @@ from burger_recs.deploy.submit import (
     run_url,
     start_run,
 )
-from burger_recs.local_run import LocalRun, RunFailed, new_run_id, run_pipeline
+from burger_recs.pipelines.local_run import LocalRun, RunFailed, new_run_id, run_pipeline
 from burger_recs.runs import RunStatus, find_run
 
 MAX_DAYS = 366
@@ -287,7 +288,8 @@ def run_days(
         arguments: the pipeline arguments every day shares (``data_uri`` at least).
         database_url: the results database.
         root: the local folder that holds ``runs/``.
-        runner: ``subprocess`` or ``docker`` (:func:`~burger_recs.local_run.run_pipeline`).
+        runner: ``subprocess`` or ``docker``
+            (:func:`~burger_recs.pipelines.local_run.run_pipeline`).
         registry: docker: run the step images from this registry prefix.
         started: called before each day's run, with the day and where its run keeps its
             files (run id, log).
@@ -334,7 +336,7 @@ def run_days(
 def cluster_run_ids(days: Iterable[dt.date], now: dt.datetime | None = None) -> dict[dt.date, str]:
     """Return the run id of each day of a backfill on the cluster: distinct and sortable.
 
-    One prefix for the whole backfill (:func:`~burger_recs.local_run.new_run_id`: when it
+    One prefix for the whole backfill (:func:`~burger_recs.pipelines.local_run.new_run_id`: when it
     started, UTC, and four random hex digits), then the day: ``20261124-081502-3fa1-20261120``.
     The ids of one backfill sort by day, the order they are submitted in; those of two
     backfills, by when each started.
@@ -538,3 +540,47 @@ def _record(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
     """Return the run's pipeline_runs row as a dict, None when there is none."""
     row = find_run(engine, run_id)
     return dict(row._mapping) if row is not None else None
+
+
+def outcome_note(outcome: DayOutcome) -> str:
+    """Return what is said beside a day that was not published: its message in one line."""
+    return "" if outcome.status == "published" else headline(outcome.message)
+
+
+def outcome_table(outcomes: list[DayOutcome], show: Callable[[Path], str] = str) -> str:
+    """Return the closing table of a backfill: a line per day, then what failed and where.
+
+    ``show`` writes a log file's path as the user should see it.
+    """
+    lines = [""]
+    rows = [
+        (
+            str(o.day),
+            o.status,
+            o.model_version or "-",
+            "-" if o.precision_at_k is None else f"{o.precision_at_k:.4f}",
+            f"{o.rows_written:,}",
+            o.run_id,
+            outcome_note(o),
+        )
+        for o in outcomes
+    ]
+    header = ("day", "status", "served by", "p@k", "rows", "run id", "")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [
+            f"{cell:>{width}}" if i in (3, 4) else f"{cell:<{width}}"
+            for i, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
+        lines.append(("  ".join(cells) + "  " + row[-1]).rstrip())
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    lines.append(f"\n{len(outcomes)} day(s) run: {summary}")
+    for o in outcomes:
+        if o.failed and o.log_file is not None:
+            lines.append(f"  {o.day} {o.status}: its log is {show(o.log_file)}")
+        elif o.failed and o.link:
+            lines.append(f"  {o.day} {o.status}: {o.link}")
+    return "\n".join(lines)

@@ -436,3 +436,14 @@ def menu_rows(menu: pd.DataFrame | None, run_date: dt.date) -> list[dict]:
         }
         for item in menu.itertuples(index=False)
     ]
+
+
+def first_customer(engine: sa.Engine, run_date: dt.date) -> str | None:
+    """Return the first customer (by id) with recommendations on ``run_date``, if any."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(recommendations.c.customer_id)
+            .where(recommendations.c.run_date == run_date)
+            .order_by(recommendations.c.customer_id)
+            .limit(1)
+        ).scalar()

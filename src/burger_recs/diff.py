@@ -282,3 +282,113 @@ def diff_runs(engine: sa.Engine, ref_a: str, ref_b: str) -> RunDiff:
         movement=movement,
         movement_note=note,
     )
+
+
+def render_diff(diff: RunDiff) -> str:
+    """Return the comparison as `burger-recs diff` prints it: aligned columns, plain text."""
+    lines: list[str] = []
+    a, b = diff.a.record, diff.b.record
+    for label, run in (("A", diff.a), ("B", diff.b)):
+        chosen = ""
+        if run.by_day:
+            published = run.record.status is RunStatus.PUBLISHED
+            chosen = (
+                f"  ({run.ref}: the day's latest published run)"
+                if published
+                else f"  ({run.ref}: no published run that day, its latest run)"
+            )
+        lines.append(f"{label}  run {run.record.run_id}{chosen}")
+
+    def side_by_side(title: str, rows: list[tuple[str, object, object]]) -> None:
+        cells = [(name, _shown_value(x), _shown_value(y)) for name, x, y in rows]
+        name_width = max([len(name) for name, _, _ in cells] + [len(title) - 2, 12]) + 2
+        a_width = max([len(x) for _, x, _ in cells] + [1]) + 3
+        b_width = max([len(y) for _, _, y in cells] + [1]) + 3
+        lines.append(f"\n{title:<{name_width + 2}}{'A':<{a_width}}B")
+        for name, x, y in cells:
+            mark = f"{'':<{b_width - len(y)}}differs" if x != y else ""
+            lines.append(f"  {name:<{name_width}}{x:<{a_width}}{y}{mark}".rstrip())
+
+    side_by_side(
+        "code versions",
+        [
+            ("code version", a.code_version, b.code_version),
+            ("model", a.model_version, b.model_version),
+        ],
+    )
+    if diff.params:
+        side_by_side("parameters that differ", [(p.name, p.a, p.b) for p in diff.params])
+    else:
+        count = len((a.params or {}).keys() | (b.params or {}).keys())
+        lines.append(f"\nparameters that differ\n  none: all {count} parameters are the same")
+    side_by_side(
+        "data window and row counts",
+        [
+            ("run date", a.run_date, b.run_date),
+            ("data", a.data_uri, b.data_uri),
+            ("rows written", a.rows_written, b.rows_written),
+            ("customers", a.customers, b.customers),
+            ("status", a.status.value, b.status.value),
+            ("message", a.message, b.message),
+        ],
+    )
+
+    name_width = max([len(m.name) for m in diff.metrics] + [12]) + 2
+    lines.append(f"\n{'metrics':<{name_width + 2}}{'A':>12}{'B':>12}{'B - A':>12}{'relative':>10}")
+    if not diff.metrics:
+        lines.append("  none recorded")
+    for m in diff.metrics:
+        integral = isinstance(m.a, int) and isinstance(m.b, int)
+        change = (
+            "-" if m.change is None else f"{m.change:+,.0f}" if integral else f"{m.change:+.4f}"
+        )
+        relative = "-" if m.relative is None else f"{m.relative:+.1%}"
+        lines.append(
+            f"  {m.name:<{name_width}}{_shown_metric(m.a):>12}{_shown_metric(m.b):>12}"
+            f"{change:>12}{relative:>10}"
+        )
+
+    lines.append("\npublished recommendations")
+    if diff.movement is None:
+        lines.append(f"  {diff.movement_note}")
+        return "\n".join(lines)
+    moved = diff.movement
+    lines.append(f"  {'days':<24}{moved.day_a} (A) -> {moved.day_b} (B)")
+    for label, record in (("A", a), ("B", b)):
+        if record.status is not RunStatus.PUBLISHED:
+            lines.append(
+                f"  note: run {label} is {record.status}: {record.run_date} shows the day's latest "
+                "publication, not its own"
+            )
+    lines.append(
+        f"  {'customers in both days':<24}{moved.common:,}  ({moved.only_a:,} only on "
+        f"{moved.day_a}, {moved.only_b:,} only on {moved.day_b})"
+    )
+    if moved.mean_jaccard is None or moved.first_changed_share is None:
+        lines.append("  no customer has recommendations on both days: nothing to compare")
+        return "\n".join(lines)
+    lines.append(
+        f"  {'mean Jaccard of top-k':<24}{moved.mean_jaccard:.4f}  (1: the same items, "
+        "0: none in common)"
+    )
+    lines.append(
+        f"  {'first item changed':<24}{moved.first_changed:,} of {moved.common:,} customers "
+        f"({moved.first_changed_share:.1%})"
+    )
+    return "\n".join(lines)
+
+
+def _shown_value(value: object) -> str:
+    """Return a parameter's or a record field's value as the diff shows it."""
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _shown_metric(value: object) -> str:
+    """Return a metric's value as the diff shows it."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return _shown_value(value)

@@ -163,6 +163,27 @@ def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
         return list(conn.execute(query))
 
 
+def runs_table(rows: list[sa.Row]) -> str:
+    """Return ``pipeline_runs`` rows as `burger-recs runs` lists them: a header, a line each."""
+    lines = [
+        f"{'run id':<30}{'date':<12}{'status':<11}{'served by':<12}{'code':<20}"
+        f"{'p@k model/base':<17}{'rows':>9}  finished (UTC)"
+    ]
+    for r in rows:
+        m = r.metrics or {}
+        pk = (
+            f"{m['model_precision_at_k']:.3f}/{m['baseline_precision_at_k']:.3f}"
+            if "model_precision_at_k" in m
+            else "-"
+        )
+        finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "-"
+        lines.append(
+            f"{r.run_id[:29]:<30}{r.run_date!s:<12}{r.status:<11}{r.served_by or '-':<12}"
+            f"{r.code_version[:19]:<20}{pk:<17}{r.rows_written:>9,}  {finished}"
+        )
+    return "\n".join(lines)
+
+
 def find_run(engine: sa.Engine, run_id: str) -> sa.Row | None:
     """Return a run's ``pipeline_runs`` row, or None when it is not recorded."""
     with engine.connect() as conn:

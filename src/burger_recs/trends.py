@@ -7,8 +7,8 @@ so its report must depend on its inputs alone, not on what the database holds th
 the day's own coverage and churn exist only once publish has computed them. The publishing
 steps always run (they are never cached), already hold the database, and run after the
 day's record is committed, so the page includes the day itself. Why not the local run index
-(``burger_recs.run_index``): it exists only on the machine that ran ``make run``; the trend
-page is an artifact of every run, on a cluster as locally, shown in the KFP UI.
+(``burger_recs.pipelines.run_index``): it exists only on the machine that ran ``make run``;
+the trend page is an artifact of every run, on a cluster as locally, shown in the KFP UI.
 
 The page plots, for each day of the 30 days up to the run date, the figures of that day's
 latest published or gated run (``pipeline_runs``): precision@k of the scorer that served the

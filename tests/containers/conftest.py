@@ -4,7 +4,7 @@ run on the same generated shop (``shop_data``, tests/conftest.py) as the embedde
 
 import pytest
 
-from components.images import STEPS, image_ref
+from burger_recs.components.images import STEPS, image_ref
 from tests.support.services import docker_problem, skip_or_fail
 
 

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.compile import compiled_pipeline
+from burger_recs.components.images import REPO, STEPS, image_ref
 from burger_recs.contract import recommendations
-from burger_recs.local_run import RunFailed
-from components.images import REPO, STEPS, image_ref
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import RunFailed
 from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day, task_names
 
@@ -162,7 +162,7 @@ def test_a_rerun_in_the_images_takes_unchanged_steps_from_the_cache(
 ):
     """The first run's model became the champion, which evaluate and recommend take; what
     came before them is unchanged and comes from the cache, in containers too."""
-    from burger_recs.run_index import summarize_log
+    from burger_recs.pipelines.run_index import summarize_log
 
     first, rows = docker_run
     again, again_rows = _run(shop_data, docker_root, "docker")

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from burger_recs.compile import compiled_pipeline
+from burger_recs.components.images import BASE, REPO, STEPS, image_ref
 from burger_recs.contract import metadata, recommendations
-from burger_recs.local_run import run_pipeline
-from components.images import BASE, REPO, STEPS, image_ref
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import run_pipeline
 from tests.support import scan
 from tests.support.pipeline import day_arguments
 

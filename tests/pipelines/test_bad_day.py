@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from burger_recs import alerts, db
-from burger_recs.compile import compiled_pipeline
-from burger_recs.local_run import RunFailed
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import RunFailed
 from tests.support.database import run_rows
 from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day

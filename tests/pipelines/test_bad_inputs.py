@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
-from burger_recs.local_run import RunFailed, run_pipeline
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import RunFailed, run_pipeline
 from burger_recs.runs import RunRecord
 from burger_recs.steps.publish import publish
 from tests.support.drops import CASES_DIR, RUN_DATE, WINDOW_DAYS, expected_lines

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import recommendations
-from burger_recs.local_run import (
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import (
     LocalRun,
     RunFailed,
     cache_folder,
@@ -24,7 +24,7 @@ from burger_recs.local_run import (
     run_pipeline,
     stale_images,
 )
-from burger_recs.run_index import summarize_log
+from burger_recs.pipelines.run_index import summarize_log
 from tests.support.pipeline import RUN_DATE, day_arguments
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
@@ -138,7 +138,7 @@ def test_a_changed_parameter_reruns_the_steps_that_take_it(first, shop):
 def test_a_step_whose_image_changed_runs_again(settled, shop, tmp_path, monkeypatch):
     """An edit of steps/recommend.py gives the recommend image a new content tag; compiled,
     the IR names it, and only recommend (and what always runs) runs again."""
-    import components.images as images
+    import burger_recs.components.images as images
 
     root, url, _ = settled
     old = images.content_tag("recommend")

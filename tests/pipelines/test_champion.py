@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.champion import SERVING, current_champion, load_scorer
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import models, recommendations
-from burger_recs.local_run import LocalRun, RunFailed, run_pipeline
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import LocalRun, RunFailed, run_pipeline
 from tests.support.pipeline import RUN_DATE, day_arguments
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each

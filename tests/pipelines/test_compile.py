@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from burger_recs.compile import compile_pipeline, compiled_pipeline
-from components.images import STEPS, image_ref
+from burger_recs.components.images import STEPS, image_ref
+from burger_recs.pipelines.compile import compile_pipeline, compiled_pipeline
 
 
 @pytest.mark.slow  # compiles the pipeline: seconds

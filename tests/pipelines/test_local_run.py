@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs, recommendations
-from burger_recs.local_run import RunFailed
 from burger_recs.model import TrainedModel
+from burger_recs.pipelines.local_run import RunFailed
 from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from burger_recs.components import images
 from burger_recs.deploy import production
-from components import images
 from tests.support import scan
 from tests.support.manifests import build
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from burger_recs import deploy
+from burger_recs.components import cluster
+from burger_recs.components.images import BASE
 from burger_recs.deploy import production, schedule
-from components import cluster
-from components.images import BASE
 from tests.production.schemas import validate_object
 from tests.support.manifests import build
 

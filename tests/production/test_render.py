@@ -14,10 +14,10 @@ import yaml
 from typer.testing import CliRunner
 
 from burger_recs.cli import app
+from burger_recs.components.images import DEFAULT_REGISTRY, STEPS, image_ref
 from burger_recs.deploy import production
 from burger_recs.deploy.docker import BuildError
 from burger_recs.deploy.kfp_api import version_name
-from components.images import DEFAULT_REGISTRY, STEPS, image_ref
 from tests.production.schemas import validate_object
 from tests.support.manifests import build
 from tests.support.prod_lock import fake_lock, write_lock
@@ -153,8 +153,8 @@ def test_an_image_pull_secret_reaches_every_step_and_the_job_and_still_validates
 def test_submit_and_the_rendering_name_the_same_content_alike(compiled_docs, tmp_path):
     """One naming rule: the IR `burger-recs submit` uploads and the compiled PipelineVersion
     of the same code get the same version name (before production pins its images)."""
-    from burger_recs.compile import compile_pipeline
     from burger_recs.deploy.submit import ir_specs
+    from burger_recs.pipelines.compile import compile_pipeline
 
     spec, platform = ir_specs(compile_pipeline(tmp_path / "ir.yaml").read_text())
     (version,) = [d for d in compiled_docs if d["kind"] == "PipelineVersion"]

@@ -21,12 +21,12 @@ import yaml
 from typer.testing import CliRunner
 
 from burger_recs.cli import app
+from burger_recs.components import images
 from burger_recs.deploy import production
 from burger_recs.deploy import schedule as reconciler
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
 from burger_recs.settings import resolve_run_date
-from components import images
 from tests.support.kfp_double import raw_request
 
 API = "/apis/v2beta1"

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 import yaml
 
 from burger_recs import db
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import metadata
-from burger_recs.local_run import RunFailed, run_pipeline
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import RunFailed, run_pipeline
 from burger_recs.runs import recent_runs
 from tests.support import figures, scan
 from tests.support.pipeline import RUN_DATE, day_arguments

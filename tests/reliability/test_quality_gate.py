@@ -22,9 +22,9 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.champion import current_champion
-from burger_recs.compile import compiled_pipeline
 from burger_recs.contract import pipeline_runs, recommendations
-from burger_recs.local_run import run_pipeline
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import run_pipeline
 from tests.support import figures
 from tests.support.pipeline import RUN_DATE
 

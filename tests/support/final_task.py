@@ -22,8 +22,8 @@ from pathlib import Path
 
 from kfp.dsl.executor import Executor
 
+from burger_recs.components.finish import finish
 from burger_recs.kfp_words import EXIT_HANDLER_TASK
-from components.finish import finish
 
 DRIVER, LOCAL = "driver", "kfp.local"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from burger_recs.compile import compiled_pipeline
-from burger_recs.local_run import LocalRun, run_pipeline
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import LocalRun, run_pipeline
 
 RUN_DATE = dt.date(2026, 3, 30)
 # Small enough for seconds per run, large enough for the model to beat popularity.

@@ -6,8 +6,8 @@ as if CI had pushed every image.
 
 import hashlib
 
+from burger_recs.components.images import image_ref
 from burger_recs.deploy import production
-from components.images import image_ref
 
 
 def fake_lock(registry=production.DEFAULT_PROD_REGISTRY, salt="", skip=()):

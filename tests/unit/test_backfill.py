@@ -22,7 +22,7 @@ from burger_recs.backfill import (
     select_days,
 )
 from burger_recs.db import ensure_schema
-from burger_recs.local_run import LocalRun
+from burger_recs.pipelines.local_run import LocalRun
 from burger_recs.runs import RunStatus, record_run
 from tests.support.database import run_record
 

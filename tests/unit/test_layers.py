@@ -1,52 +1,35 @@
-"""The layer rule: steps import the library, never each other; the library has no cycle.
+"""The layers: import-linter's contracts (pyproject.toml) hold, and a wrong-way import breaks them.
 
-Components are thin: each components/<name>.py calls burger_recs.steps.<name> alone and runs
-in the image of that step, so a step, its component, its image and its tests share one name.
+The contracts check that steps import the library and never each other, that imports run one
+way by layer and that no package has an import cycle. Here, besides: components are thin
+(each burger_recs/components/<name>.py calls burger_recs.steps.<name> alone and runs in the
+image of that step), so a step, its component, its image and its tests share one name.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from kfp.dsl.python_component import PythonComponent
 
-from components import images
+from burger_recs.components import images
 
 STEP_MODULES = sorted(
     p.stem for p in (images.LIBRARY / "steps").glob("*.py") if p.stem != "__init__"
 )
 COMPONENT_MODULES = sorted(
     p.stem
-    for p in (images.REPO / "components").glob("*.py")
+    for p in (images.LIBRARY / "components").glob("*.py")
     if p.stem not in ("__init__", "images", "cluster")
 )
-
-
-def _imports(path: Path) -> set[str]:
-    """Every burger_recs module a file imports (at any depth of the file)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-    return {name for name in found if images.module_path(name) is not None}
-
-
-@functools.cache
-def _library() -> dict[str, set[str]]:
-    """Each burger_recs module and the burger_recs modules it imports."""
-    graph = {}
-    for path in sorted(images.LIBRARY.rglob("*.py")):
-        parts = path.relative_to(images.LIBRARY.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        graph[name] = {m for m in _imports(path) if m != name}
-    return graph
 
 
 def test_every_step_and_every_component_module_share_a_name():
@@ -54,37 +37,44 @@ def test_every_step_and_every_component_module_share_a_name():
     assert sorted(images.STEPS) == COMPONENT_MODULES
 
 
-@pytest.mark.parametrize("step", STEP_MODULES)
-def test_no_step_imports_another_step(step):
-    graph = _library()
-    others = {m for m in graph[f"burger_recs.steps.{step}"] if m.startswith("burger_recs.steps.")}
-    assert not others, (
-        f"steps/{step}.py imports {sorted(others)}: move what they share to the library"
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """Run import-linter's contracts (pyproject.toml) on the burger_recs package under ``root``."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=images.REPO,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
-def test_the_library_has_no_import_cycle():
-    graph = _library()
-    done: set[str] = set()
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in path:
-            cycle = " -> ".join((*path[path.index(name) :], name))
-            pytest.fail(f"import cycle: {cycle}")
-        if name in done:
-            return
-        for imported in graph.get(name, ()):
-            if imported in graph:
-                visit(imported, (*path, name))
-        done.add(name)
-
-    for name in graph:
-        visit(name, ())
+@pytest.mark.lint
+def test_the_import_contract_holds_and_fails_on_a_wrong_way_import(tmp_path):
+    """The layers, declared once in pyproject.toml, are those of the code (make lint)."""
+    kept = _lint_imports(images.LIBRARY.parent)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    # A copy of the package where the domain library imports a step, and a step another step.
+    shutil.copytree(images.LIBRARY, tmp_path / "burger_recs")
+    for module, wrong in (
+        ("contract.py", "burger_recs.steps.train"),
+        ("steps/evaluate.py", "burger_recs.steps.train"),
+    ):
+        path = tmp_path / "burger_recs" / module
+        path.write_text(path.read_text() + f"\nimport {wrong}  # noqa: E402\n")
+    broken = _lint_imports(tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "burger_recs.contract -> burger_recs.steps.train" in broken.stdout
+    assert "burger_recs.steps.evaluate is not allowed to import burger_recs.steps.train" in (
+        broken.stdout
+    )
+    assert re.search(r"Layers: .* BROKEN", broken.stdout)
 
 
 @pytest.mark.parametrize("module", COMPONENT_MODULES)
 def test_a_component_module_calls_its_own_step_only_and_runs_in_its_image(module):
-    namespace = __import__(f"components.{module}", fromlist=["_"])
+    namespace = __import__(f"burger_recs.components.{module}", fromlist=["_"])
     found = [c for c in vars(namespace).values() if isinstance(c, PythonComponent)]
     assert found, f"components/{module}.py defines no component"
     for component in found:

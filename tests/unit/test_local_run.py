@@ -1,12 +1,12 @@
-"""Running the compiled pipeline with kfp.local (burger_recs.local_run): its parameters.
+"""Running the compiled pipeline with kfp.local (burger_recs.pipelines.local_run): its parameters.
 
 The runs themselves are tests/pipelines/test_local_run.py.
 """
 
 import pytest
 
-from burger_recs.compile import compiled_pipeline
-from burger_recs.local_run import parse_params
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import parse_params
 
 
 def test_params_are_typed_and_unknown_ones_rejected():

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from burger_recs import movielens, quality
 from burger_recs.cli import app
-from burger_recs.compile import compiled_pipeline
-from burger_recs.local_run import pipeline_parameters
 from burger_recs.model import item_feature_matrix
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.pipelines.local_run import pipeline_parameters
 from burger_recs.settings import DEFAULTS, TrainParams
 from burger_recs.steps import evaluate, train
 from tests.support.movielens_files import real_dataset, write_fake_movielens
@@ -146,7 +146,7 @@ def test_protocol_data_features_are_identities_or_identities_and_genres(small_ml
 
 
 def test_the_pipeline_and_its_compiled_ir_take_every_default_from_the_settings():
-    from pipelines.daily_recommendations import daily_recommendations
+    from burger_recs.pipelines.daily_recommendations import daily_recommendations
 
     signature = inspect.signature(daily_recommendations.pipeline_func)
     declared = {name: p.default for name, p in signature.parameters.items()}

@@ -1,4 +1,4 @@
-"""The page of a machine's runs (burger_recs.run_index): .local/runs/index.html.
+"""The page of a machine's runs (burger_recs.pipelines.run_index): .local/runs/index.html.
 
 The runs come from a SQLite results database and run folders made here; the last test loads
 the page in a real headless browser (Debian's chromium) from file://.
@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from burger_recs.run_index import index_file, refresh_index, summarize_log, write_index
+from burger_recs.pipelines.run_index import index_file, refresh_index, summarize_log, write_index
 from burger_recs.runs import record_run
 from tests.support.database import DAY, OTHER_DAY, run_record
 
@@ -234,12 +234,13 @@ def test_refresh_index_lists_the_folders_when_the_database_cannot_be_read(tmp_pa
 
 @pytest.mark.parametrize("fails", [False, True], ids=["success", "failure"])
 def test_every_local_run_writes_the_index(fails, tmp_path, monkeypatch):
-    """run_pipeline (burger_recs.local_run) writes the page at its end, whatever the outcome."""
+    """run_pipeline (burger_recs.pipelines.local_run) writes the page at its end, whatever
+    the outcome."""
     from kfp import components
 
     from burger_recs import db
-    from burger_recs.compile import compiled_pipeline
-    from burger_recs.local_run import RunFailed, run_pipeline
+    from burger_recs.pipelines.compile import compiled_pipeline
+    from burger_recs.pipelines.local_run import RunFailed, run_pipeline
 
     url = f"sqlite:///{tmp_path / 'recs.db'}"
     monkeypatch.setenv(db.DATABASE_URL_ENV, url)  # run_pipeline sets it; put it back after

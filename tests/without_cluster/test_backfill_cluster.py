@@ -234,7 +234,7 @@ def _submit_days(double, engine, days, api=None, **options):
 
 
 def kfp_ir() -> str:
-    from burger_recs.compile import compiled_pipeline
+    from burger_recs.pipelines.compile import compiled_pipeline
 
     return compiled_pipeline().read_text()
 

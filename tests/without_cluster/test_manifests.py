@@ -19,8 +19,8 @@ import sqlalchemy as sa
 import yaml
 
 from burger_recs import deploy
-from components import cluster
-from components.images import DEFAULT_REGISTRY
+from burger_recs.components import cluster
+from burger_recs.components.images import DEFAULT_REGISTRY
 from tests.support.manifests import KIND_CONFIG, build, node_version, validate
 
 REPO = Path(__file__).resolve().parents[2]

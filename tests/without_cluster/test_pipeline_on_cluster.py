@@ -4,8 +4,8 @@ import pytest
 import yaml
 from kfp import compiler, dsl, kubernetes
 
+from burger_recs.components import cluster, images
 from burger_recs.deploy import pull_secrets
-from components import cluster, images
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from burger_recs import sample_bucket
+from burger_recs.components import images
 from burger_recs.storage import DataRoot
-from components import images
 
 END = dt.date(2026, 3, 30)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 from tests.support.manifests import build
 
 REPO = Path(__file__).resolve().parents[2]

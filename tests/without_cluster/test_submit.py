@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from burger_recs.cli import app
-from burger_recs.compile import retarget_images
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
+from burger_recs.pipelines.compile import retarget_images
 from tests.support.kfp_double import (
     NOW,
     WORKFLOW,

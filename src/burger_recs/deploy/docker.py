@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from burger_recs import __version__
+from burger_recs.components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 from burger_recs.deploy import DEFAULT_PYTHON_IMAGE
 from burger_recs.version import git_version
-from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 BUILD_DIR = REPO / ".local" / "build"
 EXTRA_CA = BUILD_DIR / "extra-ca.pem"

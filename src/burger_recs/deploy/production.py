@@ -52,6 +52,7 @@ from pathlib import Path
 
 import yaml
 
+from burger_recs.components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 from burger_recs.deploy import DEFAULT_PROD_REGISTRY, NAMESPACE
 from burger_recs.deploy.docker import BuildError, build_images, docker_cli
 from burger_recs.deploy.kfp_api import version_name
@@ -62,7 +63,6 @@ from burger_recs.deploy.schedule import (
     declared_parameters,
     load_schedule,
 )
-from components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 
 OVERLAY = REPO / "manifests" / "overlays" / "prod"
 RENDERED = "rendered"
@@ -81,7 +81,7 @@ KEEP = {
 }
 COMPONENT_FILE = "kustomization.yaml"
 # What the pipeline's content is made of: an uncommitted change here is no commit's code.
-CODE_INPUTS = ("src", "components", "pipelines", "images", "requirements.in", "requirements.lock")
+CODE_INPUTS = ("src", "images", "requirements.in", "requirements.lock")
 IMAGES_ANNOTATION = "burger-recs/images"
 PINNED, PREVIEW = "pinned", "tag-only preview"
 # The version's tag saying so, which the schedule's reconciler reads through the KFP API: it
@@ -198,7 +198,7 @@ def compile_manifests(pipeline_name: str | None = None) -> list[dict]:
     from kfp import compiler
     from kfp.compiler.compiler_utils import KubernetesManifestOptions
 
-    from pipelines.daily_recommendations import daily_recommendations
+    from burger_recs.pipelines.daily_recommendations import daily_recommendations
 
     options = KubernetesManifestOptions(
         pipeline_name=pipeline_name,
@@ -562,8 +562,7 @@ def check(
             "pending",
             "images of the current code are not pushed yet, so the committed rendering (this "
             "pipeline, with earlier images or tag-only as a preview) stays until CI on main "
-            "pushes them and renders:\n"
-            + "".join(f"  {ref}\n" for ref in exc.refs),
+            "pushes them and renders:\n" + "".join(f"  {ref}\n" for ref in exc.refs),
         )
     diffs = []
     for name, text in fresh.items():

@@ -7,7 +7,7 @@ scores one shard per task (``recommend_shard``). All three run in the recommend 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)

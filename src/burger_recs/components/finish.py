@@ -7,7 +7,7 @@ reach it through the environment (Kubernetes Secrets on a cluster), never as par
 
 from kfp import dsl
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("finish"), install_kfp_package=False)

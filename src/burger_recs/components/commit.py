@@ -8,7 +8,7 @@ environment variable (a Kubernetes Secret on a cluster), never through a paramet
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("commit"), install_kfp_package=False)

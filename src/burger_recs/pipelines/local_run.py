@@ -27,8 +27,8 @@ import sqlalchemy as sa
 import yaml
 
 from burger_recs import db
-from burger_recs.compile import retarget_images
-from burger_recs.run_index import refresh_index
+from burger_recs.pipelines.compile import retarget_images
+from burger_recs.pipelines.run_index import refresh_index
 from burger_recs.runs import RunStatus, find_run
 
 log = logging.getLogger(__name__)
@@ -505,7 +505,7 @@ def stale_images(ir_text: str) -> list[str]:
     ``components`` package is not there to say (an installed package runs its own IR).
     """
     try:
-        from components.images import STEPS, content_tag
+        from burger_recs.components.images import STEPS, content_tag
     except ImportError:
         return []
     named = set(re.findall(r"/burger-recs-([\w-]+):(\w+)", ir_text))

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Markdown, Output
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("validate"), install_kfp_package=False)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 def compiled_pipeline() -> Path:
     """Return the checked-in compiled pipeline (KFP IR), the one spec every mode runs."""
-    import pipelines
+    from burger_recs.components.images import REPO
 
-    return Path(pipelines.__file__).parent / "compiled" / "daily_recommendations.yaml"
+    return REPO / "pipelines" / "compiled" / "daily_recommendations.yaml"
 
 
 def compile_pipeline(target: Path) -> Path:
-    """Compile ``pipelines.daily_recommendations`` to ``target`` (KFP IR YAML)."""
+    """Compile ``burger_recs.pipelines.daily_recommendations`` to ``target`` (KFP IR YAML)."""
     from kfp import compiler
 
-    from pipelines.daily_recommendations import daily_recommendations
+    from burger_recs.pipelines.daily_recommendations import daily_recommendations
 
     target.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(daily_recommendations, str(target))

@@ -16,8 +16,10 @@ import hashlib
 import shlex
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-LIBRARY = REPO / "src" / "burger_recs"
+# The library's source in its checkout: images are built from the repository (their build
+# context), so content tags are computed from a checkout, not from an installed copy.
+LIBRARY = Path(__file__).resolve().parent.parent
+REPO = LIBRARY.parent.parent
 IMAGES = REPO / "images"
 STEPS = ("ingest", "validate", "train", "evaluate", "recommend", "publish", "commit", "finish")
 BASE = "base"

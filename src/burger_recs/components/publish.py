@@ -7,7 +7,7 @@ Kubernetes Secret on a cluster), never through a parameter.
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("publish"), install_kfp_package=False)

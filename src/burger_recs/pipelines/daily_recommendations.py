@@ -5,25 +5,25 @@ followed by one commit that makes the whole day visible at once. Every step runs
 ``dsl.ExitHandler`` whose final task, ``finish``, records how the run ended (also when a step
 failed) and alerts on a bad day, on every runner.
 
-Wiring only: every step is a component from components/, every default comes from
-burger_recs.settings, and every task's cluster settings (Secrets, requests, retries) come
-from components/cluster.py.
+Wiring only: every step is a component from burger_recs.components, every default comes
+from burger_recs.settings, and every task's cluster settings (Secrets, requests, retries)
+come from burger_recs.components.cluster.
 Compiled with ``burger-recs compile`` into pipelines/compiled/daily_recommendations.yaml,
 the one spec that runs embedded, in containers and on a cluster.
 """
 
 from kfp import dsl
 
+from burger_recs.components.cluster import on_cluster
+from burger_recs.components.commit import commit, stage_shard
+from burger_recs.components.evaluate import evaluate
+from burger_recs.components.finish import finish
+from burger_recs.components.ingest import check_inputs, ingest
+from burger_recs.components.publish import publish
+from burger_recs.components.recommend import recommend, recommend_shard, shard_plan
+from burger_recs.components.train import train
+from burger_recs.components.validate import validate
 from burger_recs.settings import DEFAULTS
-from components.cluster import on_cluster
-from components.commit import commit, stage_shard
-from components.evaluate import evaluate
-from components.finish import finish
-from components.ingest import check_inputs, ingest
-from components.publish import publish
-from components.recommend import recommend, recommend_shard, shard_plan
-from components.train import train
-from components.validate import validate
 
 PIPELINE_NAME = "burger-recs-daily"
 

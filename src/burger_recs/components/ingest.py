@@ -11,7 +11,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from components.images import image_ref
+from burger_recs.components.images import image_ref
 
 
 @dsl.component(base_image=image_ref("ingest"), install_kfp_package=False)

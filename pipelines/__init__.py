@@ -1,1 +1,0 @@
-"""Pipeline definitions (wiring only); compiled/ holds the checked-in IR."""

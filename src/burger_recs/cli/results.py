@@ -1,0 +1,118 @@
+"""The results: a customer's recommendations, the runs, the page of runs, two runs compared."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from burger_recs.cli.common import (
+    LOCAL_ROOT,
+    DatabaseOption,
+    app,
+    default_database_url,
+    fail,
+    show,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@app.command("recs")
+def recs_command(
+    customer: Annotated[str, typer.Option(help="Customer id.")],
+    date: Annotated[
+        str | None, typer.Option(help="Run date, YYYY-MM-DD (default: the customer's latest).")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print a customer's stored recommendations with item names."""
+    from burger_recs import db
+
+    engine = db.make_engine(database_url or default_database_url())
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise fail(f"--date {date!r} is not YYYY-MM-DD") from None
+    db.ensure_schema(engine)
+    shown, rows = db.customer_recommendations(engine, customer, day)
+    if not rows:
+        when = f" for {date}" if date else ""
+        raise fail(f"no recommendations stored for customer {customer!r}{when}")
+    typer.echo(f"recommendations for customer {customer} on {shown}:")
+    for row in rows:
+        typer.echo(
+            f"  {row.rank:>2}. {row.name or row.item_id:<34} [{row.item_id}]  "
+            f"score {row.score:7.3f}  {row.ingredients or ''}"
+        )
+    typer.echo(f"(model {rows[0].model_version}, code {rows[0].code_version})")
+
+
+@app.command("runs")
+def runs_command(
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List the recorded pipeline runs, newest first."""
+    from burger_recs import db
+    from burger_recs.runs import recent_runs, runs_table
+
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    rows = recent_runs(engine, limit)
+    if not rows:
+        typer.echo("no runs recorded yet: try `make run`")
+        return
+    typer.echo(runs_table(rows))
+
+
+@app.command("index")
+def index_command(database_url: DatabaseOption = None) -> None:
+    """Write the page of this machine's runs, .local/runs/index.html, and print its path.
+
+    Rows come from the results database and .local/runs/; it opens from file://, no server.
+    """
+    from burger_recs import db
+    from burger_recs.pipelines.run_index import write_index
+
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    typer.echo(show(write_index(LOCAL_ROOT, engine)))
+
+
+@app.command(
+    "diff",
+    epilog="Recommendations are stored per day, not per run: the runs' days are compared "
+    "(mean Jaccard similarity of each customer's top-k item set, customers whose first item "
+    "changed). Two runs of the same day cannot be compared that way: a day holds only its "
+    "latest publication.",
+)
+def diff_command(
+    run_a: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_A",
+            help="A run id, or a day YYYY-MM-DD: that day's latest published run (by finished "
+            "time), else its latest run of any status. The run chosen is printed first.",
+            show_default=False,
+        ),
+    ],
+    run_b: Annotated[
+        str,
+        typer.Argument(metavar="RUN_B", help="A run id or a day, as RUN_A.", show_default=False),
+    ],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Compare two recorded runs: code, parameters, data, metrics, recommendations moved."""
+    from burger_recs import db
+    from burger_recs.diff import RunNotFound, diff_runs, render_diff
+
+    engine = db.make_engine(database_url or default_database_url())
+    db.ensure_schema(engine)
+    try:
+        diff = diff_runs(engine, run_a, run_b)
+    except RunNotFound as exc:
+        raise fail(str(exc)) from None
+    typer.echo(render_diff(diff))

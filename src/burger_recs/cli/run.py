@@ -1,0 +1,236 @@
+"""Running the pipeline on this machine: run, resume, and the summary they print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from burger_recs.cli.common import (
+    LOCAL_ROOT,
+    CacheOption,
+    DatabaseOption,
+    ParamOption,
+    QuietOption,
+    RegistryOption,
+    RunDateOption,
+    RunnerOption,
+    VerboseOption,
+    app,
+    day_and_params,
+    default_database_url,
+    fail,
+    sample_data,
+    show,
+)
+from burger_recs.pipelines.compile import compiled_pipeline
+from burger_recs.version import code_version
+
+if TYPE_CHECKING:
+    from burger_recs.pipelines.local_run import LocalRun
+
+
+@app.command("run")
+def run_command(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data root: a folder or gs://bucket/prefix. Default: a generated "
+            "sample in .local/sample-data."
+        ),
+    ] = None,
+    run_date: RunDateOption = None,
+    database_url: DatabaseOption = None,
+    runner: RunnerOption = "subprocess",
+    param: ParamOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    registry: RegistryOption = None,
+    cache: CacheOption = True,
+) -> None:
+    """Run the compiled daily pipeline on this machine and print a summary.
+
+    Steps whose code, parameters and inputs are those of an earlier run come from the cache
+    (.local/cache); the check of the drops, publishing and the final record always run.
+    """
+    pipeline_file = compiled_pipeline()
+    day, params = day_and_params(run_date, param, pipeline_file)
+    if data is None:
+        data = str(sample_data(day).resolve())
+    elif not data.startswith("gs://"):
+        if not Path(data).is_dir():
+            raise fail(f"--data {data}: no such folder")
+        data = str(Path(data).resolve())
+    _run_and_report(
+        pipeline_file,
+        {"data_uri": data, "run_date": day.isoformat(), **params},
+        database_url or default_database_url(),
+        runner=runner,
+        quiet=quiet,
+        verbose=verbose,
+        registry=registry if runner == "docker" else None,
+        cache=cache,
+    )
+
+
+def _run_and_report(
+    pipeline_file: Path,
+    arguments: dict[str, object],
+    url: str,
+    *,
+    runner: str,
+    quiet: bool,
+    verbose: bool,
+    registry: str | None,
+    cache: bool,
+    doing: str = "running",
+) -> None:
+    """Run the pipeline locally; print its summary, or why it failed and exit 1."""
+    from burger_recs import db
+    from burger_recs.pipelines.local_run import RunFailed, run_pipeline
+
+    typer.echo(
+        f"{doing} {pipeline_file.name} for {arguments.get('run_date')} on "
+        f"{arguments.get('data_uri')} ({runner} runner, code {code_version()}, database "
+        f"{db.redact(url)}{'' if cache else ', no cache'})",
+        err=True,
+    )
+    try:
+        result = run_pipeline(
+            pipeline_file,
+            arguments,
+            url,
+            LOCAL_ROOT,
+            runner=runner,
+            quiet=quiet,
+            verbose=verbose,
+            registry=registry,
+            cache=cache,
+        )
+    except RunFailed as exc:
+        typer.secho(f"\nrun {exc.result.run_id} FAILED", fg=typer.colors.RED, err=True)
+        typer.echo(str(exc), err=True)
+        _print_cached(exc.result)
+        _print_locations(exc.result, url)
+        typer.echo(
+            f"\nresume it, the steps that succeeded from the cache:\n"
+            f"  burger-recs resume {exc.result.run_id}"
+        )
+        raise typer.Exit(code=1) from None
+    _print_summary(result, url)
+
+
+@app.command(
+    "resume",
+    epilog="The steps that succeeded come from the cache; the one that failed and those after "
+    "it run. The runner and registry are the failed run's, and so is the database: a URL with "
+    "a password is never stored, so give it again with --database-url or DATABASE_URL. A "
+    "cluster run is retried in place with burger-recs retry RUN_ID --host URL.",
+)
+def resume_command(
+    run_id: Annotated[str, typer.Argument(help="The failed local run, e.g. 20261124-081502-3fa1.")],
+    database_url: DatabaseOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run a failed local run again, as a new run with the same arguments."""
+    from burger_recs import db
+    from burger_recs.pipelines.local_run import earlier_run
+    from burger_recs.runs import RunStatus, find_run
+
+    try:
+        earlier = earlier_run(LOCAL_ROOT, run_id)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    url = database_url or default_database_url()
+    if db.redact(url) != earlier.settings.database:
+        raise fail(
+            f"run {run_id} used the database {earlier.settings.database}, not {db.redact(url)}: "
+            "give it with --database-url or DATABASE_URL"
+        )
+    recorded = find_run(db.make_engine(url), run_id)
+    if recorded is not None and recorded.status != RunStatus.FAILED:
+        raise fail(
+            f"run {run_id} for {recorded.run_date} ended {recorded.status}: there is nothing "
+            "to resume (burger-recs run --run-date runs the day again)"
+        )
+    pipeline_file = compiled_pipeline()
+    if pipeline_file.name != earlier.settings.pipeline:
+        raise fail(f"run {run_id} ran {earlier.settings.pipeline}, not {pipeline_file.name}")
+    arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
+    _run_and_report(
+        pipeline_file,
+        arguments,
+        url,
+        runner=earlier.settings.runner,
+        quiet=quiet,
+        verbose=verbose,
+        registry=earlier.settings.registry,
+        cache=True,
+        doing=f"resuming {run_id}:",
+    )
+
+
+def _print_cached(result: LocalRun) -> None:
+    if result.cached_tasks:
+        typer.echo(
+            f"  {'from cache':<14}{', '.join(result.cached_tasks)} (unchanged since an earlier run)"
+        )
+
+
+def _print_locations(result: LocalRun, url: str) -> None:
+    from burger_recs import db
+    from burger_recs.pipelines.run_index import index_file
+
+    rows = [("logs", show(result.log_file)), ("artifacts", show(result.artifacts) + "/")]
+    for name in ("report.html", "validation.md", "trends.html"):
+        if (result.folder / name).exists():
+            rows.append((name.split(".")[0], show(result.folder / name)))
+    index = index_file(result.folder.parent.parent)
+    if index.exists():
+        rows.append(("index", show(index)))
+    rows.append(("database", db.redact(url)))
+    for name, value in rows:
+        typer.echo(f"  {name:<14}{value}")
+
+
+def _print_summary(result: LocalRun, url: str) -> None:
+    record = result.record
+    metrics = record.get("metrics") or {}
+    k = metrics.get("k", "k")
+    colour = typer.colors.GREEN if result.status == "published" else typer.colors.YELLOW
+    typer.secho(f"\nrun {result.run_id} for {record.get('run_date')}: {result.status}", fg=colour)
+    typer.echo(f"  {'code version':<14}{record.get('code_version')}")
+    typer.echo(f"  {'model':<14}{record.get('model_version')}")
+    for label, key in (
+        (f"precision@{k}", "precision_at_k"),
+        (f"recall@{k}", "recall_at_k"),
+        ("AUC", "auc"),
+    ):
+        model, base = metrics.get(f"model_{key}"), metrics.get(f"baseline_{key}")
+        if model is not None:
+            typer.echo(f"  {label:<14}model {model:.4f}   popularity baseline {base:.4f}")
+    typer.echo(f"  {'gate':<14}{record.get('message')}")
+    typer.echo(f"  {'served by':<14}{record.get('served_by') or 'nobody (nothing published)'}")
+    typer.echo(
+        f"  {'rows written':<14}{record.get('rows_written', 0):,} "
+        f"({record.get('customers') or 0:,} customers)"
+    )
+    _print_cached(result)
+    _print_locations(result, url)
+    example = _example_customer(url, record)
+    typer.echo("\nlook at the results:")
+    if example:
+        typer.echo(f"  burger-recs recs --customer {example}")
+    typer.echo("  burger-recs runs")
+    if (result.folder / "report.html").exists():
+        typer.echo(f"  open {show(result.folder / 'report.html')}")
+
+
+def _example_customer(url: str, record: dict) -> str | None:
+    from burger_recs import db
+
+    if record.get("status") != "published":
+        return None
+    return db.first_customer(db.make_engine(url), record["run_date"])
