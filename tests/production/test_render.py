@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from burger_recs.cli import app
 from burger_recs.components.images import DEFAULT_REGISTRY, STEPS, image_ref
-from burger_recs.deploy import production
+from burger_recs.deploy import production, push
 from burger_recs.deploy.docker import BuildError
 from burger_recs.deploy.kfp_api import version_name
 from tests.production.schemas import validate_object
@@ -325,7 +325,7 @@ def test_push_pulls_what_exists_builds_the_rest_and_records_the_digests(overlay)
     }
     docker = FakeDocker({refs["base"], refs["train"]}, digests)
     builds = []
-    lock = production.push(
+    lock = push.push(
         registry, overlay, docker=docker, build=lambda r: builds.append(r) or 0, echo=print
     )
     assert builds == [registry]
@@ -336,13 +336,13 @@ def test_push_pulls_what_exists_builds_the_rest_and_records_the_digests(overlay)
     assert production.pinned_refs(registry, lock, overlay, preview=False) == lock.images
 
     with pytest.raises(production.RenderError, match="was it pushed"):
-        production.repo_digest(refs["train"], [f"other/repo@sha256:{'1' * 64}"])
+        push.repo_digest(refs["train"], [f"other/repo@sha256:{'1' * 64}"])
 
     def fails(registry):
         raise BuildError(f"pushing {registry}/burger-recs-base failed")
 
     with pytest.raises(production.RenderError, match="failed"):
-        production.push(registry, overlay, docker=docker, build=fails, echo=print)
+        push.push(registry, overlay, docker=docker, build=fails, echo=print)
 
 
 def test_references_split_at_the_tag_not_at_a_registry_port():

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from burger_recs import generate as gen
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS
-from burger_recs.generate import INGREDIENTS, GenerationSummary, generate_data
+from burger_recs.generate import INGREDIENTS, GenerationSummary, draw, generate_data, write
 
 END = datetime.date(2026, 11, 24)  # a Tuesday
 TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}:\d{2}Z$")
@@ -160,8 +159,9 @@ def test_small_blocks_write_the_same_contract(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Big runs draw customers and write snapshots and orders in several blocks per file.
-    monkeypatch.setattr(gen, "_BLOCK", 64)
-    monkeypatch.setattr(gen, "_ORDER_CHUNK", 10)
+    monkeypatch.setattr(draw, "_BLOCK", 64)
+    monkeypatch.setattr(write, "_BLOCK", 64)
+    monkeypatch.setattr(write, "_ORDER_CHUNK", 10)
     d = run(tmp_path / "data", customers=300, days=16, items=12)
     check_invariants(d)
     assert len(d.customers[d.dates[0]]) > 3 * 64
@@ -415,14 +415,14 @@ def test_files_are_written_atomically(tmp_path: Path, monkeypatch: pytest.Monkey
     class Boom(RuntimeError):
         pass
 
-    real_prefixed = gen._prefixed
+    real_prefixed = write._prefixed
 
     def prefixed(numbers, prefix: str, width: int):
         if prefix == "o0001-":  # day two's order ids: the file is open, its header written
             raise Boom
         return real_prefixed(numbers, prefix, width)
 
-    monkeypatch.setattr(gen, "_prefixed", prefixed)
+    monkeypatch.setattr(write, "_prefixed", prefixed)
     with pytest.raises(Boom):
         generate_data(tmp_path / "data", customers=20, days=3, end_date=END)
     day1, day2 = (tmp_path / "data" / f"date=2026-11-{d}" for d in (22, 23))

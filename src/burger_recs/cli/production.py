@@ -77,12 +77,12 @@ def push_prod_images_command(
     extra_ca_bundle: ExtraCaOption = "",
 ) -> None:
     """Build and push the images to the production registry, record their digests (CI)."""
-    from burger_recs.deploy import docker, production
+    from burger_recs.deploy import docker, production, push
 
     def build(registry: str) -> None:
         docker.build_images(registry, python_image, extra_ca_bundle, push=True, echo=typer.echo)
 
     try:
-        production.push(registry, production.OVERLAY, build=build, echo=typer.echo)
+        push.push(registry, production.OVERLAY, build=build, echo=typer.echo)
     except (production.RenderError, OSError) as exc:
         raise fail(str(exc)) from None

@@ -54,7 +54,6 @@ import yaml
 
 from burger_recs.components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
 from burger_recs.deploy import DEFAULT_PROD_REGISTRY, NAMESPACE
-from burger_recs.deploy.docker import BuildError, build_images, docker_cli
 from burger_recs.deploy.kfp_api import version_name
 from burger_recs.deploy.pull_secrets import job_patch, with_image_pull_secrets
 from burger_recs.deploy.schedule import (
@@ -113,7 +112,7 @@ class MissingDigests(RenderError):
         self.refs = refs
         recorded = f" (it records images of {lock.registry})" if lock.images else ""
         super().__init__(
-            f"no digest recorded in {_show(lock_path)}{recorded} for:\n"
+            f"no digest recorded in {show(lock_path)}{recorded} for:\n"
             + "".join(f"  {ref}\n" for ref in refs)
             + "These images of the current code are not pushed yet: CI on main pushes them, "
             "records their digests (make push-prod-images) and renders. For a preview with "
@@ -134,7 +133,8 @@ class Lock:
     images: dict[str, str] = field(default_factory=dict)
 
 
-def _show(path: Path) -> str:
+def show(path: Path) -> str:
+    """Return ``path`` relative to the repository, as messages name it."""
     try:
         return path.resolve().relative_to(REPO).as_posix()
     except ValueError:
@@ -148,7 +148,7 @@ def read_lock(path: Path) -> Lock:
     data = json.loads(path.read_text())
     unknown = set(data) - {"registry", "images"}
     if unknown or not isinstance(data.get("images", {}), dict):
-        raise RenderError(f"{_show(path)}: expected registry and images, got {sorted(data)}")
+        raise RenderError(f"{show(path)}: expected registry and images, got {sorted(data)}")
     return Lock(data.get("registry") or DEFAULT_PROD_REGISTRY, dict(data.get("images", {})))
 
 
@@ -445,7 +445,7 @@ def consistency_problems(overlay: Path) -> list[str]:
     """
     version = committed_version(overlay)
     if version is None:
-        return [f"no rendering in {_show(overlay / RENDERED / PIPELINE_FILE)}: make render-prod"]
+        return [f"no rendering in {show(overlay / RENDERED / PIPELINE_FILE)}: make render-prod"]
     problems = []
     spec = version["spec"]
     name = version_name(
@@ -476,7 +476,7 @@ def schedule_problems(overlay: Path) -> list[str]:
         schedule = load_schedule(path)
         check_parameters(schedule, declared_parameters(version["spec"]["pipelineSpec"]) or {}, name)
     except ScheduleError as exc:
-        return [f"{_show(path)}: {exc}"]
+        return [f"{show(path)}: {exc}"]
     return []
 
 
@@ -587,59 +587,3 @@ def check(
     if scheduling:
         return CheckResult("stale", "\n".join(scheduling))
     return CheckResult("current", "the committed rendering is current")
-
-
-# -- pushing the images (CI on main) ------------------------------------------------------
-def repo_digest(ref: str, repo_digests: list[str]) -> str:
-    """Return ``ref@sha256:...`` from an image's RepoDigests, for the ref's repository.
-
-    Raises:
-        RenderError: the image has no digest in that repository (it was never pushed there).
-    """
-    repository, _ = split_ref(ref)
-    for entry in repo_digests:
-        name, _, digest = entry.partition("@")
-        if name == repository and re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-            return f"{ref}@{digest}"
-    raise RenderError(f"{ref} has no digest in {repository}: was it pushed?")
-
-
-def push(
-    registry: str,
-    overlay: Path = OVERLAY,
-    docker: Callable[..., subprocess.CompletedProcess] = docker_cli,
-    build: Callable[[str], object] | None = None,
-    echo: Callable[[str], None] = print,
-) -> Lock:
-    """Push every image of the current code to ``registry`` and record the digests.
-
-    An image whose content tag is already in the registry is pulled, not rebuilt: a content
-    tag keeps its digest (a rebuild would differ in its labels). Then ``build`` (default:
-    ``docker.build_images`` with ``push``) builds what is missing and pushes all, and the
-    lock is rewritten.
-
-    Raises:
-        RenderError: building, pushing or inspecting an image failed.
-    """
-    for image in IMAGES:
-        ref = image_ref(image, registry)
-        pulled = docker("pull", "--quiet", ref).returncode == 0
-        echo(f"  {image:<10} {ref}: {'in the registry' if pulled else 'new, to build'}")
-    try:
-        if build is None:
-            build_images(registry, push=True, echo=echo)
-        else:
-            build(registry)
-    except BuildError as exc:
-        raise RenderError(f"building or pushing the images failed: {exc}") from None
-    images = {}
-    for image in IMAGES:
-        ref = image_ref(image, registry)
-        out = docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref)
-        if out.returncode != 0:
-            raise RenderError(f"docker image inspect {ref}: {out.stderr.strip()}")
-        images[image] = repo_digest(ref, json.loads(out.stdout or "[]") or [])
-    lock = Lock(registry, images)
-    (overlay / LOCK).write_text(lock_text(lock))
-    echo(f"recorded {len(images)} digests in {_show(overlay / LOCK)}")
-    return lock
