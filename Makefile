@@ -132,7 +132,7 @@ run-docker: images $(IR) ## Run the same compiled pipeline with every step in it
 
 ##@ Cluster
 # `make dev-cluster && make submit`: the pipeline on a local kind cluster with Kubeflow
-# Pipelines, inspected in the Kubeflow UI (README: Dev cluster). scripts/cluster.sh does the
+# Pipelines, inspected in the Kubeflow UI (docs/dev-cluster.md). scripts/cluster.sh does the
 # work; DRY_RUN=1 prints its commands and changes nothing.
 #
 # Tools are pinned here and downloaded into ./bin when missing (kubebuilder's LOCALBIN
@@ -166,7 +166,7 @@ dev-cluster-down: ## Delete the kind cluster and the local registry (images stay
 	$(CLUSTER_SH) down
 
 ##@ Production
-# GitOps (README: Production): Argo CD deploys manifests/overlays/prod from main. CI on main
+# GitOps (docs/production.md): Argo CD deploys manifests/overlays/prod from main. CI on main
 # runs push-prod-images (images to PROD_REGISTRY, their digests into
 # manifests/overlays/prod/images.lock.json), then render-prod, and commits. CHECK=1 compares
 # and writes nothing (a test in `make test` does the same); PREVIEW=1 allows tag-only images

@@ -150,7 +150,7 @@ def build_images(
         BuildError: no Docker engine, no Python image, or a build or push failed.
     """
     if shutil.which("docker") is None or docker_cli("version").returncode != 0:
-        raise BuildError("no Docker engine answers; start dockerd (see README)")
+        raise BuildError("no Docker engine answers; start dockerd (docs/containers.md)")
     if not present(python_image):
         raise BuildError(f"the Python image {python_image} is not present: run `make base-image`")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)

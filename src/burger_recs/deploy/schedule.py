@@ -216,7 +216,7 @@ def check_run_day(schedule: Schedule, where: str = "schedule", default: str | No
             f"{where}: catchup must stay false. With catch-up KFP starts every run missed during "
             "a pause at once, all created at the same moment, and a run's day comes from its "
             f"create time and {DAY_CLOSES_AT}: they would all process the same day. Backfill "
-            f"missed days with a run for each {RUN_DATE} instead (README: Production)."
+            f"missed days with a run for each {RUN_DATE} instead (docs/production.md)."
         )
     given = schedule.parameters.get(DAY_CLOSES_AT)
     closes = default if given is None else given
