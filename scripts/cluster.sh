@@ -294,6 +294,8 @@ print(image_ref("base", sys.argv[1]), image_ref("gcs-emulator", sys.argv[1]))' "
   fi
   say "GCS emulator image: building $ref (log: .local/build/gcs-emulator.log)"
   run mkdir -p .local/build
+  # Its modules, from the import graph (burger_recs.components.images.stage).
+  run "$PYTHON" -c 'from burger_recs.components.images import stage; stage("gcs-emulator")'
   if ((DRY)); then
     run env DOCKER_BUILDKIT=0 docker build -f images/gcs-emulator/Dockerfile \
       --build-arg "BASE_IMAGE=$base_ref" -t "$ref" .

@@ -19,9 +19,9 @@ def test_ir_pins_every_step_to_its_content_tagged_image():
     spec = next(yaml.safe_load_all(compiled_pipeline().read_text()))
     executors = spec["deploymentSpec"]["executors"]
     images = {name.removeprefix("exec-"): e["container"]["image"] for name, e in executors.items()}
-    # The check and the shard tasks run in the images of the steps whose code they call.
+    # The shard tasks run in the images of the steps whose code they call.
     sharded = {
-        "check-inputs": "ingest",
+        "check-inputs": "check_inputs",
         "shard-plan": "recommend",
         "recommend-shard": "recommend",
         "stage-shard": "commit",

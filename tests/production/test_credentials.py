@@ -25,7 +25,7 @@ from tests.support import scan
 from tests.support.manifests import build
 
 REPO = production.REPO
-ALL_IMAGES = (images.BASE, *images.STEPS, *images.SERVICES)
+ALL_IMAGES = (images.BASE, *images.STEPS, images.RECONCILER, *images.SERVICES)
 
 
 def _parts(path: str) -> list[str]:
@@ -90,8 +90,10 @@ def build_context(repo: Path) -> list[Path]:
 
 def test_the_build_context_follows_dockerignore():
     rules = dockerignore(REPO)
-    assert is_sent(rules, "src/burger_recs/deploy/schedule.py")
-    assert is_sent(rules, "src/burger_recs/steps/train.py")
+    # The library reaches a build only as the modules staged for an image.
+    assert is_sent(rules, ".local/build/modules/reconciler/burger_recs/deploy/schedule.py")
+    assert is_sent(rules, ".local/build/modules/train/burger_recs/steps/train.py")
+    assert not is_sent(rules, "src/burger_recs/steps/train.py")
     assert is_sent(rules, "requirements.lock")
     for never in (".env", "tests/conftest.py", ".git/config", "src/burger_recs/data/x.pem"):
         assert not is_sent(rules, never), never
@@ -109,6 +111,8 @@ def test_the_build_context_follows_dockerignore():
 
 
 def test_no_credential_in_the_image_build_contexts():
+    for image in ALL_IMAGES:  # what `make images` sends: the staged modules of every image
+        images.stage(image)
     files = build_context(REPO) + sorted(images.IMAGES.glob("*/Dockerfile"))
     scanned, leaks = scan.scan_paths(files)
     assert scanned > 20
@@ -146,11 +150,12 @@ def test_a_planted_credential_is_found_in_the_built_overlay(tmp_path, planted):
 
 def test_a_planted_key_in_the_build_context_is_found(tmp_path):
     (tmp_path / ".dockerignore").write_text((REPO / ".dockerignore").read_text())
-    (tmp_path / "src" / "burger_recs").mkdir(parents=True)
+    staged = tmp_path / ".local" / "build" / "modules" / "train" / "burger_recs"
+    staged.mkdir(parents=True)
     key = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 3 + "\n"
-    (tmp_path / "src" / "burger_recs" / "leak.py").write_text(f'KEY = """{key}"""\n')
+    (staged / "leak.py").write_text(f'KEY = """{key}"""\n')
     (tmp_path / "notes.txt").write_text(key)  # not in the context: not sent, not reported
     context = build_context(tmp_path)
     assert [p.name for p in context] == ["leak.py"]
     _, leaks = scan.scan_paths(context)
-    assert list(leaks) == [str(tmp_path / "src" / "burger_recs" / "leak.py")]
+    assert list(leaks) == [str(staged / "leak.py")]

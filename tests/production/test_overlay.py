@@ -12,7 +12,7 @@ import yaml
 
 from burger_recs import deploy
 from burger_recs.components import cluster
-from burger_recs.components.images import BASE
+from burger_recs.components.images import RECONCILER
 from burger_recs.deploy import production, schedule
 from tests.production.schemas import validate_object
 from tests.support.manifests import build
@@ -67,13 +67,13 @@ def test_the_reconciler_job_runs_after_each_sync_on_the_rendered_version(prod):
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    # The step base image in the production registry, pinned by the lock's digest (or, in
-    # a tag-only preview rendering, by its content tag alone).
+    # The reconciler's image in the production registry, pinned by the lock's digest (or,
+    # in a tag-only preview rendering, by its content tag alone).
     lock = production.read_lock(production.OVERLAY / production.LOCK)
-    assert container["image"].startswith(f"{lock.registry}/burger-recs-base:")
+    assert container["image"].startswith(f"{lock.registry}/burger-recs-reconciler:")
     version = _one(prod, "PipelineVersion")
     if version["metadata"]["annotations"]["burger-recs/images"] == "pinned":
-        assert container["image"] == lock.images[BASE]
+        assert container["image"] == lock.images[RECONCILER]
     # `burger-recs reconcile-schedule`, in an image without console script or CLI module.
     assert container["command"] == ["python", "-m", "burger_recs.deploy.schedule"]
     env = {e["name"]: e for e in container["env"]}

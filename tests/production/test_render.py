@@ -107,7 +107,7 @@ def test_a_rendering_pins_every_image_and_names_the_repository_and_commit(overla
     objects = build(overlay)
     (job,) = [o for o in objects if o["kind"] == "Job"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == lock.images["base"]  # the reconciler: base image, by digest
+    assert container["image"] == lock.images["reconciler"]  # its own image, by digest
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PIPELINE_VERSION"] == name
 
@@ -220,7 +220,7 @@ def test_a_rendering_is_pending_while_the_images_of_the_code_are_not_pushed(
 
 
 def test_a_preview_has_tag_only_images_and_says_so(overlay, compiled_docs):
-    write_lock(overlay, fake_lock(skip=("train", "base")))
+    write_lock(overlay, fake_lock(skip=("train", "reconciler")))
     files = _render(overlay, compiled_docs, preview=True)
     version = _docs(files["pipeline.yaml"])["PipelineVersion"]
     train = image_ref("train", production.DEFAULT_PROD_REGISTRY)
@@ -319,7 +319,7 @@ def test_push_pulls_what_exists_builds_the_rest_and_records_the_digests(overlay)
     digests = {
         ref: [
             f"localhost:5001/burger-recs-x@sha256:{'0' * 64}",  # another registry's
-            f"{production.split_ref(ref)[0]}@sha256:{str(i) * 64}",
+            f"{production.split_ref(ref)[0]}@sha256:{i:064x}",
         ]
         for i, ref in enumerate(refs.values())
     }

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import sysconfig
 import warnings
-from pathlib import Path
 
 import pytest
 import yaml
@@ -472,22 +471,19 @@ def test_the_command_by_hand_and_configured_by_the_jobs_environment_reconciles(k
     assert "error: the schedule's cron is meant in UTC" in failed.stderr
 
 
-def _base_image_app(target):
-    """Lay out what images/base/Dockerfile copies to /opt/app (its PYTHONPATH) in target."""
-    for source in images.copied_files(images.dockerfile(images.BASE)):
-        if source.startswith("src/"):
-            path = target / Path(source).relative_to("src")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(images.REPO / source, path)
+def _reconciler_image_app(target):
+    """Lay out what the reconciler's image holds in /opt/app (its PYTHONPATH) in target: the
+    base's modules and its own, staged as `make images` stages them."""
+    for image in (images.BASE, images.RECONCILER):
+        shutil.copytree(images.stage(image, target.parent / "build"), target, dirs_exist_ok=True)
     return target
 
 
-def test_the_job_runs_its_command_with_only_the_base_images_modules(kfp, tmp_path):
-    """The Job's command and environment, with nothing importable but the base image's.
+def test_the_job_runs_its_command_with_only_the_reconciler_images_modules(kfp, tmp_path):
+    """The Job's command and environment, with nothing importable but its image's.
 
     ``python -S`` skips site-packages' .pth files, so the editable install of this repository
-    (src/, components/, pipelines/) is not on the path: only the base image's modules and
-    the installed packages are.
+    is not on the path: only the reconciler image's modules and the installed packages are.
     """
     job = yaml.safe_load((production.OVERLAY / "reconcile-schedule-job.yaml").read_text())
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -507,7 +503,7 @@ def test_the_job_runs_its_command_with_only_the_base_images_modules(kfp, tmp_pat
         "HOME": str(tmp_path),
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join(
-            [str(_base_image_app(tmp_path / "opt-app")), sysconfig.get_paths()["purelib"]]
+            [str(_reconciler_image_app(tmp_path / "opt-app")), sysconfig.get_paths()["purelib"]]
         ),
     }
     result = subprocess.run(
@@ -532,13 +528,15 @@ def test_the_job_runs_the_command_itself():
     assert registered.callback is reconciler.command
 
 
-def test_the_base_image_holds_the_reconciler_and_everything_it_imports():
-    base = set(images.copied_files(images.dockerfile(images.BASE)))
+def test_the_reconciler_image_holds_the_reconciler_and_everything_it_imports():
+    held = set(images.module_files(images.BASE)) | set(images.module_files(images.RECONCILER))
     modules = images.library_modules("burger_recs.deploy.schedule")
     assert "burger_recs.deploy.kfp_api" in modules
     assert "burger_recs.cli" not in modules  # in no image: editing it rebuilds none
     needed = {images.module_path(m).relative_to(images.REPO).as_posix() for m in modules}
-    assert needed <= base, f"images/base/Dockerfile must COPY {sorted(needed - base)}"
+    assert needed <= held, sorted(needed - held)
+    # ... and no step image holds it: editing the reconciler retags its image alone.
+    assert not any("/deploy/" in f for f in images.module_files(images.BASE))
 
 
 # -- the double agrees with the kfp SDK ---------------------------------------------------

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from burger_recs import window
 from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
-from burger_recs.steps import ingest
+from burger_recs.steps import check_inputs, ingest
 
 HEADER = "order_id,customer_id,item_id,quantity,ordered_at"
 MENU_HEADER = "item_id,name,ingredients,price"
@@ -345,7 +346,7 @@ def test_run_saves_the_drop_of_the_day_the_check_resolved(
     shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    day, fingerprint, champion = ingest.check(str(shop), "2026-03-04", 2)
+    day, fingerprint, champion = check_inputs.run(str(shop), "2026-03-04", 2)
     assert day == "2026-03-04" and len(fingerprint) == 64
     assert champion == ""  # no database here, so no champion
     ingest.run(str(shop), day, 2, str(tmp_path / "out"))
@@ -355,7 +356,7 @@ def test_run_saves_the_drop_of_the_day_the_check_resolved(
 
 
 def test_the_check_resolves_an_empty_run_date_from_the_schedule(shop: Path) -> None:
-    day, _, _ = ingest.check(
+    day, _, _ = check_inputs.run(
         str(shop), "", 2, scheduled_at="2026-03-05T01:00:00Z", day_closes_at="00:00"
     )
     assert day == "2026-03-05"
@@ -363,7 +364,7 @@ def test_the_check_resolves_an_empty_run_date_from_the_schedule(shop: Path) -> N
 
 def test_the_fingerprint_changes_with_what_ingest_reads_and_nothing_else(shop: Path) -> None:
     def digest() -> str:
-        return ingest.fingerprint(str(shop), DAYS[3], 2)[0]  # window 03-03 .. 03-04
+        return window.fingerprint(str(shop), DAYS[3], 2)[0]  # window 03-03 .. 03-04
 
     before = digest()
     assert digest() == before  # the same files: the same fingerprint
@@ -399,10 +400,10 @@ def test_the_fingerprint_covers_every_menu_in_force_during_the_window(shop: Path
     for run_day, window_days in [(DAYS[4], 1), (DAYS[4], 2), (DAYS[3], 2), (DAYS[4], 4)]:
         read = ingest.ingest(str(shop), run_day, window_days).menus
         for menu_day in (DAYS[0], DAYS[2], DAYS[4]):
-            before = ingest.fingerprint(str(shop), run_day, window_days)[0]
+            before = window.fingerprint(str(shop), run_day, window_days)[0]
             edits += 1
             (folder(shop, menu_day) / "menu.csv").write_text(menu_csv("B1", f"E{edits}"))
-            after = ingest.fingerprint(str(shop), run_day, window_days)[0]
+            after = window.fingerprint(str(shop), run_day, window_days)[0]
             assert (after != before) == (menu_day in read), (run_day, window_days, menu_day)
     # The menu of 03-03 is in force on 03-04, the first day of this window: it is read, and
     # the 03-01 one before it is not.
@@ -413,4 +414,4 @@ def test_the_check_refuses_a_window_of_no_days(shop: Path) -> None:
     from burger_recs.errors import BadSettings
 
     with pytest.raises(BadSettings, match="window_days must be at least 1, got 0"):
-        ingest.check(str(shop), "2026-03-04", 0)
+        check_inputs.run(str(shop), "2026-03-04", 0)

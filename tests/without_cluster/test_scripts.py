@@ -107,6 +107,8 @@ def test_dev_cluster_dry_run_prints_every_command_in_order(no_side_effects):
         f"{k} apply --server-side --force-conflicts -f .local/cluster/platform-agnostic.yaml",
         "+ bash images/python/build.sh python:3.11.14-slim-bookworm",
         "+ .venv/bin/burger-recs build-images --registry localhost:5001 --push",
+        "+ .venv/bin/python -c 'from burger_recs.components.images import stage; "
+        'stage("gcs-emulator")\'',
         "+ env DOCKER_BUILDKIT=0 docker build -f images/gcs-emulator/Dockerfile "
         f"--build-arg BASE_IMAGE={image_ref('base')} -t {emulator} .",
         f"+ docker push {emulator}",

@@ -17,7 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from burger_recs import __version__
-from burger_recs.components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
+from burger_recs.components.images import (
+    BASE,
+    DEFAULT_REGISTRY,
+    RECONCILER,
+    REPO,
+    STEPS,
+    dockerfile,
+    image_name,
+    image_ref,
+    stage,
+)
 from burger_recs.deploy import DEFAULT_PYTHON_IMAGE
 from burger_recs.version import git_version
 
@@ -100,7 +110,9 @@ def build_image(
     """
     log = BUILD_DIR / f"{image}.log"
     started = time.monotonic()
-    command = ["docker", "build", "-f", f"images/{image}/Dockerfile", "-t", ref]
+    stage(image)  # the modules the image holds, from the import graph
+    recipe = dockerfile(image).relative_to(REPO).as_posix()
+    command = ["docker", "build", "-f", recipe, "-t", ref, "--build-arg", f"IMAGE={image}"]
     for key, value in build_args.items():
         command += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
@@ -131,7 +143,7 @@ def build_images(
     image_map: Path = IMAGE_MAP,
     echo: Callable[[str], None] = print,
 ) -> dict[str, str]:
-    """Build the base and the step images that are not present yet; print their references.
+    """Build the base, step and reconciler images not present yet; print their references.
 
     Args:
         registry: registry prefix of the image references.
@@ -144,7 +156,7 @@ def build_images(
         echo: where to report.
 
     Returns:
-        Each image (``base`` and the steps) -> its reference.
+        Each image (``base``, the steps and the reconciler) -> its reference.
 
     Raises:
         BuildError: no Docker engine, no Python image, or a build or push failed.
@@ -168,7 +180,7 @@ def build_images(
     code_version = git_version(REPO) or f"unknown-{__version__}"
     refs: dict[str, str] = {}
     echo(f"images for code {code_version} (registry {registry}):")
-    for image in (BASE, *STEPS):
+    for image in (BASE, *STEPS, RECONCILER):
         ref = image_ref(image, registry)
         refs[image] = ref
         if present(ref):
@@ -183,14 +195,14 @@ def build_images(
                     "IMAGE_REF": ref,
                 }
                 base = refs[BASE]
-            image_labels = {**labels, "title": f"burger-recs-{image}", "base.name": base}
+            image_labels = {**labels, "title": image_name(image), "base.name": base}
             status = f"built in {build_image(image, ref, build_args, image_labels, echo):.0f}s"
         if push:
             pushed = docker_cli("push", ref)
             if pushed.returncode != 0:
                 raise BuildError(f"pushing {ref} failed: {pushed.stderr.strip()[-500:]}")
             status += ", pushed"
-        echo(f"  {image:<10} {ref}  {size_mb(ref):,.0f} MB  ({status})")
+        echo(f"  {image:<12} {ref}  {size_mb(ref):,.0f} MB  ({status})")
     image_map.parent.mkdir(parents=True, exist_ok=True)
     image_map.write_text(json.dumps({s: refs[s] for s in STEPS}, indent=2) + "\n")
     shown = image_map.relative_to(REPO) if image_map.is_relative_to(REPO) else image_map

@@ -4,7 +4,7 @@
 Kubernetes-manifest format (a ``Pipeline`` and a ``PipelineVersion`` resource) into
 ``manifests/overlays/prod/rendered/``, which Argo CD syncs:
 
-- every step image, and the reconciler's base image, is pinned by content tag *and* digest in
+- every step image, and the reconciler's image, is pinned by content tag *and* digest in
   the production registry, from ``manifests/overlays/prod/images.lock.json``. CI writes that
   file when it pushes the images (``make push-prod-images``: ``burger-recs push-prod-images``,
   ``push`` here); a step whose current content tag has no digest there makes the rendering
@@ -52,7 +52,15 @@ from pathlib import Path
 
 import yaml
 
-from burger_recs.components.images import BASE, DEFAULT_REGISTRY, REPO, STEPS, image_ref
+from burger_recs.components.images import (
+    BASE,
+    DEFAULT_REGISTRY,
+    RECONCILER,
+    REPO,
+    STEPS,
+    image_name,
+    image_ref,
+)
 from burger_recs.deploy import DEFAULT_PROD_REGISTRY, NAMESPACE
 from burger_recs.deploy.kfp_api import version_name
 from burger_recs.deploy.pull_secrets import job_patch, with_image_pull_secrets
@@ -67,9 +75,9 @@ OVERLAY = REPO / "manifests" / "overlays" / "prod"
 RENDERED = "rendered"
 LOCK = "images.lock.json"
 APPLICATION = REPO / "manifests" / "argocd" / "burger-recs-prod.yaml"
-IMAGES = (BASE, *STEPS)
-# The reconciler Job's image placeholder (reconcile-schedule-job.yaml): the base image.
-RECONCILER_IMAGE = "burger-recs-base"
+IMAGES = (BASE, *STEPS, RECONCILER)
+# The reconciler Job's image placeholder (reconcile-schedule-job.yaml): its own image.
+RECONCILER_IMAGE = image_name(RECONCILER)
 RECONCILER_JOB = "burger-recs-reconcile-schedule"
 PIPELINE_FILE = "pipeline.yaml"
 SCHEDULE_FILE = "schedule.yaml"
@@ -316,10 +324,10 @@ def render_files(
     body = yaml.safe_dump_all(
         [pipeline, version], sort_keys=True, default_flow_style=False, width=100
     )
-    repository, tag = split_ref(refs[BASE].split("@")[0])
+    repository, tag = split_ref(refs[RECONCILER].split("@")[0])
     image = {"name": RECONCILER_IMAGE, "newName": repository, "newTag": tag}
-    if _DIGEST.search(refs[BASE]):
-        image["digest"] = refs[BASE].rsplit("@", 1)[1]
+    if _DIGEST.search(refs[RECONCILER]):
+        image["digest"] = refs[RECONCILER].rsplit("@", 1)[1]
     component: dict = {
         "apiVersion": "kustomize.config.k8s.io/v1alpha1",
         "kind": "Component",
@@ -329,7 +337,7 @@ def render_files(
     if image_pull_secrets:
         component["patches"] = [job_patch(RECONCILER_JOB, image_pull_secrets)]
     component_header = _HEADER.format(
-        what="The rendered pipeline, and the reconciler Job's image (the step base image).",
+        what="The rendered pipeline, and the reconciler Job's image.",
         images=IMAGES_NOTE[preview],
         name=name,
         url=f"see {PIPELINE_FILE}",

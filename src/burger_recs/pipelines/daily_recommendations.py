@@ -14,11 +14,12 @@ the one spec that runs embedded, in containers and on a cluster.
 
 from kfp import dsl
 
+from burger_recs.components.check_inputs import check_inputs
 from burger_recs.components.cluster import on_cluster
 from burger_recs.components.commit import commit, stage_shard
 from burger_recs.components.evaluate import evaluate
 from burger_recs.components.finish import finish
-from burger_recs.components.ingest import check_inputs, ingest
+from burger_recs.components.ingest import ingest
 from burger_recs.components.publish import publish
 from burger_recs.components.recommend import recommend, recommend_shard, shard_plan
 from burger_recs.components.train import train

@@ -15,42 +15,21 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import json
 import logging
-import os
 
 import pandas as pd
 
-from burger_recs import db
-from burger_recs.champion import current_champion
 from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
 from burger_recs.drop import SOURCE_COLUMNS, SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
-from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
-from burger_recs.settings import resolve_run_date
 from burger_recs.storage import DataRoot, NotAFileError
+from burger_recs.window import files_in_window, menu_days, newest_snapshot_day
 
 log = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_EXAMPLES = 3
-
-
-def _window(
-    data_uri: str, run_date: dt.date, window_days: int
-) -> tuple[DataRoot, dict[dt.date, str], dt.date]:
-    """Return the data root, its day folders and the window's first day.
-
-    Raises:
-        BadSettings: window_days is not positive.
-        FileNotFoundError: the root holds no day folders.
-    """
-    if window_days < 1:
-        raise BadSettings(f"window_days must be at least 1, got {window_days}")
-    root = DataRoot(data_uri)
-    return root, root.day_folders(), run_date - dt.timedelta(days=window_days - 1)
 
 
 def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
@@ -72,7 +51,7 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         FileNotFoundError: the root holds no day folders.
 
     """
-    root, folders, window_start = _window(data_uri, run_date, window_days)
+    root, folders, window_start = files_in_window(data_uri, run_date, window_days)
     days = [d for d in folders if window_start <= d <= run_date]
     log.info(
         "ingest: %s, window %s..%s, %d of %d days present",
@@ -120,73 +99,8 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
 def _newest_snapshot(
     root: DataRoot, days: list[dt.date], kind: DropFile, violations: list[Violation]
 ) -> pd.DataFrame | None:
-    day = _newest_snapshot_day(root, days, kind)
+    day = newest_snapshot_day(root, days, kind)
     return None if day is None else _read(root, day, kind, violations)
-
-
-def _newest_snapshot_day(root: DataRoot, days: list[dt.date], kind: DropFile) -> dt.date | None:
-    """Return the latest of ``days`` whose folder holds a ``kind`` snapshot, if any."""
-    for day in reversed(days):
-        if _holds(root, day, kind):
-            return day
-    return None
-
-
-def _holds(root: DataRoot, day: dt.date, kind: DropFile) -> bool:
-    """True when the day's folder holds a file (or folder) named like a ``kind`` file."""
-    return bool(set(kind.file_names()) & set(root.files(day)))
-
-
-def menu_days(
-    root: DataRoot, folders: list[dt.date], window_start: dt.date, run_date: dt.date
-) -> list[dt.date]:
-    """Return the days of the menu snapshots in force on some day of the window, oldest first.
-
-    A menu is in force from its day until the day before the next snapshot. So these are the
-    newest snapshot at or before ``window_start`` (in force on the window's first day) and
-    every snapshot after it up to ``run_date``; the last one is the run date's menu.
-
-    Args:
-        root: the data root.
-        folders: its day folders, in date order.
-        window_start: the first day of the window.
-        run_date: the last day of the window.
-    """
-    first = _newest_snapshot_day(root, [d for d in folders if d <= window_start], MENU)
-    later = [d for d in folders if window_start < d <= run_date and _holds(root, d, MENU)]
-    return ([] if first is None else [first]) + later
-
-
-def fingerprint(data_uri: str, run_date: dt.date, window_days: int) -> tuple[str, int]:
-    """Return a digest of everything :func:`ingest` reads for a run, and how many files.
-
-    That is the names of all day folders (the earliest one is recorded with the drop), every
-    file of the window's days, of the day of the menu in force on the window's first day
-    (:func:`menu_days`) and of the day of the newest customers snapshot at or before the run
-    date, each by its content digest
-    (:meth:`DataRoot.digests`). The drops are outside the pipeline: a cache keys ingest on
-    this digest, so that a drop added, removed or edited in place is read again, and an
-    unchanged window is not.
-
-    Raises:
-        BadSettings: window_days is not positive.
-        FileNotFoundError: the root holds no day folders.
-    """
-    root, folders, window_start = _window(data_uri, run_date, window_days)
-    read = {d for d in folders if window_start <= d <= run_date}
-    # Of the menus in force (menu_days), all but the first are on days of the window.
-    snapshots = (
-        (MENU, [d for d in folders if d <= window_start]),
-        (CUSTOMERS, [d for d in folders if d <= run_date]),
-    )
-    for kind, before in snapshots:
-        newest = _newest_snapshot_day(root, before, kind)
-        if newest is not None:
-            read.add(newest)
-    files = {day.isoformat(): root.digests(day) for day in sorted(read)}
-    content = json.dumps({"folders": list(folders.values()), "files": files}, sort_keys=True)
-    count = sum(len(names) for names in files.values())
-    return hashlib.sha256(content.encode()).hexdigest(), count
 
 
 def _read(
@@ -329,52 +243,6 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype("str")
     # pandas-stubs rejects a str scalar for DataFrame.ne, which pandas accepts.
     return frame.where(frame.ne("") & frame.notna())  # type: ignore[arg-type]
-
-
-def check(
-    data_uri: str,
-    run_date: str,
-    window_days: int,
-    scheduled_at: str = "",
-    day_closes_at: str | None = None,
-) -> tuple[str, str, str]:
-    """Entry point of the run's check: its day, what its drops hold, and the champion.
-
-    Runs on every run, before ingest: ingest is then served from the cache only when the
-    day and the drops' :func:`fingerprint` are those of an earlier run, and evaluate and
-    recommend only for the same champion.
-
-    Args:
-        data_uri: the data root.
-        run_date: the day to run for; empty: the day of ``scheduled_at``.
-        window_days: days of orders to read, the run date included.
-        scheduled_at: the run's schedule time (ISO-8601), when the orchestrator gives one.
-        day_closes_at: HH:MM (UTC) at which a day closes (:func:`resolve_run_date`).
-
-    Returns:
-        The resolved run date (``YYYY-MM-DD``), so that every later step uses the same day;
-        the fingerprint of the files ingest will read; the champion's version ("" when
-        there is none, or no ``DATABASE_URL`` to find one in).
-    """
-    configure_logging("ingest")
-    day = resolve_run_date(run_date, scheduled_at, day_closes_at)
-    digest, count = fingerprint(data_uri, day, window_days)
-    champion = ""
-    if os.environ.get(db.DATABASE_URL_ENV):
-        champion = current_champion(db.make_engine())
-    else:
-        log.warning("check: no %s, so no champion model to fall back on", db.DATABASE_URL_ENV)
-    log.info(
-        "check: run date %s (run_date %r, scheduled at %r); %d files to read, fingerprint %s; "
-        "champion %s",
-        day,
-        run_date,
-        scheduled_at,
-        count,
-        digest[:12],
-        champion or "none",
-    )
-    return day.isoformat(), digest, champion
 
 
 def run(data_uri: str, run_date: str, window_days: int, out_dir: str) -> None:
