@@ -57,12 +57,13 @@ test: lint ## Run make lint, then the test suite (PostgreSQL: BURGER_RECS_TEST_P
 	$(BIN)/python -m pytest -q $(if $(filter true,$(CI)),--durations=20) $(PYTEST_ARGS)
 
 # Unit and component tests on SQLite: no PostgreSQL, no GCS emulator, no linters, no
-# kfp.local runs, no Docker (the markers in pyproject.toml). Under a minute.
+# kfp.local runs or compiles, no Docker (the markers in pyproject.toml), on every core
+# (pytest-xdist). Under a minute.
 FAST_MARKERS = not slow and not postgres and not gcs and not lint and not docker and not e2e and not browser
 
 .PHONY: test-fast
 test-fast: venv ## Run the quick tests only: unit and component tests on SQLite (under a minute)
-	$(BIN)/python -m pytest -q -m '$(FAST_MARKERS)' tests/unit tests/components $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m '$(FAST_MARKERS)' tests/unit tests/components $(PYTEST_ARGS)
 
 # `make run` and `make run-docker` compile first when anything the IR is made of changed (the
 # components, the pipeline, and the files the images are built from, which make the content

@@ -89,6 +89,23 @@ def _tags():
     return {s: images.content_tag(s) for s in (*IMAGES_WITH_MODULES,)}
 
 
+@pytest.fixture(scope="module")
+def build_inputs(tmp_path_factory):
+    """A copy of the build inputs (never the tree itself), and the tags of its images."""
+    root = tmp_path_factory.mktemp("repo")
+    for name in ("images", "src"):
+        shutil.copytree(images.REPO / name, root / name)
+    for name in ("requirements.in", "requirements.lock", "requirements-dev.lock"):
+        shutil.copyfile(images.REPO / name, root / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images, "REPO", root)
+        patch.setattr(images, "LIBRARY", root / "src" / "burger_recs")
+        patch.setattr(images, "IMAGES", root / "images")
+        tags = _tags()
+    images.clear_caches()
+    return root, tags
+
+
 @pytest.mark.parametrize(
     ("changed_file", "expected"),
     [
@@ -114,21 +131,20 @@ def _tags():
     ],
 )
 def test_a_change_retags_exactly_the_images_that_hold_the_file(
-    changed_file, expected, tmp_path, monkeypatch
+    changed_file, expected, build_inputs, monkeypatch
 ):
-    # Work on a copy of the build inputs, never on the tree itself.
-    for name in ("images", "src"):
-        shutil.copytree(images.REPO / name, tmp_path / name)
-    for name in ("requirements.in", "requirements.lock", "requirements-dev.lock"):
-        shutil.copyfile(images.REPO / name, tmp_path / name)
-    monkeypatch.setattr(images, "REPO", tmp_path)
-    monkeypatch.setattr(images, "LIBRARY", tmp_path / "src" / "burger_recs")
-    monkeypatch.setattr(images, "IMAGES", tmp_path / "images")
-    before = _tags()
-    target = tmp_path / changed_file
-    target.write_bytes(target.read_bytes() + b"\n# changed\n")
-    after = _tags()
-    images.clear_caches()
+    root, before = build_inputs
+    monkeypatch.setattr(images, "REPO", root)
+    monkeypatch.setattr(images, "LIBRARY", root / "src" / "burger_recs")
+    monkeypatch.setattr(images, "IMAGES", root / "images")
+    target = root / changed_file
+    original = target.read_bytes()
+    target.write_bytes(original + b"\n# changed\n")
+    try:
+        after = _tags()
+    finally:
+        target.write_bytes(original)
+        images.clear_caches()
     assert {name for name in before if before[name] != after[name]} == expected
 
 

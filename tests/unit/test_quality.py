@@ -145,6 +145,7 @@ def test_protocol_data_features_are_identities_or_identities_and_genres(small_ml
     assert sums.sum() == ml.base["rating"].sum()
 
 
+@pytest.mark.slow  # compiles the pipeline
 def test_the_pipeline_and_its_compiled_ir_take_every_default_from_the_settings():
     from burger_recs.pipelines.daily_recommendations import daily_recommendations
 
