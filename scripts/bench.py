@@ -10,7 +10,7 @@ the process's ``ru_maxrss`` is its peak memory):
 - publish step / raw psycopg ``COPY`` of the same rows (PostgreSQL) and / raw ``executemany``
   in one transaction (SQLite), each into empty tables;
 - the sharded publish (stage every shard, then commit) against the same raw loads;
-- the embedded pipeline (kfp.local) / the same six steps called in one Python process;
+- the embedded pipeline (kfp.local) / the same steps called in one Python process;
 - the embedded pipeline / the shortest way to the same day's result in one Python process:
   ``pandas.read_csv`` of the drops, one ``LightFM.fit``, a numpy matmul + ``argpartition``
   top-k and one SQLite ``executemany`` transaction (these three are whole-process wall times);
@@ -501,7 +501,7 @@ def _recommendations_ddl() -> str:
 
 
 def _in_process(args: dict, paths: dict[str, str]) -> None:
-    """The six steps, called one after the other in this process (into a folder of its own)."""
+    """The steps, called one after the other in this process (into a folder of its own)."""
     from burger_recs.steps import evaluate, ingest, publish, recommend, train, validate
 
     _reset_database(args["url"])

@@ -4,18 +4,46 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import re
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from burger_recs import settings
+from burger_recs.components.images import REPO
+from burger_recs.pipelines.compile import compiled_pipeline
 
 
 def test_the_defaults_are_one_frozen_object_with_the_train_parameters_inside() -> None:
-    assert settings.RunSettings() == settings.DEFAULTS
-    assert settings.DEFAULTS.train == settings.TrainParams()
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.DEFAULTS.k = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.DEFAULTS.train.epochs = 5  # type: ignore[misc]
+
+
+def _documented_parameters() -> dict[str, str]:
+    """The parameter table of docs/data.md: name -> default, as written there."""
+    text = (REPO / "docs" / "data.md").read_text().split("## Pipeline parameters", 1)[1]
+    return dict(re.findall(r"^\| `(\w+)` \| `?([^`|]+?)`? \|", text, re.M))
+
+
+def test_the_documented_parameters_are_the_compiled_pipelines_with_its_defaults() -> None:
+    """One declaration per parameter: docs/data.md follows the IR, which follows settings."""
+    spec = next(yaml.safe_load_all(compiled_pipeline().read_text()))
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    documented = _documented_parameters()
+    assert set(documented) == set(declared)
+    for name, parameter in declared.items():
+        if "defaultValue" not in parameter:
+            assert documented[name] == "(required)", name
+            continue
+        value = parameter["defaultValue"]
+        if parameter["parameterType"] == "NUMBER_INTEGER":
+            value = int(value)  # the IR keeps every number as a double
+        shown = json.dumps(value) if isinstance(value, bool) or value == "" else str(value)
+        assert documented[name] == shown, (name, documented[name], value)
 
 
 def test_train_params_reject_bad_values_naming_them() -> None:

@@ -14,7 +14,7 @@ def ir(ir_text):
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
 
-# The sharded branch's tasks, beside the six steps and the final task.
+# The sharded branch's tasks, beside the steps and the final task.
 SHARD_TASKS = {"shard_plan", "recommend_shard", "stage_shard"}
 # Tasks in a step's image beside the step itself.
 EXTRA_TASKS = {"check_inputs", *SHARD_TASKS}

@@ -26,9 +26,10 @@ class SecretEnv:
 
 # DATABASE_URL (burger_recs.db) for the steps that write the day and the run record.
 DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",))
-# The same, optional, for the other steps: only to leave a failure note for the final task
-# (burger_recs.runs.noted), which without it records the failure without naming the step.
-FAILURE_NOTES = SecretEnv("burger-recs-database", ("DATABASE_URL",), optional=True)
+# The same, optional, for the other steps: to leave a failure note for the final task
+# (burger_recs.runs.noted), which without it records the failure without naming the step,
+# and for check-inputs to look the champion up (without it: no champion to fall back on).
+OPTIONAL_DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",), optional=True)
 # The alert webhook (a secret URL) and the Kubeflow UI's address for links, for the final
 # task; optional: without it no alert is sent.
 ALERTS = SecretEnv("burger-recs-alerts", ("ALERT_WEBHOOK_URL", "KUBEFLOW_UI_URL"), optional=True)
@@ -74,18 +75,18 @@ STEPS = {
     # outside the pipeline. Ingest takes that fingerprint, so a cache serves it only while
     # the day's drops are unchanged.
     "check_inputs": OnCluster(
-        "100m", "256Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES), cache=False
+        "100m", "256Mi", retries=1, secrets=(STORAGE, OPTIONAL_DATABASE), cache=False
     ),
-    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, FAILURE_NOTES)),
-    "validate": OnCluster("250m", "1Gi", secrets=(FAILURE_NOTES,)),
-    "train": OnCluster("1", "1Gi", secrets=(FAILURE_NOTES,)),
-    "evaluate": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
-    "recommend": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
+    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, OPTIONAL_DATABASE)),
+    "validate": OnCluster("250m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "train": OnCluster("1", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "evaluate": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "recommend": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
     # Publishing a day is atomic and replaces the day, so running it again is safe.
     "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     # Sharded days: a plan, then score and stage each shard, then one atomic commit.
-    "shard_plan": OnCluster("100m", "256Mi", secrets=(FAILURE_NOTES,)),
-    "recommend_shard": OnCluster("500m", "1Gi", secrets=(FAILURE_NOTES,)),
+    "shard_plan": OnCluster("100m", "256Mi", secrets=(OPTIONAL_DATABASE,)),
+    "recommend_shard": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
     # Staging a shard replaces its staging table; a commit that already happened is a no-op.
     # Inside the ParallelFor this retry may not happen: KFP 2.17.0 compiles it like any task's
     # (backend/src/v2/compiler/argocompiler: dag.go DAG and task, container.go

@@ -12,7 +12,7 @@ and the popularity baseline of :class:`burger_recs.scoring.Factors`, never a sec
 2. **The pipeline's temporal evaluation** on MovieLens imported as daily drops
    (:mod:`burger_recs.movielens`): for several run dates, the window is read with the ingest
    and validate steps' functions and evaluated exactly as a daily run does (the pipeline's
-   default parameters, read from the compiled pipeline), model against popularity.
+   default parameters, from burger_recs.settings), model against popularity.
 3. **A hyper-parameter search** on generated burger data (:func:`search`): candidates are
    scored on a validation week; the chosen one is then reported on a later week that the
    search never read (``scripts/search_params.py``).
