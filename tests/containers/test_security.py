@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from burger_recs.components.images import BASE, REPO, STEPS, image_ref
+from burger_recs.components.images import BASE, REPO, STEPS, image_modules, image_ref
 from burger_recs.contract import metadata, recommendations
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import run_pipeline
@@ -109,8 +109,8 @@ def _probe(image: str, *modules: str, read_only: bool = True) -> dict:
 
 
 def _modules(image: str) -> list[str]:
-    if image == BASE:
-        return ["burger_recs.contract", "burger_recs.validated"]
+    if image == BASE:  # every module the base holds (the import graph's)
+        return list(image_modules(BASE))
     extra = ["burger_recs.report", "matplotlib.pyplot"] if image == "evaluate" else []
     return [f"burger_recs.steps.{image}", *extra]
 

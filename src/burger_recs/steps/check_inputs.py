@@ -45,7 +45,7 @@ def run(
         the fingerprint of the files ingest will read; the champion's version ("" when
         there is none, or no ``DATABASE_URL`` to find one in).
     """
-    configure_logging("check-inputs")
+    configure_logging("check_inputs")
     day = resolve_run_date(run_date, scheduled_at, day_closes_at)
     digest, count = fingerprint(data_uri, day, window_days)
     champion = ""
