@@ -19,15 +19,15 @@ def test_ir_pins_every_step_to_its_content_tagged_image():
     spec = next(yaml.safe_load_all(compiled_pipeline().read_text()))
     executors = spec["deploymentSpec"]["executors"]
     images = {name.removeprefix("exec-"): e["container"]["image"] for name, e in executors.items()}
-    # The shard tasks run in the images of the steps whose code they call.
+    # A step's task is named like it (check_inputs: check-inputs); the shard tasks run in
+    # the images of the steps whose code they call.
     sharded = {
-        "check-inputs": "check_inputs",
         "shard-plan": "recommend",
         "recommend-shard": "recommend",
         "stage-shard": "commit",
         "commit": "commit",
     }
-    expected = {step: image_ref(step) for step in STEPS}
+    expected = {step.replace("_", "-"): image_ref(step) for step in STEPS}
     expected |= {task: image_ref(step) for task, step in sharded.items()}
     assert images == expected
     for executor in executors.values():
