@@ -9,7 +9,16 @@ its failure notes); these words only add to its message. Sources: kubeflow/pipel
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class Meaning(enum.StrEnum):
+    """What a runner means by a final state."""
+
+    SUCCEEDED = "the group succeeded"
+    FAILED = "a task of the group failed"
+    UNREPORTED = "no task said how it ended"
 
 
 @dataclass(frozen=True)
@@ -19,13 +28,13 @@ class FinalState:
     Attributes:
         runner: who says it.
         word: the state, as the final task receives it.
-        succeeded: whether the runner means the group succeeded.
+        meaning: what the runner means by it.
         source: where upstream says it (and, for a cluster, the test that asserts it there).
     """
 
     runner: str
     word: str
-    succeeded: bool
+    meaning: Meaning
     source: str
 
 
@@ -36,15 +45,17 @@ FINAL_STATES: tuple[FinalState, ...] = (
     FinalState(
         KFP_LOCAL,
         "SUCCEEDED",
-        True,
+        Meaning.SUCCEEDED,
         "sdk/python/kfp/local/orchestrator/enhanced_dag_orchestrator.py (put_task_status) and "
         "orchestrator_utils.py (task_final_status: SUCCEEDED also when no status is stored)",
     ),
-    FinalState(KFP_LOCAL, "FAILED", False, "the same files: a task or a group that failed"),
+    FinalState(
+        KFP_LOCAL, "FAILED", Meaning.FAILED, "the same files: a task or a group that failed"
+    ),
     FinalState(
         DRIVER,
         "COMPLETE",
-        True,
+        Meaning.SUCCEEDED,
         "backend/src/v2/driver/resolve.go (TaskFinalStatus: the producer's MLMD "
         "GetLastKnownState().String()), dag.go (a DAG's execution: Execution_COMPLETE); "
         "asserted on a cluster by test_data/sdk_compiled_pipelines/valid/critical/"
@@ -53,22 +64,22 @@ FINAL_STATES: tuple[FinalState, ...] = (
     FinalState(
         DRIVER,
         "FAILED",
-        False,
+        Meaning.FAILED,
         "backend/src/v2/component/launcher_v2.go and driver/dag.go (Execution_FAILED)",
     ),
     FinalState(
         DRIVER,
         "RUNNING",
-        False,
+        Meaning.UNREPORTED,
         "backend/src/v2/metadata/client.go (an execution is created RUNNING): a pod killed "
         "before its launcher reports (OOM, image pull) leaves it so",
     ),
 )
 
-SUCCEEDED_WORDS = frozenset(s.word for s in FINAL_STATES if s.succeeded)
+SUCCEEDED_WORDS = frozenset(s.word for s in FINAL_STATES if s.meaning is Meaning.SUCCEEDED)
 """The words by which some runner means the steps succeeded."""
-FAILED_WORDS = frozenset(s.word for s in FINAL_STATES if not s.succeeded) - {"RUNNING"}
-"""The words by which some runner means a step failed (RUNNING means none said anything)."""
+FAILED_WORDS = frozenset(s.word for s in FINAL_STATES if s.meaning is Meaning.FAILED)
+"""The words by which some runner means a step failed."""
 
 EXIT_HANDLER_TASK = "exit-handler-1"
 """The task the final status names: the ExitHandler's group as both runners name it

@@ -52,16 +52,24 @@ def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.d
         return resolve_run_date("")
 
 
-def failures_since(notes: list[FailureNote], recorded: sa.Row | None) -> list[FailureNote]:
-    """Return the notes that tell against a run's record, the latest first.
+def publishing_record(recorded: sa.Row | None) -> sa.Row | None:
+    """Return the run's record if publish (or commit) wrote it, else None."""
+    if recorded is None or RunStatus(recorded.status) not in PUBLISHING_STATUSES:
+        return None
+    return recorded
+
+
+def failures_since(notes: list[FailureNote], published: sa.Row | None) -> list[FailureNote]:
+    """Return the notes that tell against publish's record (all of them without one).
 
     A note older than publish's record belongs to an earlier attempt of the same run (a retry
     in place keeps the run's id and its notes): publish runs only once every step before it
-    succeeded in its own attempt. A later note is a failure after the day went live.
+    succeeded in its own attempt. A later note is a failure after the day went live. The
+    latest note comes first.
     """
-    if recorded is None or RunStatus(recorded.status) not in PUBLISHING_STATUSES:
+    if published is None:
         return notes
-    published_at = db.utc(recorded.finished_at)  # never empty: the column is NOT NULL
+    published_at = db.utc(published.finished_at)  # never empty: the column is NOT NULL
     return [n for n in notes if db.utc(n.noted_at) >= published_at]
 
 
@@ -101,10 +109,11 @@ def finish(
     engine = db.make_engine()
     db.ensure_schema(engine)
     recorded = find_run(engine, run_id)
-    notes = failures_since(failure_notes(engine, orchestrator_run_id or run_id), recorded)
+    published = publishing_record(recorded)
+    notes = failures_since(failure_notes(engine, orchestrator_run_id or run_id), published)
     step: str | None = None
-    if recorded is not None and RunStatus(recorded.status) in PUBLISHING_STATUSES and not notes:
-        record = RunRecord(**{c: getattr(recorded, c) for c in recorded._fields})
+    if published is not None and not notes:
+        record = RunRecord(**{c: getattr(published, c) for c in published._fields})
         said = _kfp_said(state, group)
         if state not in SUCCEEDED_WORDS and said not in (record.message or ""):
             # The records stand; what KFP said goes beside them (once, should it retry).
