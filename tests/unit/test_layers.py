@@ -81,7 +81,7 @@ def test_a_component_module_calls_its_own_step_only_and_runs_in_its_image(module
         source = inspect.getsource(component.python_func)
         imported = {
             name
-            for name in _imports_in(source)
+            for name in images.imported_modules(ast.parse(inspect.cleandoc(source)))
             if name.startswith("burger_recs.steps.") or name == "burger_recs.steps"
         }
         assert imported == {"burger_recs.steps", f"burger_recs.steps.{module}"}, (
@@ -89,13 +89,3 @@ def test_a_component_module_calls_its_own_step_only_and_runs_in_its_image(module
         )
         image = component.component_spec.implementation.container.image
         assert image == images.image_ref(module), f"{component.name} runs in {image}"
-
-
-def _imports_in(source: str) -> set[str]:
-    tree = ast.parse(inspect.cleandoc(source) if source.startswith(" ") else source)
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found

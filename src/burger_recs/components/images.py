@@ -89,7 +89,7 @@ def copied_files(path: Path) -> list[str]:
     return sources
 
 
-def _imports(tree: ast.AST) -> set[str]:
+def imported_modules(tree: ast.AST) -> set[str]:
     """Every module an AST imports, with ``module.name`` for each ``from module import name``."""
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -118,7 +118,7 @@ def entry_modules(image: str) -> frozenset[str]:
     found: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
-            found |= {m for m in _imports(node) if module_path(m) is not None}
+            found |= {m for m in imported_modules(node) if module_path(m) is not None}
     return frozenset(found)
 
 
@@ -205,7 +205,7 @@ def library_modules(module: str) -> frozenset[str]:
         if path is None:
             continue
         seen.add(name)
-        todo += sorted(_imports(ast.parse(path.read_text(), str(path))))
+        todo += sorted(imported_modules(ast.parse(path.read_text(), str(path))))
     return frozenset(seen)
 
 
