@@ -34,8 +34,9 @@ from burger_recs.deploy.submit import (
     run_url,
     start_run,
 )
+from burger_recs.evaluation import MODEL_PRECISION
 from burger_recs.pipelines.local_run import LocalRun, RunFailed, new_run_id, run_pipeline
-from burger_recs.runs import RunStatus, find_run
+from burger_recs.runs import RunRecord, RunStatus, find_run
 
 MAX_DAYS = 366
 """The most days one backfill may cover (a leap year)."""
@@ -230,20 +231,22 @@ def _recorded(
     day: dt.date,
     run_id: str,
     status: str,
-    record: Mapping[str, Any],
+    record: RunRecord | None,
     message: str = "",
     **where: Any,
 ) -> DayOutcome:
     """Return a day's outcome as its run's record says (``message`` if it has none)."""
-    precision = (record.get("metrics") or {}).get("model_precision_at_k")
+    if record is None:
+        return DayOutcome(day=day, run_id=run_id, status=status, message=message, **where)
+    precision = (record.metrics or {}).get(MODEL_PRECISION)
     return DayOutcome(
         day=day,
         run_id=run_id,
         status=status,
-        model_version=record.get("model_version"),
+        model_version=record.model_version,
         precision_at_k=float(precision) if isinstance(precision, int | float) else None,
-        rows_written=int(record.get("rows_written") or 0),
-        message=record.get("message") or message,
+        rows_written=int(record.rows_written or 0),
+        message=record.message or message,
         **where,
     )
 
@@ -257,7 +260,7 @@ def outcome(day: dt.date, result: LocalRun, seconds: float = 0.0) -> DayOutcome:
     return _recorded(
         day,
         result.run_id,
-        str(result.status),
+        str(result.status or "running"),
         result.record,
         result.message,
         log_file=result.log_file,
@@ -365,7 +368,7 @@ class ClusterRun:
 def cluster_outcome(
     started: ClusterRun,
     run: Mapping[str, Any],
-    record: Mapping[str, Any] | None,
+    record: RunRecord | None,
     seconds: float = 0.0,
     problem: str = "",
 ) -> DayOutcome:
@@ -377,14 +380,13 @@ def cluster_outcome(
     Args:
         started: the day's run.
         run: the run as KFP last reported it (``KfpApi.get_run``).
-        record: the run's pipeline_runs row, None when there is none.
+        record: the run's record, None when there is none.
         seconds: how long it was followed.
         problem: why following the run stopped before it ended, if it did.
     """
     day, run_id, link = started.day, started.run_id, started.link
     if record is not None:
-        status = str(record["status"])
-        return _recorded(day, run_id, status, record, seconds=seconds, link=link)
+        return _recorded(day, run_id, record.status, record, seconds=seconds, link=link)
     state = str(run.get("state") or "PENDING")
     error = str((run.get("error") or {}).get("message") or "")
     if problem:
@@ -521,7 +523,7 @@ def submit_days(
             if watch.ended and watch.state != "SUCCEEDED":
                 watch.explain_failure(fetch_logs)
             try:
-                record = _record(engine, this.run_id)
+                record = find_run(engine, this.run_id)
             except sa.exc.SQLAlchemyError as exc:
                 record = None
                 problem = problem or f"could not read the run's record: {exc}"
@@ -534,12 +536,6 @@ def submit_days(
 def _prefixed(echo: Echo, day: dt.date) -> Echo:
     """Return an echo that puts the day before each line."""
     return lambda line: echo(f"{day} {line}")
-
-
-def _record(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
-    """Return the run's pipeline_runs row as a dict, None when there is none."""
-    row = find_run(engine, run_id)
-    return dict(row._mapping) if row is not None else None
 
 
 def outcome_note(outcome: DayOutcome) -> str:

@@ -150,7 +150,7 @@ def _where(engine: sa.Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def latest_run_of_day(engine: sa.Engine, day: dt.date) -> sa.Row | None:
+def latest_run_of_day(engine: sa.Engine, day: dt.date) -> RunRecord | None:
     """Return the day's latest published run, else its latest run of any status, or None."""
     c = pipeline_runs.c
     published_first = sa.case((c.status == RunStatus.PUBLISHED.value, 0), else_=1)
@@ -161,7 +161,8 @@ def latest_run_of_day(engine: sa.Engine, day: dt.date) -> sa.Row | None:
         .limit(1)
     )
     with engine.connect() as conn:
-        return conn.execute(query).first()
+        row = conn.execute(query).first()
+    return RunRecord.from_row(row) if row is not None else None
 
 
 def resolve_run(engine: sa.Engine, ref: str) -> ResolvedRun:
@@ -173,18 +174,18 @@ def resolve_run(engine: sa.Engine, ref: str) -> ResolvedRun:
     Raises:
         RunNotFound: no run has that id, or no run is recorded for that day.
     """
-    row = find_run(engine, ref)
-    if row is not None:
-        return ResolvedRun(ref, RunRecord(**row._mapping), by_day=False)
+    record = find_run(engine, ref)
+    if record is not None:
+        return ResolvedRun(ref, record, by_day=False)
     if _DAY.fullmatch(ref):
         try:
             day = dt.date.fromisoformat(ref)
         except ValueError:
             raise RunNotFound(f"{ref!r} is neither a recorded run id nor a valid day") from None
-        row = latest_run_of_day(engine, day)
-        if row is None:
+        record = latest_run_of_day(engine, day)
+        if record is None:
             raise RunNotFound(f"no run recorded for {day} in {_where(engine)}")
-        return ResolvedRun(ref, RunRecord(**row._mapping), by_day=True)
+        return ResolvedRun(ref, record, by_day=True)
     raise RunNotFound(f"no run {ref!r} recorded in {_where(engine)}")
 
 

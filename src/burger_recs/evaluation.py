@@ -16,6 +16,26 @@ from burger_recs.version import code_version
 CHALLENGER, CHAMPION, POPULARITY = "challenger", "champion", "popularity"
 """The scorers that may serve a day: today's model, the champion, order counts."""
 
+# The names of the run record's evaluation figures (``Evaluation.metrics``): a scorer's
+# prefix, a measure and, for a segment of the customers, the segment's name.
+MODEL, BASELINE, SERVED = "model", "baseline", "served"
+"""The figures' prefixes: today's model, popularity, the scorer that served (and CHAMPION)."""
+PRECISION, RECALL, AUC = "precision_at_k", "recall_at_k", "auc"
+"""The measures of each scorer's figures."""
+K, EVAL_CUSTOMERS, CHALLENGER_VERSION = "k", "eval_customers", "challenger_version"
+"""The cut-off, the customers evaluated (``eval_customers_<segment>`` per segment), and
+today's model's version (recorded beside the version that served)."""
+
+
+def figure(prefix: str, measure: str, segment: str = "") -> str:
+    """Return an evaluation figure's name, e.g. ``model_precision_at_k_new``."""
+    return f"{prefix}_{measure}_{segment}" if segment else f"{prefix}_{measure}"
+
+
+MODEL_PRECISION = figure(MODEL, PRECISION)
+BASELINE_PRECISION = figure(BASELINE, PRECISION)
+SERVED_PRECISION = figure(SERVED, PRECISION)
+
 
 @dataclass(frozen=True)
 class RankingScores:
@@ -93,41 +113,29 @@ class Evaluation:
         ``baseline_recall_at_k_returning``...); ``eval_customers`` and
         ``eval_customers_<segment>``. A segment without customers has no figures.
         """
-        figures = {
-            "model_precision_at_k": round(self.model.precision[-1], 6),
-            "baseline_precision_at_k": round(self.baseline.precision[-1], 6),
-            "model_recall_at_k": round(self.model.recall[-1], 6),
-            "baseline_recall_at_k": round(self.baseline.recall[-1], 6),
-            "model_auc": round(self.model.auc, 6),
-            "baseline_auc": round(self.baseline.auc, 6),
-            "k": self.k,
-            "eval_customers": self.model.customers,
-        }
+        figures: dict[str, float] = {K: self.k, EVAL_CUSTOMERS: self.model.customers}
         figures |= {
-            f"eval_customers_{name}": part.customers for name, part in self.model.segments.items()
+            f"{EVAL_CUSTOMERS}_{name}": part.customers for name, part in self.model.segments.items()
         }
-        if self.champion is not None:
-            figures |= {
-                "champion_precision_at_k": round(self.champion.precision[-1], 6),
-                "champion_recall_at_k": round(self.champion.recall[-1], 6),
-                "champion_auc": round(self.champion.auc, 6),
-            }
         served = {CHALLENGER: self.model, CHAMPION: self.champion, POPULARITY: self.baseline}
         scores = served.get(self.served_by)
-        if scores is not None:
-            figures["served_precision_at_k"] = round(scores.precision[-1], 6)
-        by_scorer = [("model", self.model), ("baseline", self.baseline)]
+        by_scorer = [(MODEL, self.model), (BASELINE, self.baseline)]
         if self.champion is not None:
-            by_scorer.append(("champion", self.champion))
+            by_scorer.append((CHAMPION, self.champion))
+        for prefix, ranked in by_scorer:
+            figures[figure(prefix, PRECISION)] = round(ranked.precision[-1], 6)
+            figures[figure(prefix, RECALL)] = round(ranked.recall[-1], 6)
+            figures[figure(prefix, AUC)] = round(ranked.auc, 6)
         if scores is not None:
-            by_scorer.append(("served", scores))
+            figures[SERVED_PRECISION] = round(scores.precision[-1], 6)
+            by_scorer.append((SERVED, scores))
         for prefix, ranked in by_scorer:
             for name, part in ranked.segments.items():
                 if not part.customers:
                     continue
-                figures[f"{prefix}_precision_at_k_{name}"] = round(part.precision[-1], 6)
-                if prefix != "served":
-                    figures[f"{prefix}_recall_at_k_{name}"] = round(part.recall[-1], 6)
+                figures[figure(prefix, PRECISION, name)] = round(part.precision[-1], 6)
+                if prefix != SERVED:
+                    figures[figure(prefix, RECALL, name)] = round(part.recall[-1], 6)
         return figures
 
     def save(self, path: str | Path) -> None:

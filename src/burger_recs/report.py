@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # no display in containers or CI
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from burger_recs.evaluation import Evaluation, RankingScores
+from burger_recs.evaluation import EVAL_CUSTOMERS, Evaluation, RankingScores
 from burger_recs.validated import ValidatedData
 
 
@@ -124,7 +124,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px}}<
 <h1>burger-recs: run date {data.run_date}</h1>
 <p>Code version <code>{html.escape(code_version)}</code>. Window {data.window_start} ..
 {data.run_date}; holdout from {evaluation.holdout_start};
-{metrics["eval_customers"]:,} customers evaluated{f" ({split})" if split else ""};
+{metrics[EVAL_CUSTOMERS]:,} customers evaluated{f" ({split})" if split else ""};
 {len(data.orders):,} orders, {on_menu:,} menu items, {len(data.customers):,} customers.</p>
 <h2>Quality gate: {html.escape(verdict)}</h2>
 <p>{html.escape(evaluation.reason)}</p>

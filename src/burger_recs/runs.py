@@ -13,14 +13,22 @@ import datetime as dt
 import enum
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs, step_failures
 from burger_recs.errors import ExpectedFailure
-from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation
+from burger_recs.evaluation import (
+    BASELINE_PRECISION,
+    CHALLENGER,
+    CHALLENGER_VERSION,
+    CHAMPION,
+    MODEL_PRECISION,
+    POPULARITY,
+    Evaluation,
+)
 from burger_recs.logs import configure as configure_logging
 from burger_recs.version import code_version
 
@@ -88,6 +96,12 @@ class RunRecord:
         """Return the record as a ``pipeline_runs`` row (the status as plain text)."""
         return asdict(self) | {"status": self.status.value}
 
+    @classmethod
+    def from_row(cls, row: sa.Row) -> RunRecord:
+        """Return the record a ``pipeline_runs`` row holds (its status as a RunStatus)."""
+        found = row._mapping
+        return cls(**{f.name: found[f.name] for f in fields(cls)})
+
 
 def parse_time(text: str) -> dt.datetime | None:
     """Parse an ISO-8601 time; None for an empty text or an unresolved KFP placeholder."""
@@ -136,7 +150,7 @@ def evaluated_record(
         started_at=parse_time(started_at),
         status=RunStatus.PUBLISHED if evaluation.publishable else RunStatus.GATED,
         model_version=served.get(evaluation.served_by, model_version),
-        metrics=evaluation.metrics() | {"challenger_version": model_version},
+        metrics=evaluation.metrics() | {CHALLENGER_VERSION: model_version},
         params=evaluation.params,
         message=message,
         data_uri=data_uri,
@@ -172,9 +186,7 @@ def runs_table(rows: list[sa.Row]) -> str:
     for r in rows:
         m = r.metrics or {}
         pk = (
-            f"{m['model_precision_at_k']:.3f}/{m['baseline_precision_at_k']:.3f}"
-            if "model_precision_at_k" in m
-            else "-"
+            f"{m[MODEL_PRECISION]:.3f}/{m[BASELINE_PRECISION]:.3f}" if MODEL_PRECISION in m else "-"
         )
         finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "-"
         lines.append(
@@ -184,12 +196,11 @@ def runs_table(rows: list[sa.Row]) -> str:
     return "\n".join(lines)
 
 
-def find_run(engine: sa.Engine, run_id: str) -> sa.Row | None:
-    """Return a run's ``pipeline_runs`` row, or None when it is not recorded."""
+def find_run(engine: sa.Engine, run_id: str) -> RunRecord | None:
+    """Return a run's record, or None when it is not recorded."""
     with engine.connect() as conn:
-        return conn.execute(
-            sa.select(pipeline_runs).where(pipeline_runs.c.run_id == run_id)
-        ).first()
+        row = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.run_id == run_id)).first()
+    return RunRecord.from_row(row) if row is not None else None
 
 
 @dataclass(frozen=True)

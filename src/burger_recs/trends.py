@@ -39,11 +39,21 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs
-from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY
+from burger_recs.evaluation import (
+    CHALLENGER,
+    CHAMPION,
+    POPULARITY,
+    PRECISION,
+    SERVED,
+    SERVED_PRECISION,
+    figure,
+)
 from burger_recs.metrics import (
     CHURN_FIRST_CHANGED,
     CHURN_JACCARD,
     COVERAGE,
+    NEW,
+    RETURNING,
     SERVED_SHARES,
 )
 from burger_recs.report import png_base64
@@ -76,9 +86,9 @@ PANELS = (
     Panel(
         "precision@k of the scorer that served",
         (
-            ("all", "served_precision_at_k"),
-            ("new", "served_precision_at_k_new"),
-            ("returning", "served_precision_at_k_returning"),
+            ("all", SERVED_PRECISION),
+            ("new", figure(SERVED, PRECISION, NEW)),
+            ("returning", figure(SERVED, PRECISION, RETURNING)),
         ),
     ),
     Panel(

@@ -71,7 +71,7 @@ def test_every_step_ran_in_its_own_image(docker_run):
         env = dict(e.split("=", 1) for e in _inspect(image_ref(step))["Env"])
         assert re.search(rf"step {step}: code {re.escape(env['BURGER_RECS_CODE_VERSION'])},", log)
     assert (
-        result.record["code_version"]
+        result.record.code_version
         == dict(e.split("=", 1) for e in _inspect(image_ref("publish"))["Env"])[
             "BURGER_RECS_CODE_VERSION"
         ]
@@ -141,7 +141,7 @@ def test_shards_run_in_the_step_images_and_publish_the_same_day(docker_run, shop
     ran = {(s, image_ref(s)) for s in STEPS if s != "publish"}
     assert reported == ran | {("stage", image_ref("commit"))}
     assert rows == one_rows
-    assert result.record["rows_written"] == one_result.record["rows_written"] == len(rows)
+    assert result.record.rows_written == one_result.record.rows_written == len(rows)
 
 
 def test_a_broken_drop_fails_in_the_images_and_the_final_task_records_it(shop_data, tmp_path):
@@ -150,10 +150,10 @@ def test_a_broken_drop_fails_in_the_images_and_the_final_task_records_it(shop_da
     with pytest.raises(RunFailed) as failure:
         run_day(broken, url, tmp_path, runner="docker")
     run = failure.value.result
-    assert run.record["status"] == "failed"
-    assert run.record["message"].startswith("validate failed: input data breaks the contract")
+    assert run.record.status == "failed"
+    assert run.record.message.startswith("validate failed: input data breaks the contract")
     log = run.log_file.read_text()
-    assert f"step finish: code {run.record['code_version']}, image {image_ref('finish')}" in log
+    assert f"step finish: code {run.record.code_version}, image {image_ref('finish')}" in log
     assert "Traceback" not in log  # an expected failure: its message alone
 
 

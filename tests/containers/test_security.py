@@ -197,7 +197,7 @@ def test_the_pipeline_runs_in_read_only_non_root_containers(
         assert (options["read_only"], options["tmpfs"], options["user"]) == (True, TMPFS, USER)
     with pg_engine.connect() as conn:
         rows = conn.execute(sa.select(sa.func.count()).select_from(recommendations)).scalar()
-    assert rows == result.record["rows_written"] > 0
+    assert rows == result.record.rows_written > 0
 
     scanned, leaks = scan.scan_paths([root / "runs"], [password])
     assert scanned > 10

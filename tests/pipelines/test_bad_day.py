@@ -84,8 +84,8 @@ def test_a_dead_webhook_leaves_the_outcome_as_it_is_in_bounded_time(
         run_day(broken_drop, url, tmp_path)
     elapsed = time.monotonic() - started
     run = failure.value.result
-    assert run.record["status"] == "failed"
-    assert run.record["message"].startswith("validate failed: ")
+    assert run.record.status == "failed"
+    assert run.record.message.startswith("validate failed: ")
     log = run.log_file.read_text()
     assert "not delivered" in log
     # The alert's attempts add at most their time-outs and backoff to the run.
@@ -97,8 +97,8 @@ def test_a_bad_parameter_fails_its_step_and_the_record_names_it(shop_data, tmp_p
     with pytest.raises(RunFailed) as failure:
         run_day(shop_data, url, tmp_path, epochs=0)
     run = failure.value.result
-    assert run.record["status"] == "failed"
-    assert run.record["message"] == "train failed: epochs must be at least 1, got 0"
+    assert run.record.status == "failed"
+    assert run.record.message == "train failed: epochs must be at least 1, got 0"
     assert "Inner task failed: 'train'" in run.message
     # Earlier failed runs in this process left no logging handler on their closed logs.
     assert "Logging error" not in run.log_file.read_text()

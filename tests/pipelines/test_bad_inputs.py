@@ -84,5 +84,5 @@ def test_broken_drop_fails_at_validate_and_changes_nothing(case, database):
     assert recs_after == recs_before
     assert runs_after == runs_before | {(run.run_id, "failed")}
     # Recorded by the pipeline's final task, naming the step that stopped the run.
-    assert run.record["status"] == "failed"
-    assert run.record["message"].startswith("validate failed: ")
+    assert run.record.status == "failed"
+    assert run.record.message.startswith("validate failed: ")

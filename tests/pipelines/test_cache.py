@@ -91,7 +91,7 @@ def test_an_unchanged_rerun_runs_only_the_check_publish_and_finish(settled, shop
     assert ran(again) == ALWAYS_RUN
     assert set(again.cached_tasks) == CACHEABLE
     assert again.status == "published" and again.run_id != before.run_id
-    assert again.record["model_version"] == before.record["model_version"]
+    assert again.record.model_version == before.record.model_version
     assert published_day(url) == rows
     # The reports of the served steps are found in the run that computed them.
     assert (again.folder / "report.html").read_bytes() == (
@@ -209,8 +209,8 @@ def test_a_failed_run_resumes_with_the_steps_that_succeeded_from_the_cache(settl
     with pytest.raises(RunFailed, match="read-only today") as failed:
         rerun(shop, url, root, k=7)
     broken = failed.value.result
-    assert broken.record["status"] == "failed"
-    assert "publish failed" in broken.record["message"]
+    assert broken.record.status == "failed"
+    assert "publish failed" in broken.record.message
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TRIGGER refuse"))
     earlier = earlier_run(root, broken.run_id)

@@ -70,9 +70,9 @@ def days(shop: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_a_passing_model_becomes_the_champion(days):
     _, url, yesterday, _ = days
     assert yesterday.status == "published"
-    assert yesterday.record["served_by"] == "challenger"
+    assert yesterday.record.served_by == "challenger"
     champion = current_champion(db.make_engine(url))
-    assert champion == yesterday.record["model_version"]
+    assert champion == yesterday.record.model_version
     scorer = load_scorer(db.make_engine(url), champion, SERVING)
     assert scorer is not None and scorer.trained_until == YESTERDAY
 
@@ -81,13 +81,13 @@ def test_a_gated_day_is_served_to_every_customer_known_that_day(days, shop):
     _, url, yesterday, today = days
     record = today.record
     assert today.status == "gated"
-    assert record["served_by"] in ("champion", "popularity")
+    assert record.served_by in ("champion", "popularity")
     served_version = {
-        "champion": yesterday.record["model_version"],
+        "champion": yesterday.record.model_version,
         "popularity": "popularity",
-    }[record["served_by"]]
-    assert record["model_version"] == served_version
-    assert record["served_by"] in record["message"]  # the record says who served, and why
+    }[record.served_by]
+    assert record.model_version == served_version
+    assert record.served_by in record.message  # the record says who served, and why
     rows = day_rows(url, RUN_DATE)
     by_customer: dict[str, list[int]] = {}
     for row in rows:
@@ -97,12 +97,12 @@ def test_a_gated_day_is_served_to_every_customer_known_that_day(days, shop):
     assert set(by_customer) == known
     assert all(sorted(ranks) == list(range(1, 11)) for ranks in by_customer.values())
     assert {row.model_version for row in rows} == {served_version}
-    assert record["rows_written"] == len(rows) == 10 * len(known)
+    assert record.rows_written == len(rows) == 10 * len(known)
     # Today's model is recorded, not promoted.
     with db.make_engine(url).connect() as conn:
         challenger = conn.execute(
             sa.select(models).where(
-                models.c.model_version == record["metrics"]["challenger_version"]
+                models.c.model_version == record.metrics["challenger_version"]
             )
         ).one()
     assert not challenger.champion and challenger.run_date == RUN_DATE
@@ -110,7 +110,7 @@ def test_a_gated_day_is_served_to_every_customer_known_that_day(days, shop):
 
 def test_the_champion_survives_a_rerun_and_a_failed_day(days, shop):
     root, url, yesterday, _ = days
-    champion = yesterday.record["model_version"]
+    champion = yesterday.record.model_version
     again = run(shop, url, root, RUN_DATE, **GATED)
     assert again.status == "gated"
     assert current_champion(db.make_engine(url)) == champion
@@ -123,7 +123,7 @@ def test_the_champion_survives_a_rerun_and_a_failed_day(days, shop):
 def test_a_crash_while_publishing_keeps_the_previous_champion_and_day(days, shop):
     """A passing model whose publish fails: neither its day nor its promotion happens."""
     root, url, yesterday, _ = days
-    champion = yesterday.record["model_version"]
+    champion = yesterday.record.model_version
     before = day_rows(url, RUN_DATE)
     engine = db.make_engine(url)
     with engine.begin() as conn:  # the day's rows are loaded, then the transaction fails
@@ -146,5 +146,5 @@ def test_a_crash_while_publishing_keeps_the_previous_champion_and_day(days, shop
 def test_without_serve_when_gated_a_gated_day_publishes_nothing(shop, tmp_path):
     url = f"sqlite:///{tmp_path / 'recs.db'}"
     result = run(shop, url, tmp_path, RUN_DATE, serve_when_gated=False, **GATED)
-    assert result.status == "gated" and result.record["served_by"] is None
-    assert result.record["rows_written"] == 0 and day_rows(url, RUN_DATE) == []
+    assert result.status == "gated" and result.record.served_by is None
+    assert result.record.rows_written == 0 and day_rows(url, RUN_DATE) == []

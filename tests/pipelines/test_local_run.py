@@ -46,10 +46,10 @@ def test_run_publishes_k_ranked_items_for_every_customer(published, shop_data):
     assert set(by_customer) == customers
     assert all(sorted(r) == list(range(1, 11)) for r in by_customer.values())
     record = result.record
-    assert record["rows_written"] == len(rows) == 10 * len(customers)
-    assert record["code_version"] and record["model_version"].startswith("lightfm-")
-    assert {r.code_version for r in rows} == {record["code_version"]}
-    assert set(record["metrics"]) >= {
+    assert record.rows_written == len(rows) == 10 * len(customers)
+    assert record.code_version and record.model_version.startswith("lightfm-")
+    assert {r.code_version for r in rows} == {record.code_version}
+    assert set(record.metrics) >= {
         "model_precision_at_k",
         "baseline_precision_at_k",
         "model_auc",
@@ -72,7 +72,7 @@ def test_run_keeps_logs_artifacts_and_reports(published):
 
 def test_every_artifact_carries_the_code_version(published):
     _, _, result = published
-    version = result.record["code_version"]
+    version = result.record.code_version
     assert (
         json.loads((result.artifact("ingest", "drop") / "manifest.json").read_text())[
             "code_version"
@@ -94,7 +94,7 @@ def test_rerunning_the_day_replaces_it_with_one_copy(published, shop_data):
     again = run_day(shop_data, url, root, quality_margin=-1.0)
     engine = db.make_engine(url)
     rows = _day(engine)
-    assert len(rows) == first.record["rows_written"]
+    assert len(rows) == first.record.rows_written
     assert len({(r.customer_id, r.rank) for r in rows}) == len(rows)
     with engine.connect() as conn:
         ids = set(conn.execute(sa.select(pipeline_runs.c.run_id)).scalars())
@@ -111,15 +111,15 @@ def test_a_gated_run_still_serves_the_day(published, shop_data):
     # A margin no model reaches: today's model does not become the champion.
     gated = run_day(shop_data, url, root, quality_margin=100.0)
     record = gated.record
-    assert gated.status == "gated" and "<" in record["message"]
-    assert record["served_by"] in ("champion", "popularity")
-    assert record["served_by"] in record["message"]
-    metrics = record["metrics"]
+    assert gated.status == "gated" and "<" in record.message
+    assert record.served_by in ("champion", "popularity")
+    assert record.served_by in record.message
+    metrics = record.metrics
     rows = _day(engine)
-    assert len(rows) == len(before) == record["rows_written"]
-    if record["served_by"] == "champion":
+    assert len(rows) == len(before) == record.rows_written
+    if record.served_by == "champion":
         assert metrics["champion_precision_at_k"] >= metrics["baseline_precision_at_k"]
-        champion = first.record["model_version"]
+        champion = first.record.model_version
         served = [(r.customer_id, r.rank, r.item_id, r.score, r.model_version) for r in rows]
         assert served == [(r.customer_id, r.rank, r.item_id, r.score, champion) for r in before]
     else:

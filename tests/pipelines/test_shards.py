@@ -53,8 +53,8 @@ def test_three_shards_publish_the_same_day_as_one(big_shop, tmp_path):
     assert len(day_of_three) == 10 * SHOP["customers"]  # complete: every customer, k rows
     assert day_of_three == day_of_one  # identical, scores bit for bit
     for key in ("rows_written", "customers", "model_version", "code_version"):
-        assert three.record[key] == one.record[key]
-    assert three.record["run_date"] == RUN_DATE
+        assert getattr(three.record, key) == getattr(one.record, key)
+    assert three.record.run_date == RUN_DATE
     with engine.connect() as conn:  # the commit left no staging behind
         assert conn.execute(sa.select(recommendation_stages)).all() == []
     assert not [t for t in sa.inspect(engine).get_table_names() if t.startswith(STAGE_PREFIX)]

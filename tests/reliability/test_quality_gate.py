@@ -85,29 +85,29 @@ def runs(shop_data, tmp_path_factory):
 def test_real_orders_pass_the_gate(runs):
     _, yesterday, served, _ = runs
     assert yesterday.status == "published", yesterday.record
-    assert " >= " in yesterday.record["message"]
+    assert " >= " in yesterday.record.message
     assert served and {r.run_date for r in served} == {YESTERDAY}
 
 
 def test_a_model_of_shuffled_orders_is_gated_and_never_served(runs):
     engine, yesterday, served, today = runs
     record = today.record
-    assert today.status == record["status"] == "gated"
-    assert record["run_date"] == RUN_DATE
-    metrics = record["metrics"]
+    assert today.status == record.status == "gated"
+    assert record.run_date == RUN_DATE
+    metrics = record.metrics
     challenger = metrics["challenger_version"]
-    assert challenger.startswith("lightfm-") and challenger != yesterday.record["model_version"]
+    assert challenger.startswith("lightfm-") and challenger != yesterday.record.model_version
     needed = metrics["baseline_precision_at_k"] * 1.1
     assert metrics["model_precision_at_k"] < needed
-    assert record["message"].startswith(
+    assert record.message.startswith(
         f"model p@k {metrics['model_precision_at_k']:.4f} < baseline "
         f"{metrics['baseline_precision_at_k']:.4f} x 1.1 = {needed:.4f}"
     )
     # Today is served, by yesterday's model or by popularity, never by today's model.
-    by = record["served_by"]
-    assert by in ("champion", "popularity") and by in record["message"]
-    expected = {"champion": yesterday.record["model_version"], "popularity": "popularity"}[by]
-    assert record["model_version"] == expected
+    by = record.served_by
+    assert by in ("champion", "popularity") and by in record.message
+    expected = {"champion": yesterday.record.model_version, "popularity": "popularity"}[by]
+    assert record.model_version == expected
     with engine.connect() as conn:
         versions = set(
             conn.execute(
@@ -118,11 +118,11 @@ def test_a_model_of_shuffled_orders_is_gated_and_never_served(runs):
         )
         statuses = {r.run_id: r.status for r in conn.execute(sa.select(pipeline_runs))}
     assert versions == {expected}
-    today_rows = record["rows_written"]
+    today_rows = record.rows_written
     assert today_rows > 0
     assert statuses == {yesterday.run_id: "published", today.run_id: "gated"}
     # Yesterday's model is still the champion, and yesterday's day is as it was.
-    assert current_champion(engine) == yesterday.record["model_version"]
+    assert current_champion(engine) == yesterday.record.model_version
     with engine.connect() as conn:
         yesterday_rows = conn.execute(
             sa.select(recommendations)

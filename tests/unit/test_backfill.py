@@ -144,13 +144,15 @@ def test_parse_day_names_the_option_of_a_bad_day():
 
 
 def test_an_outcome_takes_the_run_record_and_a_failure_its_first_line(tmp_path):
-    published = LocalRun("run-1", tmp_path / "run-1", status="published")
-    published.record = {
-        "model_version": "lightfm-1",
-        "metrics": {"model_precision_at_k": 0.125, "k": 10},
-        "rows_written": 4000,
-        "message": "model p@k 0.125 >= baseline 0.1 x 1.1 = 0.11",
-    }
+    published = LocalRun("run-1", tmp_path / "run-1", status=RunStatus.PUBLISHED)
+    published.record = run_record(
+        FIRST,
+        "run-1",
+        model_version="lightfm-1",
+        metrics={"model_precision_at_k": 0.125, "k": 10},
+        rows_written=4000,
+        message="model p@k 0.125 >= baseline 0.1 x 1.1 = 0.11",
+    )
     day = outcome(FIRST, published, seconds=12.0)
     assert (day.status, day.model_version, day.precision_at_k, day.rows_written) == (
         "published",
@@ -160,12 +162,23 @@ def test_an_outcome_takes_the_run_record_and_a_failure_its_first_line(tmp_path):
     )
     assert not day.failed and day.log_file == tmp_path / "run-1" / "run.log"
 
-    failed = LocalRun("run-2", tmp_path / "run-2", status="failed", message="KFP said no\n-")
-    failed.record = {"message": "\nvalidate failed: 2 problems\n  orders.csv: ..."}
+    failed = LocalRun(
+        "run-2", tmp_path / "run-2", status=RunStatus.FAILED, message="KFP said no\n-"
+    )
+    failed.record = run_record(
+        FIRST,
+        "run-2",
+        status="failed",
+        model_version=None,
+        metrics=None,
+        message="\nvalidate failed: 2 problems\n  orders.csv: ...",
+    )
     day = outcome(FIRST, failed)
     assert day.failed and day.model_version is None and day.precision_at_k is None
     assert headline(day.message) == "validate failed: 2 problems"
-    unrecorded = outcome(FIRST, LocalRun("run-3", tmp_path, status="failed", message="boom"))
+    unrecorded = outcome(
+        FIRST, LocalRun("run-3", tmp_path, status=RunStatus.FAILED, message="boom")
+    )
     assert unrecorded.message == "boom" and unrecorded.rows_written == 0
 
 
@@ -181,13 +194,15 @@ def test_cluster_run_ids_are_distinct_and_sort_by_backfill_then_day():
 
 def test_a_cluster_outcome_is_the_record_else_kfps_state():
     run = ClusterRun(FIRST, "backfill-1", "kfp-1", "http://ui/#/runs/details/kfp-1")
-    record = {
-        "status": "gated",
-        "model_version": "lightfm-2",
-        "metrics": {"model_precision_at_k": 0.1},
-        "rows_written": 0,
-        "message": "model p@k 0.1 < baseline 0.2 x 1.1",
-    }
+    record = run_record(
+        FIRST,
+        "backfill-1",
+        status="gated",
+        model_version="lightfm-2",
+        metrics={"model_precision_at_k": 0.1},
+        rows_written=0,
+        message="model p@k 0.1 < baseline 0.2 x 1.1",
+    )
     gated = cluster_outcome(run, {"state": "SUCCEEDED"}, record, seconds=30.0)
     assert (gated.status, gated.model_version, gated.precision_at_k) == ("gated", "lightfm-2", 0.1)
     assert not gated.failed and gated.link == run.link and gated.log_file is None

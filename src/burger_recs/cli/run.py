@@ -29,6 +29,7 @@ from burger_recs.version import code_version
 
 if TYPE_CHECKING:
     from burger_recs.pipelines.local_run import LocalRun
+    from burger_recs.runs import RunRecord
 
 
 @app.command("run")
@@ -196,26 +197,29 @@ def _print_locations(result: LocalRun, url: str) -> None:
 
 
 def _print_summary(result: LocalRun, url: str) -> None:
+    from burger_recs.evaluation import AUC, BASELINE, MODEL, PRECISION, RECALL, K, figure
+    from burger_recs.runs import RunStatus
+
     record = result.record
-    metrics = record.get("metrics") or {}
-    k = metrics.get("k", "k")
-    colour = typer.colors.GREEN if result.status == "published" else typer.colors.YELLOW
-    typer.secho(f"\nrun {result.run_id} for {record.get('run_date')}: {result.status}", fg=colour)
-    typer.echo(f"  {'code version':<14}{record.get('code_version')}")
-    typer.echo(f"  {'model':<14}{record.get('model_version')}")
-    for label, key in (
-        (f"precision@{k}", "precision_at_k"),
-        (f"recall@{k}", "recall_at_k"),
-        ("AUC", "auc"),
-    ):
-        model, base = metrics.get(f"model_{key}"), metrics.get(f"baseline_{key}")
+    if record is None:  # the run ended but its record could not be read back
+        typer.secho(f"\nrun {result.run_id}: {result.status} (its record was not read)")
+        _print_cached(result)
+        _print_locations(result, url)
+        return
+    metrics = record.metrics or {}
+    k = metrics.get(K, "k")
+    colour = typer.colors.GREEN if result.status is RunStatus.PUBLISHED else typer.colors.YELLOW
+    typer.secho(f"\nrun {result.run_id} for {record.run_date}: {result.status}", fg=colour)
+    typer.echo(f"  {'code version':<14}{record.code_version}")
+    typer.echo(f"  {'model':<14}{record.model_version}")
+    for label, measure in ((f"precision@{k}", PRECISION), (f"recall@{k}", RECALL), ("AUC", AUC)):
+        model, base = metrics.get(figure(MODEL, measure)), metrics.get(figure(BASELINE, measure))
         if model is not None:
             typer.echo(f"  {label:<14}model {model:.4f}   popularity baseline {base:.4f}")
-    typer.echo(f"  {'gate':<14}{record.get('message')}")
-    typer.echo(f"  {'served by':<14}{record.get('served_by') or 'nobody (nothing published)'}")
+    typer.echo(f"  {'gate':<14}{record.message}")
+    typer.echo(f"  {'served by':<14}{record.served_by or 'nobody (nothing published)'}")
     typer.echo(
-        f"  {'rows written':<14}{record.get('rows_written', 0):,} "
-        f"({record.get('customers') or 0:,} customers)"
+        f"  {'rows written':<14}{record.rows_written:,} ({record.customers or 0:,} customers)"
     )
     _print_cached(result)
     _print_locations(result, url)
@@ -228,9 +232,10 @@ def _print_summary(result: LocalRun, url: str) -> None:
         typer.echo(f"  open {show(result.folder / 'report.html')}")
 
 
-def _example_customer(url: str, record: dict) -> str | None:
+def _example_customer(url: str, record: RunRecord) -> str | None:
     from burger_recs import db
+    from burger_recs.runs import RunStatus
 
-    if record.get("status") != "published":
+    if record.status is not RunStatus.PUBLISHED:
         return None
-    return db.first_customer(db.make_engine(url), record["run_date"])
+    return db.first_customer(db.make_engine(url), record.run_date)

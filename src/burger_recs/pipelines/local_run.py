@@ -29,7 +29,7 @@ import yaml
 from burger_recs import db
 from burger_recs.pipelines.compile import retarget_images
 from burger_recs.pipelines.run_index import refresh_index
-from burger_recs.runs import RunStatus, find_run
+from burger_recs.runs import RunRecord, RunStatus, find_run
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,15 @@ class LocalRun:
     Attributes:
         run_id: the run's id, also its folder name.
         folder: the run's folder.
-        status: published, gated or failed.
-        record: the run's pipeline_runs row, as a dict.
+        status: published, gated or failed; None while it runs.
+        record: the run's record, as its final task wrote it (None when it wrote none).
         message: the failure's message, for failed runs.
     """
 
     run_id: str
     folder: Path
-    status: str = "running"
-    record: dict = field(default_factory=dict)
+    status: RunStatus | None = None
+    record: RunRecord | None = None
     message: str = ""
     cached: dict[str, dict] = field(default_factory=dict)
     """The tasks kfp.local's cache served, with the outputs it served (as stored)."""
@@ -460,7 +460,7 @@ def run_pipeline(
         _collect(result)
         _read_record(result, database_url)
         result.status = RunStatus.FAILED
-        recorded = result.record.get("message") or "no run record was written"
+        recorded = (result.record and result.record.message) or "no run record was written"
         result.message = f"{_ANSI.sub('', str(exc))}\n{recorded}"
         refresh_index(root, database_url)  # .local/runs/index.html; never fails the run
         raise RunFailed(result.message, result) from exc
@@ -536,7 +536,7 @@ def _read_record(result: LocalRun, database_url: str) -> None:
     with contextlib.suppress(Exception):  # an unreachable database: the run said so itself
         found = find_run(db.make_engine(database_url), result.run_id)
     if found is not None:
-        result.record = dict(found._mapping)
+        result.record = found
         result.status = found.status
 
 

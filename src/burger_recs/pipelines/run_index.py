@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs
+from burger_recs.evaluation import BASELINE_PRECISION, MODEL_PRECISION, K
 from burger_recs.runs import recent_runs
 from burger_recs.version import code_version
 
@@ -299,7 +300,7 @@ def render_index(rows: list[IndexRow], source: str = "", note: str = "") -> str:
         source: where the runs come from, said under the title.
         note: a warning shown above the table (e.g. the database could not be read).
     """
-    ks = {str(r.metrics.get("k")) for r in rows if "model_precision_at_k" in r.metrics}
+    ks = {str(r.metrics.get(K)) for r in rows if MODEL_PRECISION in r.metrics}
     k = f"@{ks.pop()}" if len(ks) == 1 and "None" not in ks else "@k"
     now = dt.datetime.now(dt.UTC)
     parts = [
@@ -354,8 +355,8 @@ def _row(row: IndexRow) -> str:
         f"{message}</td>"
         f'<td class="nowrap"><code>{_e(row.served_by or NONE)}</code></td>'
         f'<td class="nowrap"><code>{_e(row.code_version or NONE)}</code></td>'
-        f'<td class="num">{_metric(row.metrics, "model_precision_at_k")}</td>'
-        f'<td class="num">{_metric(row.metrics, "baseline_precision_at_k")}</td>'
+        f'<td class="num">{_metric(row.metrics, MODEL_PRECISION)}</td>'
+        f'<td class="num">{_metric(row.metrics, BASELINE_PRECISION)}</td>'
         f"<td>{_steps(row.log)}</td>"
         f'<td class="links">{links or _e(NONE)}</td></tr>'
     )
@@ -369,7 +370,7 @@ def _metric(metrics: Mapping, key: str) -> str:
     value = metrics.get(key)
     if not isinstance(value, int | float) or isinstance(value, bool):
         return _e(NONE)
-    k = metrics.get("k")
+    k = metrics.get(K)
     title = f' title="k = {_e(k)}"' if k is not None else ""
     return f"<span{title}>{value:.4f}</span>"
 
@@ -418,14 +419,14 @@ _MODEL, _BASELINE = "#1f5fa8", "#9a9a9a"
 def _plot(rows: list[IndexRow], k: str) -> str:
     days: dict[dt.date, IndexRow] = {}
     for row in rows:  # newest first: keep each day's newest run with figures
-        if row.run_date is not None and "model_precision_at_k" in row.metrics:
+        if row.run_date is not None and MODEL_PRECISION in row.metrics:
             days.setdefault(row.run_date, row)
     points = sorted(days.items())
     if not points:
         return '<p class="muted">No evaluated run yet: nothing to plot.</p>'
     series = [
-        ("model", "model_precision_at_k", _MODEL, ""),
-        ("popularity baseline", "baseline_precision_at_k", _BASELINE, ' stroke-dasharray="5 4"'),
+        ("model", MODEL_PRECISION, _MODEL, ""),
+        ("popularity baseline", BASELINE_PRECISION, _BASELINE, ' stroke-dasharray="5 4"'),
     ]
     values = [
         float(r.metrics[key])

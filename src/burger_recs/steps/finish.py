@@ -21,8 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-import sqlalchemy as sa
-
 from burger_recs import alerts, db
 from burger_recs.errors import BadSettings
 from burger_recs.kfp_words import FAILED_WORDS, SUCCEEDED_WORDS
@@ -52,14 +50,14 @@ def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.d
         return resolve_run_date("")
 
 
-def publishing_record(recorded: sa.Row | None) -> sa.Row | None:
+def publishing_record(recorded: RunRecord | None) -> RunRecord | None:
     """Return the run's record if publish (or commit) wrote it, else None."""
-    if recorded is None or RunStatus(recorded.status) not in PUBLISHING_STATUSES:
+    if recorded is None or recorded.status not in PUBLISHING_STATUSES:
         return None
     return recorded
 
 
-def failures_since(notes: list[FailureNote], published: sa.Row | None) -> list[FailureNote]:
+def failures_since(notes: list[FailureNote], published: RunRecord | None) -> list[FailureNote]:
     """Return the notes that tell against publish's record (all of them without one).
 
     A note older than publish's record belongs to an earlier attempt of the same run (a retry
@@ -113,7 +111,7 @@ def finish(
     notes = failures_since(failure_notes(engine, orchestrator_run_id or run_id), published)
     step: str | None = None
     if published is not None and not notes:
-        record = RunRecord(**{c: getattr(published, c) for c in published._fields})
+        record = published
         said = _kfp_said(state, group)
         if state not in SUCCEEDED_WORDS and said not in (record.message or ""):
             # The records stand; what KFP said goes beside them (once, should it retry).
@@ -130,7 +128,7 @@ def finish(
             message = f"{_kfp_said(state, group)}, but none recorded the run's outcome"
         else:
             message = f"the run ended {state} in {group or 'its steps'} (no step left a note)"
-        if recorded is not None and recorded.status == RunStatus.PUBLISHED:
+        if recorded is not None and recorded.status is RunStatus.PUBLISHED:
             message += f"; its day had been published ({recorded.rows_written:,} rows) before"
         record = RunRecord(
             run_id=run_id,
