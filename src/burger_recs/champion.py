@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.contract import model_artifacts, models
 from burger_recs.evaluation import Evaluation
-from burger_recs.runs import RunRecord, evaluated_record
+from burger_recs.runs import RunRecord
 from burger_recs.scoring import Factors
 
 log = logging.getLogger(__name__)
@@ -252,23 +252,3 @@ def challenger_update(
             model_version, model.customer_ids, model.item_ids, model.factors(), model.trained_until
         )
     return ModelUpdate(row, promote=True, scorers=scorers)
-
-
-def publishing(
-    evaluation_path: str,
-    run_date: dt.date,
-    model_version: str,
-    run_id: str,
-    data_uri: str,
-    started_at: str,
-    model_path: str,
-    eval_model_path: str,
-) -> tuple[RunRecord, ModelUpdate | None]:
-    """Return what publishing a day records: the run's record and the challenger's update.
-
-    What the publish step and the sharded commit both write, from the evaluate step's
-    outcome (:func:`~burger_recs.runs.evaluated_record`, :func:`challenger_update`).
-    """
-    evaluation = Evaluation.load(evaluation_path)
-    record = evaluated_record(evaluation, run_date, model_version, run_id, data_uri, started_at)
-    return record, challenger_update(evaluation, record, model_version, model_path, eval_model_path)

@@ -92,6 +92,11 @@ class RunRecord:
         if self.status is RunStatus.PUBLISHED and self.served_by is None:
             self.served_by = CHALLENGER  # published: today's model served the day
 
+    @property
+    def serves(self) -> bool:
+        """Whether the run's day has rows to publish: a scorer served it and nothing failed."""
+        return bool(self.served_by) and self.status is not RunStatus.FAILED
+
     def row(self) -> dict:
         """Return the record as a ``pipeline_runs`` row (the status as plain text)."""
         return asdict(self) | {"status": self.status.value}

@@ -50,7 +50,7 @@ def commit(
     trends: Output[HTML],
 ) -> int:
     """Make the staged shards the day, atomically (if the gate allows); record the run."""
-    from burger_recs.metrics import logged_figures
+    from burger_recs.publishing import logged_outputs
     from burger_recs.runs import noted
     from burger_recs.steps import commit as step
 
@@ -69,11 +69,8 @@ def commit(
             orchestrator_run_id=orchestrator_run_id,
             trends_path=trends.path,
         )
-    published.log_metric("rows_written", record.rows_written)
-    published.log_metric("customers", record.customers or 0)
-    for name, value in logged_figures(record.metrics).items():  # coverage, churn, shares
+    figures, metadata = logged_outputs(record)  # rows, customers, coverage, churn, shares
+    for name, value in figures.items():
         published.log_metric(name, value)
-    published.metadata["status"] = record.status.value
-    published.metadata["served_by"] = record.served_by or "nobody"
-    published.metadata["code_version"] = record.code_version
+    published.metadata.update(metadata)
     return record.rows_written

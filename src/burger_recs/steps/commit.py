@@ -8,7 +8,8 @@ previous complete day or the new complete day, never a mix.
 Before that transaction the commit reads the staged rows and the previous published day, for
 the run record's coverage, churn and served shares (:func:`burger_recs.metrics.record_figures`),
 so the transaction stays as short as publish's. After it, ``commit_run`` writes the trend
-page of the last 30 days (:mod:`burger_recs.trends`).
+page of the last 30 days (:mod:`burger_recs.trends`). The transaction's body and the run's
+preparation are publish's own (:mod:`burger_recs.publishing`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.champion import ModelUpdate, publishing, record_model
-from burger_recs.contract import menu_items, pipeline_runs, recommendations, sql_identifier
+from burger_recs.champion import ModelUpdate
+from burger_recs.contract import pipeline_runs, recommendations, sql_identifier
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import record_figures, top_k_rows
-from burger_recs.runs import RunRecord, RunStatus
+from burger_recs.publishing import prepare, replace_day
+from burger_recs.runs import RunRecord
 from burger_recs.scoring import check_shard
-from burger_recs.trends import write_trends
-from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def commit(
     db.ensure_schema(engine)
     _ensure_staging(engine)
     menu_rows = db.menu_rows(menu, record.run_date)
-    if not record.served_by or record.status is RunStatus.FAILED:
+    if not record.serves:
         record_figures(engine, record, None, menu)
     elif (rows := staged_day(engine, record.run_id, shards)) is not None and not rows.empty:
         record_figures(engine, record, rows, menu)
@@ -196,26 +197,20 @@ def commit(
                 .where(stages.run_id == record.run_id)
                 .order_by(stages.shard)
             ).all()
-            if record.served_by and record.status is not RunStatus.FAILED:
+            load = None
+            if record.serves:
                 if not staged and _committed(conn, record):
                     log.info("commit: run %s is already committed", record.run_id)
                     return
                 shard_rows = _complete_shards(record, shards, staged, staged_rows)
                 record.rows_written = sum(s.rows for s in shard_rows)
                 record.customers = sum(s.customers for s in shard_rows)
-                # DML before any DDL: SQLite's driver opens the transaction on it.
-                conn.execute(
-                    sa.delete(recommendations).where(recommendations.c.run_date == record.run_date)
-                )
-                for entry in shard_rows:
-                    _insert_staged(conn, record, entry)
-                db.upsert(conn, menu_items, menu_rows)
+                load = partial(_insert_staged, record=record, shard_rows=shard_rows)
+            replace_day(conn, record, load, menu_rows, challenger)
+            # The staging goes with the same commit (DML above, so this DDL is part of it).
             conn.execute(sa.delete(recommendation_stages).where(stages.run_id == record.run_id))
             for entry in staged:
                 stage_table(record.run_id, entry.shard).drop(conn, checkfirst=True)
-            if challenger is not None:
-                record_model(conn, challenger.row, challenger.promote, challenger.scorers)
-            db.upsert(conn, pipeline_runs, [record.row()])
 
     started = time.monotonic()
     db.with_retries(transaction)
@@ -290,8 +285,14 @@ def _complete_shards(
     return current
 
 
-def _insert_staged(conn: sa.Connection, record: RunRecord, entry: sa.Row) -> None:
-    """Insert one shard's staged rows into the day, stamped with the run's versions."""
+def _insert_staged(conn: sa.Connection, record: RunRecord, shard_rows: list[sa.Row]) -> None:
+    """Insert the shards' staged rows into the day, stamped with the run's versions."""
+    for entry in shard_rows:
+        _insert_shard(conn, record, entry)
+
+
+def _insert_shard(conn: sa.Connection, record: RunRecord, entry: sa.Row) -> None:
+    """Insert one shard's staged rows into the day, checking their count."""
     table = stage_table(record.run_id, entry.shard)
     values = {
         "run_date": sa.literal(record.run_date, recommendations.c.run_date.type),
@@ -369,20 +370,15 @@ def commit_run(
         trends_path: where to write the trend page of the last 30 days ("" for nowhere).
     """
     configure_logging("commit")
-    run_id = run_id or orchestrator_run_id
-    data = ValidatedData.load(data_dir)
-    record, update = publishing(
+    day = prepare(
+        data_dir,
         evaluation_path,
-        data.run_date,
         model_version,
-        run_id,
+        run_id or orchestrator_run_id,
         data_uri,
         started_at,
         model_path,
         eval_model_path,
     )
-    engine = db.make_engine()
-    commit(engine, record, shards, data.menu, staged_rows, update)
-    if trends_path:
-        write_trends(engine, data.run_date, trends_path)
-    return record
+    commit(day.engine, day.record, shards, day.data.menu, staged_rows, day.challenger)
+    return day.done(trends_path)

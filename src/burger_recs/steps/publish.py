@@ -12,25 +12,26 @@ each scorer served. The previous day's rows are read before the transaction, so 
 short as the load itself. After the commit, ``run`` writes the trend page of the last 30
 days (:mod:`burger_recs.trends`).
 
-The sharded pipeline publishes the same way in two phases (:mod:`burger_recs.steps.commit`).
+The sharded pipeline publishes the same way in two phases (:mod:`burger_recs.steps.commit`);
+both share the transaction's body and the run's preparation (:mod:`burger_recs.publishing`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import pandas as pd
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.champion import ModelUpdate, publishing, record_model
-from burger_recs.contract import menu_items, pipeline_runs, recommendations
+from burger_recs.champion import ModelUpdate
+from burger_recs.contract import recommendations
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import record_figures
-from burger_recs.runs import RunRecord, RunStatus
-from burger_recs.trends import write_trends
-from burger_recs.validated import ValidatedData
+from burger_recs.publishing import prepare, replace_day
+from burger_recs.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def publish(
     """
     db.ensure_schema(engine)
     rows = None
-    if record.served_by and record.status is not RunStatus.FAILED:
+    if record.serves:
         if recs is None or recs.empty:
             raise ValueError(f"run {record.run_id}: nothing to publish for {record.run_date}")
         rows = recs.assign(
@@ -77,18 +78,11 @@ def publish(
         record.customers = int(rows["customer_id"].nunique())
     record_figures(engine, record, recs if rows is not None else None, menu)
     menu_rows = db.menu_rows(menu, record.run_date) if rows is not None else []
+    load = None if rows is None else partial(db.load_rows, table=recommendations, rows=rows)
 
     def transaction() -> None:
         with engine.begin() as conn:
-            if rows is not None:
-                conn.execute(
-                    sa.delete(recommendations).where(recommendations.c.run_date == record.run_date)
-                )
-                db.load_rows(conn, recommendations, rows)
-                db.upsert(conn, menu_items, menu_rows)
-            if challenger is not None:
-                record_model(conn, challenger.row, challenger.promote, challenger.scorers)
-            db.upsert(conn, pipeline_runs, [record.row()])
+            replace_day(conn, record, load, menu_rows, challenger)
 
     started = time.monotonic()
     db.with_retries(transaction)
@@ -137,21 +131,16 @@ def run(
         trends_path: where to write the trend page of the last 30 days ("" for nowhere).
     """
     configure_logging("publish")
-    run_id = run_id or orchestrator_run_id
-    data = ValidatedData.load(data_dir)
-    record, update = publishing(
+    day = prepare(
+        data_dir,
         evaluation_path,
-        data.run_date,
         model_version,
-        run_id,
+        run_id or orchestrator_run_id,
         data_uri,
         started_at,
         model_path,
         eval_model_path,
     )
-    recs = pd.read_parquet(recs_path) if record.served_by else None
-    engine = db.make_engine()
-    publish(engine, record, recs, data.menu, update)
-    if trends_path:
-        write_trends(engine, data.run_date, trends_path)
-    return record
+    recs = pd.read_parquet(recs_path) if day.record.served_by else None
+    publish(day.engine, day.record, recs, day.data.menu, day.challenger)
+    return day.done(trends_path)
