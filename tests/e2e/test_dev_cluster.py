@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pipeline import ONE_SHARD_DAY
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +84,7 @@ def test_a_submitted_run_publishes_the_day_and_a_resubmit_reuses_the_version(clu
         "already uploaded" in out
     )
     assert "http://localhost:8080/#/runs/details/" in out
-    for step in ("ingest", "validate", "train", "evaluate", "recommend", "publish"):
+    for step in ONE_SHARD_DAY:
         assert re.search(rf"^  {step} +SUCCEEDED$", out, re.MULTILINE), step
     assert re.search(r"^run \S+ SUCCEEDED after", out, re.MULTILINE)
 

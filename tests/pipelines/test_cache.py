@@ -25,14 +25,12 @@ from burger_recs.pipelines.local_run import (
     stale_images,
 )
 from burger_recs.pipelines.run_index import summarize_log
-from tests.support.pipeline import RUN_DATE, day_arguments
+from tests.support.pipeline import ALWAYS_RUN, CACHEABLE, RUN_DATE, day_arguments
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
 
-CACHEABLE = {"ingest", "validate", "train", "evaluate", "recommend"}
 # The gate off, so that the first run's model becomes the champion on this small shop.
 GATE_OFF = {"quality_margin": -1.0}
-ALWAYS_RUN = {"check-inputs", "publish", "finish"}
 
 
 def ran(result: LocalRun) -> set[str]:

@@ -101,9 +101,7 @@ def test_a_gated_day_is_served_to_every_customer_known_that_day(days, shop):
     # Today's model is recorded, not promoted.
     with db.make_engine(url).connect() as conn:
         challenger = conn.execute(
-            sa.select(models).where(
-                models.c.model_version == record.metrics["challenger_version"]
-            )
+            sa.select(models).where(models.c.model_version == record.metrics["challenger_version"])
         ).one()
     assert not challenger.champion and challenger.run_date == RUN_DATE
 

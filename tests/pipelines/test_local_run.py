@@ -11,7 +11,7 @@ from burger_recs.contract import pipeline_runs, recommendations
 from burger_recs.model import TrainedModel
 from burger_recs.pipelines.local_run import RunFailed
 from tests.support.drops import with_negative_quantity
-from tests.support.pipeline import RUN_DATE, run_day
+from tests.support.pipeline import ONE_SHARD_DAY, RUN_DATE, run_day
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
 
@@ -60,7 +60,7 @@ def test_run_publishes_k_ranked_items_for_every_customer(published, shop_data):
 def test_run_keeps_logs_artifacts_and_reports(published):
     _, _, result = published
     log = result.log_file.read_text()
-    for step in ("ingest", "validate", "train", "evaluate", "recommend", "publish"):
+    for step in ONE_SHARD_DAY:
         assert f"Task '{step}' finished with status" in log.replace("\x1b[96m", "").replace(
             "\x1b[0m", ""
         )

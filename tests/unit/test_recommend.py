@@ -46,17 +46,24 @@ def test_exclude_ordered_never_recommends_what_was_ordered(taste_shop, taste_mod
     assert len(recs) > 0
 
 
-def test_customer_without_orders_gets_popular_items(taste_shop):
+def test_a_customer_without_orders_is_ranked_by_item_bias_alone(taste_shop):
+    """No untrained embedding: a new customer gets the items the model finds most popular."""
     shop = taste_shop
     extra = dataclasses.replace(
         shop, customers=pd.concat([shop.customers, pd.DataFrame({"customer_id": ["new"]})])
     )
     fitted = train.fit(extra, FAST_TRAIN)
     recs = recommend.recommend(fitted, extra.orders, k=3)
-    assert recs[recs["customer_id"] == "new"]["rank"].tolist() == [1, 2, 3]
     row = int(np.searchsorted(fitted.customer_ids, "new"))
     assert not fitted.has_history[row]
-    assert np.all(fitted.factors().users[row] == 0)
+    factors = fitted.factors()
+    assert np.all(factors.users[row] == 0)
+    by_bias = fitted.item_ids[np.argsort(-factors.item_bias, kind="stable")[:3]]
+    new = recs[recs["customer_id"] == "new"]
+    assert new["rank"].tolist() == [1, 2, 3]
+    assert new["item_id"].tolist() == by_bias.tolist()
+    # Its scores are the item biases themselves (a zero vector adds nothing).
+    assert np.allclose(new["score"].to_numpy(), np.sort(factors.item_bias)[::-1][:3])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,9 +25,9 @@ from tests.support.kfp_double import (
     snapshot,
     task,
 )
+from tests.support.pipeline import FINAL, ONE_SHARD_DAY, SHARDED, TASKS
 
 ARGS = {"data_uri": "gs://burger-shop/drops", "run_date": "2026-11-24", "k": 5}
-STEPS = ["ingest", "validate", "train", "evaluate", "recommend", "publish"]
 
 
 def ir_name(ir_text):
@@ -131,7 +131,9 @@ def test_following_a_run_prints_each_step_state_once_and_stops_at_the_end(kfp_do
         snapshot("RUNNING", task("ingest", "RUNNING")),
         snapshot("RUNNING", task("ingest", "RUNNING")),
         snapshot("RUNNING", task("ingest", "SUCCEEDED"), task("validate", "RUNNING", when=1)),
-        snapshot("SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(STEPS))),
+        snapshot(
+            "SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(ONE_SHARD_DAY))
+        ),
     ]
     clock = Clock()
     run, lines = _submit(kfp_double, ir_text, wait=True, clock=clock)
@@ -190,7 +192,7 @@ def test_a_failed_run_names_its_failed_steps_and_shows_its_pods_logs_by_run_labe
 
 def test_a_step_is_its_own_node_whatever_its_retries_and_iterations():
     retried = snapshot("RUNNING", task("publish", "SUCCEEDED", attempts=("FAILED", "SUCCEEDED")))
-    assert kfp.task_states(retried, STEPS) == {"publish": kfp.TaskState("SUCCEEDED")}
+    assert kfp.task_states(retried, ONE_SHARD_DAY) == {"publish": kfp.TaskState("SUCCEEDED")}
     # A step in a ParallelFor: one node per iteration, combined.
     shards = ["stage-shard"]
     for states, shown in (
@@ -247,9 +249,10 @@ def test_api_errors_and_an_unreachable_api_are_reported(kfp_double):
 
 def test_steps_follow_the_pipeline_order(ir_text):
     # Ingest's check comes first; the sharded branch's tasks come after the one-shard branch
-    # they replace; the exit handler's final task comes last.
-    sharded = ["shard-plan", "recommend-shard", "stage-shard", "commit"]
-    assert kfp.step_order(ir_text) == ["check-inputs", *STEPS, *sharded, "finish"]
+    # they replace; the exit handler's final task comes last: the order of the cluster
+    # settings, which name every task once.
+    assert kfp.step_order(ir_text) == [*ONE_SHARD_DAY, *SHARDED, FINAL] == list(TASKS)
+    assert ONE_SHARD_DAY[:2] == ("check-inputs", "ingest") and "publish" in ONE_SHARD_DAY
 
 
 def test_the_command_submits_the_retargeted_ir_and_fails_with_the_failed_run(
@@ -343,7 +346,7 @@ def _retry(double, run_id, wait=False):
     run = kfp.retry(
         KfpApi(double.url),
         run_id,
-        STEPS,
+        ONE_SHARD_DAY,
         "http://ui.example",
         lines.append,
         wait=wait,
@@ -381,7 +384,9 @@ def test_a_retried_run_is_followed_to_its_end_like_a_submitted_one(kfp_double, i
     run_id = _ended_run(kfp_double, ir_text, "FAILED")
     kfp_double.run_script = [
         snapshot("RUNNING", task("ingest", "SUCCEEDED"), task("validate", "RUNNING", when=1)),
-        snapshot("SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(STEPS))),
+        snapshot(
+            "SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(ONE_SHARD_DAY))
+        ),
     ]
     run, lines = _retry(kfp_double, run_id, wait=True)
     assert run["state"] == "SUCCEEDED" and run["run_id"] == run_id
