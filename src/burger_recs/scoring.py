@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from burger_recs.errors import BadSettings
-from burger_recs.settings import TrainParams
+from burger_recs.settings import TrainParams, at_least_one, require
 
 DEFAULT_BLOCK = 4096
 
@@ -191,6 +191,6 @@ def shard_rows(n_rows: int, shard: int, shards: int, block_size: int = DEFAULT_B
 def check_shard(shard: int, shards: int) -> None:
     """Raise ValueError unless ``0 <= shard < shards``."""
     if shards < 1:
-        raise BadSettings(f"shards must be at least 1, got {shards}")
+        require(at_least_one("shards", shards))
     if not 0 <= shard < shards:
         raise BadSettings(f"shard must be between 0 and shards - 1 = {shards - 1}, got {shard}")

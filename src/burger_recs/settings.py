@@ -14,6 +14,38 @@ from burger_recs.errors import BadSettings
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 
 
+def at_least_one(name: str, value: int) -> str | None:
+    """Return the problem with a count that must be at least 1 (None when it is fine)."""
+    return f"{name} must be at least 1, got {value}" if value < 1 else None
+
+
+def holdout_problem(holdout_days: int, window_days: int) -> str | None:
+    """Return the problem with a holdout that leaves no day of the window to train on."""
+    if 1 <= holdout_days < window_days:
+        return None
+    return (
+        f"holdout_days must be between 1 and window_days - 1 = {window_days - 1}, "
+        f"got {holdout_days}"
+    )
+
+
+def require(*problems: str | None) -> None:
+    """Raise BadSettings naming every problem found (the Nones are no problem)."""
+    found = [problem for problem in problems if problem]
+    if found:
+        raise BadSettings("; ".join(found))
+
+
+def _time_of_day(text: str) -> dt.time:
+    try:
+        parsed = dt.time.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or len(text) != 5 or parsed.second or parsed.tzinfo:
+        raise BadSettings(f"day_closes_at {text!r} is not a time of day of the form HH:MM (UTC)")
+    return parsed
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """LightFM hyper-parameters (each one but the alphas is a pipeline parameter).
@@ -55,7 +87,7 @@ class TrainParams:
     popularity_half_life: float = 7.0
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[str | None] = []
         for name in ("identity_weight", "cold_start_blend"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must be between 0 and 1, got {getattr(self, name)}")
@@ -65,12 +97,10 @@ class TrainParams:
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name in ("epochs", "no_components", "num_threads"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+            problems.append(at_least_one(name, getattr(self, name)))
         if not self.learning_rate > 0:
             problems.append(f"learning_rate must be positive, got {self.learning_rate}")
-        if problems:
-            raise BadSettings("; ".join(problems))
+        require(*problems)
 
 
 @dataclass(frozen=True)
@@ -105,6 +135,26 @@ class RunSettings:
     day_closes_at: str = "00:00"
     train: TrainParams = field(default_factory=TrainParams)
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run could use, with the messages the steps give for them.
+
+        Raises:
+            BadSettings: naming every field that is wrong (the training parameters check
+                their own, :class:`TrainParams`).
+        """
+        closes = None
+        try:
+            _time_of_day(self.day_closes_at)
+        except BadSettings as exc:
+            closes = str(exc)
+        require(
+            at_least_one("k", self.k),
+            at_least_one("window_days", self.window_days),
+            holdout_problem(self.holdout_days, self.window_days),
+            at_least_one("shards", self.shards),
+            closes,
+        )
+
 
 DEFAULTS = RunSettings()
 """The defaults of every run: the pipeline's, the CLI's, the tools' and the benchmarks'."""
@@ -135,16 +185,6 @@ def resolve_run_date(
     when = _timestamp(scheduled_at) or dt.datetime.now(dt.UTC)
     offset = dt.timedelta(hours=closes.hour, minutes=closes.minute)
     return (when.astimezone(dt.UTC) - offset).date()
-
-
-def _time_of_day(text: str) -> dt.time:
-    try:
-        parsed = dt.time.fromisoformat(text)
-    except ValueError:
-        parsed = None
-    if parsed is None or len(text) != 5 or parsed.second or parsed.tzinfo:
-        raise BadSettings(f"day_closes_at {text!r} is not a time of day of the form HH:MM (UTC)")
-    return parsed
 
 
 def _timestamp(text: str) -> dt.datetime | None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from burger_recs.contract import CUSTOMERS, MENU, DropFile
-from burger_recs.errors import BadSettings
+from burger_recs.settings import at_least_one, require
 from burger_recs.storage import DataRoot
 
 
@@ -24,8 +24,7 @@ def files_in_window(
         BadSettings: window_days is not positive.
         FileNotFoundError: the root holds no day folders.
     """
-    if window_days < 1:
-        raise BadSettings(f"window_days must be at least 1, got {window_days}")
+    require(at_least_one("window_days", window_days))
     root = DataRoot(data_uri)
     return root, root.day_folders(), run_date - dt.timedelta(days=window_days - 1)
 

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from burger_recs import settings
+from burger_recs import scoring, settings
+from burger_recs.errors import BadSettings
 from burger_recs.components.images import REPO
 from burger_recs.pipelines.compile import compiled_pipeline
 
@@ -50,6 +51,24 @@ def test_train_params_reject_bad_values_naming_them() -> None:
     with pytest.raises(ValueError, match="loss must be one of") as err:
         settings.TrainParams(loss="hinge", epochs=0)
     assert "epochs must be at least 1" in str(err.value)
+
+
+def test_run_settings_refuse_what_no_run_could_use_in_the_steps_words() -> None:
+    with pytest.raises(BadSettings) as err:
+        settings.RunSettings(k=0, window_days=7, holdout_days=7, shards=0, day_closes_at="25:00")
+    problems = str(err.value).split("; ")
+    assert problems[:3] == [
+        "k must be at least 1, got 0",
+        "holdout_days must be between 1 and window_days - 1 = 6, got 7",
+        "shards must be at least 1, got 0",
+    ]
+    assert problems[3].startswith("day_closes_at '25:00' is not a time of day")
+    # The steps give the very same words for the same values (one function each).
+    with pytest.raises(BadSettings, match=re.escape(problems[2])):
+        scoring.check_shard(0, 0)
+    with pytest.raises(BadSettings, match="window_days must be at least 1, got 0"):
+        settings.RunSettings(window_days=0)
+    assert settings.RunSettings(k=1, window_days=2, holdout_days=1).holdout_days == 1
 
 
 def test_an_empty_run_date_is_today_in_utc() -> None:

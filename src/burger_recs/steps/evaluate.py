@@ -30,13 +30,13 @@ from scipy.stats import rankdata
 
 from burger_recs import db
 from burger_recs.champion import EVALUATION, StoredScorer, load_scorer
-from burger_recs.errors import BadSettings
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation, RankingScores
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import RankingSums, customer_segments
 from burger_recs.model import TrainedModel, interaction_matrix, popularity
 from burger_recs.report import render_html
 from burger_recs.scoring import Factors, only_items, score_blocks, served, top_k_of
+from burger_recs.settings import at_least_one, require
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
@@ -171,8 +171,7 @@ def evaluate(
     Raises:
         ValueError: k is less than 1.
     """
-    if k < 1:
-        raise BadSettings(f"k must be at least 1, got {k}")
+    require(at_least_one("k", k))
     params = model.params
     holdout_start = model.trained_until + dt.timedelta(days=1)
     before = data.orders[data.orders["day"] < holdout_start.isoformat()]

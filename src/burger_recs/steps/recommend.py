@@ -24,7 +24,6 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.champion import SERVING, load_scorer
-from burger_recs.errors import BadSettings
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY, Evaluation
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import TrainedModel, interaction_matrix, popularity
@@ -38,6 +37,7 @@ from burger_recs.scoring import (
     shard_rows,
     top_k,
 )
+from burger_recs.settings import at_least_one, require
 from burger_recs.validated import ValidatedData
 from burger_recs.version import code_version
 
@@ -114,8 +114,7 @@ def recommend_batches(
     Yields:
         Batches in :data:`SCHEMA`, by customer (in the model's order) and rank.
     """
-    if k < 1:
-        raise BadSettings(f"k must be at least 1, got {k}")
+    require(at_least_one("k", k))
     rows = shard_rows(len(model.customer_ids), shard, shards, block_size)
     factors = model.factors() if factors is None else factors
     k = min(k, len(model.item_ids))

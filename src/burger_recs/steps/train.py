@@ -14,7 +14,6 @@ from dataclasses import asdict
 
 import numpy as np
 
-from burger_recs.errors import BadSettings
 from burger_recs.logs import configure as configure_logging
 from burger_recs.model import (
     TrainedModel,
@@ -23,7 +22,7 @@ from burger_recs.model import (
     new_model,
     weighted_interactions,
 )
-from burger_recs.settings import TrainParams
+from burger_recs.settings import TrainParams, holdout_problem, require
 from burger_recs.validated import ValidatedData
 
 log = logging.getLogger(__name__)
@@ -85,10 +84,7 @@ def holdout_start(data: ValidatedData, holdout_days: int) -> dt.date:
         ValueError: the holdout would leave no day to train on.
     """
     window = (data.run_date - data.window_start).days + 1
-    if not 1 <= holdout_days < window:
-        raise BadSettings(
-            f"holdout_days must be between 1 and window_days - 1 = {window - 1}, got {holdout_days}"
-        )
+    require(holdout_problem(holdout_days, window))
     return data.run_date - dt.timedelta(days=holdout_days - 1)
 
 
