@@ -11,6 +11,9 @@ misspelt or invented field fails here as the API server's structural pruning wou
   spec.pipelineName must exist, and a version's spec is immutable.
 - ``Application`` (argoproj.io/v1alpha1): Argo CD, manifests/crds/application-crd.yaml, only the
   fields used here: spec.project, source, destination, syncPolicy, revisionHistoryLimit.
+- ``AppProject`` (argoproj.io/v1alpha1): Argo CD v3.5.1, manifests/crds/appproject-crd.yaml, only
+  the fields used here: spec.description, sourceRepos, destinations (name, namespace, server),
+  clusterResourceWhitelist and namespaceResourceWhitelist (group and kind required).
 
 ``validate_object`` validates any object of the overlay: these, a version's executor settings
 against kfp-kubernetes' own protobuf message (what KFP's driver parses them into), and the
@@ -163,10 +166,52 @@ APPLICATION = {
     },
 }
 
+GROUP_KINDS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["group", "kind"],
+        "additionalProperties": False,
+        "properties": {"group": {"type": "string"}, "kind": {"type": "string"}},
+    },
+}
+APP_PROJECT = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "argoproj.io/v1alpha1"},
+        "kind": {"const": "AppProject"},
+        "metadata": METADATA,
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "description": {"type": "string"},
+                "sourceRepos": {"type": "array", "items": {"type": "string"}},
+                "destinations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string"},
+                            "namespace": {"type": "string"},
+                            "server": {"type": "string"},
+                        },
+                    },
+                },
+                "clusterResourceWhitelist": GROUP_KINDS,
+                "namespaceResourceWhitelist": GROUP_KINDS,
+            },
+        },
+    },
+}
+
 BY_KIND = {
     ("pipelines.kubeflow.org/v2beta1", "Pipeline"): PIPELINE,
     ("pipelines.kubeflow.org/v2beta1", "PipelineVersion"): PIPELINE_VERSION,
     ("argoproj.io/v1alpha1", "Application"): APPLICATION,
+    ("argoproj.io/v1alpha1", "AppProject"): APP_PROJECT,
 }
 
 

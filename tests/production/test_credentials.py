@@ -125,6 +125,7 @@ def test_no_credential_in_what_production_deploys():
     files = [
         *sorted((production.OVERLAY).rglob("*")),
         production.APPLICATION,
+        production.PROJECT,
         *sorted((REPO / "pipelines" / "compiled").glob("*.yaml")),
     ]
     scanned, leaks = scan.scan_paths([f for f in files if f.is_file()])

@@ -18,6 +18,7 @@ from tests.production.schemas import validate_object
 from tests.support.manifests import build
 
 APPLICATION = yaml.safe_load(production.APPLICATION.read_text())
+PROJECT = yaml.safe_load(production.PROJECT.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +163,24 @@ def test_the_application_syncs_the_overlay_automatically_with_prune_and_self_hea
     assert "resources-finalizer.argocd.argoproj.io" not in APPLICATION["metadata"].get(
         "finalizers", []
     )
+
+
+def _group_kind(obj):
+    group = obj["apiVersion"].rpartition("/")[0] if "/" in obj["apiVersion"] else ""
+    return {"group": group, "kind": obj["kind"]}
+
+
+def test_the_application_deploys_through_a_project_that_admits_only_the_overlays_kinds(prod):
+    _validate(PROJECT)
+    spec = PROJECT["spec"]
+    assert APPLICATION["spec"]["project"] == PROJECT["metadata"]["name"] != "default"
+    assert PROJECT["metadata"]["namespace"] == APPLICATION["metadata"]["namespace"]
+    assert spec["sourceRepos"] == [APPLICATION["spec"]["source"]["repoURL"]]
+    assert spec["destinations"] == [APPLICATION["spec"]["destination"]]
+    assert spec["clusterResourceWhitelist"] == []  # nothing cluster-scoped
+    # Exactly the kinds the overlay holds: one more in git fails to sync, one fewer is unused.
+    admitted = sorted(spec["namespaceResourceWhitelist"], key=lambda gk: (gk["group"], gk["kind"]))
+    deployed = sorted({tuple(_group_kind(o).items()) for o in prod})
+    assert admitted == [dict(gk) for gk in deployed]
+    with pytest.raises(jsonschema.ValidationError):  # a misspelt field is refused
+        _validate({**PROJECT, "spec": {**spec, "namespaceResourceWhiteList": []}})

@@ -75,6 +75,7 @@ OVERLAY = REPO / "manifests" / "overlays" / "prod"
 RENDERED = "rendered"
 LOCK = "images.lock.json"
 APPLICATION = REPO / "manifests" / "argocd" / "burger-recs-prod.yaml"
+PROJECT = REPO / "manifests" / "argocd" / "burger-recs-project.yaml"
 IMAGES = (BASE, *STEPS, RECONCILER)
 # The reconciler Job's image placeholder (reconcile-schedule-job.yaml): its own image.
 RECONCILER_IMAGE = image_name(RECONCILER)
