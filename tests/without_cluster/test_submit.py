@@ -128,9 +128,14 @@ def test_a_version_uploaded_meanwhile_by_someone_else_is_used(kfp_double, ir_tex
 def test_following_a_run_prints_each_step_state_once_and_stops_at_the_end(kfp_double, ir_text):
     kfp_double.run_script = [
         snapshot("PENDING"),
-        snapshot("RUNNING", task("ingest", "RUNNING")),
-        snapshot("RUNNING", task("ingest", "RUNNING")),
-        snapshot("RUNNING", task("ingest", "SUCCEEDED"), task("validate", "RUNNING", when=1)),
+        snapshot("RUNNING", task("check-inputs", "SUCCEEDED"), task("ingest", "RUNNING", when=1)),
+        snapshot("RUNNING", task("check-inputs", "SUCCEEDED"), task("ingest", "RUNNING", when=1)),
+        snapshot(
+            "RUNNING",
+            task("check-inputs", "SUCCEEDED"),
+            task("ingest", "SUCCEEDED", when=1),
+            task("validate", "RUNNING", when=2),
+        ),
         snapshot(
             "SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(ONE_SHARD_DAY))
         ),
@@ -142,6 +147,7 @@ def test_following_a_run_prints_each_step_state_once_and_stops_at_the_end(kfp_do
     followed = lines[lines.index("following the run:") + 1 : -1]
     states = [line.split() for line in followed]
     assert states == [
+        ["check-inputs", "SUCCEEDED"],
         ["ingest", "RUNNING"],
         ["ingest", "SUCCEEDED"],
         ["validate", "RUNNING"],
@@ -383,7 +389,12 @@ def test_retrying_a_failed_run_asks_kfp_for_exactly_that_run_and_prints_its_link
 def test_a_retried_run_is_followed_to_its_end_like_a_submitted_one(kfp_double, ir_text):
     run_id = _ended_run(kfp_double, ir_text, "FAILED")
     kfp_double.run_script = [
-        snapshot("RUNNING", task("ingest", "SUCCEEDED"), task("validate", "RUNNING", when=1)),
+        snapshot(
+            "RUNNING",
+            task("check-inputs", "SUCCEEDED"),
+            task("ingest", "SUCCEEDED", when=1),
+            task("validate", "RUNNING", when=2),
+        ),
         snapshot(
             "SUCCEEDED", *(task(step, "SUCCEEDED", when=i) for i, step in enumerate(ONE_SHARD_DAY))
         ),
@@ -391,7 +402,8 @@ def test_a_retried_run_is_followed_to_its_end_like_a_submitted_one(kfp_double, i
     run, lines = _retry(kfp_double, run_id, wait=True)
     assert run["state"] == "SUCCEEDED" and run["run_id"] == run_id
     followed = lines[lines.index("following the run:") + 1 : -1]
-    assert [line.split() for line in followed][:3] == [
+    assert [line.split() for line in followed][:4] == [
+        ["check-inputs", "SUCCEEDED"],
         ["ingest", "SUCCEEDED"],
         ["validate", "RUNNING"],
         ["validate", "SUCCEEDED"],
