@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import enum
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -267,8 +268,30 @@ def failure_notes(engine: sa.Engine, run_id: str) -> list[FailureNote]:
     return [FailureNote(r.step, r.message, r.expected, r.noted_at) for r in rows]
 
 
+RUN_ID_ENV = "BURGER_RECS_RUN_ID"
+"""The environment variable that hands every step its run's id, on every runner.
+
+Through the environment, not a parameter: a per-run parameter would be part of a cacheable
+task's cache key on a cluster, where the driver resolves placeholders before it computes the
+key (backend/src/v2/driver/resolve.go, ``{{$.pipeline_job_uuid}}`` -> RunID; the key is
+cacheutils/cache.go GenerateCacheKey: input values, outputs, image, command, no environment),
+so no task would ever be served from the cache. Set on a cluster from the pod's
+``pipeline/runid`` label (components/cluster.py), locally by the runner (pipelines/local_run.py).
+"""
+
+
+def run_key(orchestrator_run_id: str = "") -> str:
+    """Return the id that keys the run's failure notes: the environment's, else the one given.
+
+    Every task of a run, cacheable or not, sees the same :data:`RUN_ID_ENV`; the tasks that
+    always run (the check, publishing, finish) also take the orchestrator's run id as a
+    parameter, which stands in where the environment was not set (a bare kfp.local run).
+    """
+    return os.environ.get(RUN_ID_ENV) or orchestrator_run_id
+
+
 @contextlib.contextmanager
-def noted(step: str, orchestrator_run_id: str) -> Iterator[None]:
+def noted(step: str, orchestrator_run_id: str = "") -> Iterator[None]:
     """Run a step's body; when it fails, leave a failure note for the run's final task.
 
     An :class:`~burger_recs.errors.ExpectedFailure` (broken input, a bad parameter) is
@@ -276,23 +299,23 @@ def noted(step: str, orchestrator_run_id: str) -> Iterator[None]:
     the message says what is wrong and where. Any other exception is re-raised, so its
     traceback stays in the step's log.
 
-    Notes are keyed by the orchestrator's run id (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``), not by
-    the pipeline's ``run_id`` parameter: a placeholder is the same text in every run until
-    the step starts, so that a step's cache key does not change from run to run (kfp.local
-    keys on the task's arguments before it resolves placeholders: kfp/local/orchestrator/
-    task_executor.py and orchestrator_utils.make_task_arguments, kfp 2.17.0).
+    Notes are keyed by :func:`run_key`: the run id in the step's environment
+    (:data:`RUN_ID_ENV`), which no cache key includes on a cluster, so the cacheable steps
+    take no per-run parameter at all.
 
     Args:
         step: the step's name.
-        orchestrator_run_id: the orchestrator's run id.
+        orchestrator_run_id: the orchestrator's run id, where the task takes it (the tasks
+            that always run); used when the environment does not say.
     """
+    key = run_key(orchestrator_run_id)
     configure_logging()
     try:
         yield
     except ExpectedFailure as exc:
-        note_failure(step, orchestrator_run_id, str(exc), expected=True)
+        note_failure(step, key, str(exc), expected=True)
         log.error("%s failed: %s", step, exc)
         raise SystemExit(1) from None
     except Exception as exc:
-        note_failure(step, orchestrator_run_id, f"{type(exc).__name__}: {exc}", False)
+        note_failure(step, key, f"{type(exc).__name__}: {exc}", False)
         raise

@@ -212,7 +212,7 @@ def test_a_failed_run_resumes_with_the_steps_that_succeeded_from_the_cache(settl
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TRIGGER refuse"))
     earlier = earlier_run(root, broken.run_id)
-    assert earlier.settings.runner == "subprocess" and earlier.arguments["k"] == 7
+    assert earlier.started.runner == "subprocess" and earlier.arguments["k"] == 7
     arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
     resumed = run_pipeline(compiled_pipeline(), arguments, url, root, quiet=True)
     assert resumed.status == "published"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from burger_recs.components.cluster import STEPS as TASK_SETTINGS
+from burger_recs.components.cluster import TASKS as TASK_SETTINGS
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import LocalRun, run_pipeline
 

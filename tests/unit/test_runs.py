@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from burger_recs.errors import BadSettings
 from burger_recs.runs import recent_runs, record_run
 from tests.support.database import DAY, OTHER_DAY, run_record, run_rows
 
@@ -83,6 +84,25 @@ def test_an_unexpected_error_is_noted_and_raised_as_it_was(sqlite_engine, monkey
         raise KeyError("item_id")
     (note,) = failure_notes(sqlite_engine, "run-1")
     assert (note.step, note.message, note.expected) == ("recommend", "KeyError: 'item_id'", False)
+
+
+def test_a_note_is_keyed_by_the_run_id_in_the_environment_before_the_one_given(
+    sqlite_engine, monkeypatch
+):
+    """A cacheable step takes no run id: a cluster's pod has it in its environment."""
+    import pytest
+
+    from burger_recs.runs import RUN_ID_ENV, failure_notes, noted, run_key
+
+    _use(sqlite_engine, monkeypatch)
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
+    assert run_key("kfp-uuid") == "kfp-uuid" and run_key() == ""
+    monkeypatch.setenv(RUN_ID_ENV, "from-the-label")
+    assert run_key("kfp-uuid") == run_key() == "from-the-label"
+    with pytest.raises(SystemExit), noted("validate"):
+        raise BadSettings("orders.csv: 2 problems")
+    (note,) = failure_notes(sqlite_engine, "from-the-label")
+    assert (note.step, note.message) == ("validate", "orders.csv: 2 problems")
 
 
 def test_a_database_that_is_away_never_hides_the_step_error(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ import pytest
 import yaml
 from kfp import compiler, dsl, kubernetes
 
+from burger_recs import runs
 from burger_recs.components import cluster, images
 from burger_recs.deploy import pull_secrets
 
@@ -29,7 +30,7 @@ def _all_tasks(spec):
 
 
 def test_every_step_has_cluster_settings():
-    assert set(cluster.STEPS) == set(images.STEPS) | EXTRA_TASKS
+    assert set(cluster.TASKS) == set(images.STEPS) | EXTRA_TASKS
 
 
 def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
@@ -63,10 +64,10 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
 def test_images_are_never_pulled_again_and_every_step_requests_cpu_and_memory(ir):
     spec, executors = ir
     assert {e["imagePullPolicy"] for e in executors.values()} == {"IfNotPresent"}
-    assert len(executors) == len(cluster.STEPS)
+    assert len(executors) == len(cluster.TASKS)
     for name, executor in spec["deploymentSpec"]["executors"].items():
         resources = executor["container"]["resources"]
-        step = cluster.STEPS[name.removeprefix("exec-").replace("-", "_")]
+        step = cluster.TASKS[name.removeprefix("exec-").replace("-", "_")]
         assert resources["resourceCpuRequest"] == step.cpu
         assert resources["resourceMemoryRequest"] == step.memory
 
@@ -92,6 +93,54 @@ def test_only_steps_that_are_safe_to_repeat_retry_and_what_reads_outside_is_neve
         "producerTask": "check-inputs",
         "outputParameterKey": "fingerprint",
     }
+
+
+# What changes from run to run of the same day: KFP's per-run placeholders (kfp.dsl,
+# PIPELINE_JOB_*_PLACEHOLDER and PIPELINE_TASK_ID_PLACEHOLDER) and the pipeline's run_id.
+PER_RUN = ("{{$.pipeline_job_", "{{$.pipeline_task_uuid}}")
+
+
+def _per_run_inputs(task: dict) -> list[str]:
+    """The task's parameter inputs that differ from one run of the same day to the next."""
+    found = []
+    for name, value in task.get("inputs", {}).get("parameters", {}).items():
+        constant = str(value.get("runtimeValue", {}).get("constant", ""))
+        channel = value.get("componentInputParameter", "").removeprefix("pipelinechannel--")
+        if constant.startswith(PER_RUN) or channel == "run_id":
+            found.append(name)
+    return found
+
+
+def test_no_cacheable_task_takes_a_per_run_value_and_every_pod_gets_the_run_id(ir):
+    """On a cluster the driver resolves placeholders before the cache key: one kills the cache.
+
+    backend/src/v2/driver/resolve.go resolves ``{{$.pipeline_job_uuid}}`` and the run's
+    times for a task's inputs; backend/src/v2/driver/cache.go and cacheutils/cache.go
+    (GenerateCacheKey) key on those resolved values (KFP 2.17.0). The run id reaches every
+    step through its environment instead (burger_recs.runs.RUN_ID_ENV).
+    """
+    spec, executors = ir
+    tasks = {n: t for n, t in _all_tasks(spec).items() if "componentRef" in t}
+    cacheable = {n for n, t in tasks.items() if t.get("cachingOptions", {}).get("enableCache")}
+    assert cacheable == {
+        "ingest",
+        "validate",
+        "train",
+        "evaluate",
+        "recommend",
+        "shard-plan",
+        "recommend-shard",
+    }
+    assert {name: _per_run_inputs(tasks[name]) for name in cacheable} == {
+        name: [] for name in cacheable
+    }
+    # The tasks that always run still take the run's id (the check, publishing, finish).
+    assert "orchestrator_run_id" in _per_run_inputs(tasks["publish"])
+    wanted = [{"fieldPath": cluster.RUN_ID_FIELD_PATH, "name": runs.RUN_ID_ENV}]
+    assert {name: e.get("fieldPathAsEnv") for name, e in executors.items()} == {
+        name: wanted for name in executors
+    }
+    assert cluster.RUN_ID_FIELD_PATH == "metadata.labels['pipeline/runid']"
 
 
 def test_a_pipeline_that_forgets_a_step_is_refused():

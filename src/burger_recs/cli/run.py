@@ -145,9 +145,9 @@ def resume_command(
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
     url = database_url or default_database_url()
-    if db.redact(url) != earlier.settings.database:
+    if db.redact(url) != earlier.started.database:
         raise fail(
-            f"run {run_id} used the database {earlier.settings.database}, not {db.redact(url)}: "
+            f"run {run_id} used the database {earlier.started.database}, not {db.redact(url)}: "
             "give it with --database-url or DATABASE_URL"
         )
     recorded = find_run(db.make_engine(url), run_id)
@@ -157,17 +157,17 @@ def resume_command(
             "to resume (burger-recs run --run-date runs the day again)"
         )
     pipeline_file = compiled_pipeline()
-    if pipeline_file.name != earlier.settings.pipeline:
-        raise fail(f"run {run_id} ran {earlier.settings.pipeline}, not {pipeline_file.name}")
+    if pipeline_file.name != earlier.started.pipeline:
+        raise fail(f"run {run_id} ran {earlier.started.pipeline}, not {pipeline_file.name}")
     arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
     _run_and_report(
         pipeline_file,
         arguments,
         url,
-        runner=earlier.settings.runner,
+        runner=earlier.started.runner,
         quiet=quiet,
         verbose=verbose,
-        registry=earlier.settings.registry,
+        registry=earlier.started.registry,
         cache=True,
         doing=f"resuming {run_id}:",
     )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
+from burger_recs.runs import RUN_ID_ENV
+
 
 @dataclass(frozen=True)
 class SecretEnv:
@@ -51,15 +53,13 @@ class OnCluster:
         cache: whether KFP may serve the step from its cache. Off for steps that read or
             write outside KFP (the drops may change, the database must be written).
 
-    Caching differs between runners in one way. kfp.local keys a task on its arguments
-    before it resolves placeholders (kfp/local/orchestrator/task_executor.py, kfp 2.17.0),
-    so the orchestrator run id every step takes is the same text in every run and unchanged
-    steps are served across runs. KFP's driver resolves ``{{$.pipeline_job_uuid}}`` into the
-    parameter's value first (backend/src/v2/driver/resolve.go) and keys on the resolved
-    values (backend/src/v2/cacheutils/cache.go, GenerateCacheKey), so on a cluster a step is
-    served only within the same run (a retry), never from another run: what runs there is
-    always computed, and kfp.local serves only what the same code computed from the same
-    inputs.
+    Both runners key a cacheable task on its inputs, image and command: kfp.local before it
+    resolves placeholders (kfp/local/orchestrator/task_executor.py, kfp 2.17.0), KFP's driver
+    after (backend/src/v2/driver/resolve.go, then backend/src/v2/cacheutils/cache.go,
+    GenerateCacheKey). So a cacheable task takes no per-run value at all (no run id, no run
+    time; a test over the compiled IR checks it): the run id reaches every step through its
+    environment (:data:`RUN_ID_FIELD_PATH`), which neither runner's cache key includes, and an
+    unchanged step is served across runs on a cluster as it is locally.
     """
 
     cpu: str
@@ -70,7 +70,7 @@ class OnCluster:
 
 
 # Training, evaluation and scoring are deterministic: a failure there would only repeat.
-STEPS = {
+TASKS = {
     # The check runs on every run: it resolves the day and fingerprints the drops, which are
     # outside the pipeline. Ingest takes that fingerprint, so a cache serves it only while
     # the day's drops are unchanged.
@@ -99,18 +99,27 @@ STEPS = {
 }
 # Images are content-tagged and pushed before a run, or loaded into kind: never re-pulled.
 PULL_POLICY = "IfNotPresent"
+# Every pod of a run carries its run id as the label pipeline/runid, on runs created by the
+# API server (backend/src/apiserver/template/v2_template.go, SetPodMetadataLabels) and by a
+# recurring run's controller (backend/src/crd/controller/scheduledworkflow/util/
+# scheduled_workflow.go, NewWorkflow) alike, KFP 2.17.0; the driver turns a field path into
+# the container's environment (backend/src/v2/driver/k8s.go, GetFieldPathAsEnv), which is no
+# part of the cache key (backend/src/v2/cacheutils/cache.go, GenerateCacheKey). A label read
+# this way is asserted on a cluster by test_data/sdk_compiled_pipelines/valid/critical/
+# pipeline_with_pod_metadata.py.
+RUN_ID_FIELD_PATH = "metadata.labels['pipeline/runid']"
 
 
 def on_cluster(**tasks: PipelineTask) -> None:
-    """Apply each step's cluster settings (``STEPS``) to its task, given by step name.
+    """Apply each step's cluster settings (``TASKS``) to its task, given by step name.
 
     Raises:
-        ValueError: a step of ``STEPS`` has no task, or a task names no step.
+        ValueError: a task of ``TASKS`` is missing, or a task names no step.
     """
-    if set(tasks) != set(STEPS):
-        raise ValueError(f"expected a task for each of {sorted(STEPS)}, got {sorted(tasks)}")
+    if set(tasks) != set(TASKS):
+        raise ValueError(f"expected a task for each of {sorted(TASKS)}, got {sorted(tasks)}")
     for step, task in tasks.items():
-        _apply(STEPS[step], task)
+        _apply(TASKS[step], task)
 
 
 def _apply(settings: OnCluster, task: PipelineTask) -> None:
@@ -128,6 +137,7 @@ def _apply(settings: OnCluster, task: PipelineTask) -> None:
     if not settings.cache:
         task.set_caching_options(enable_caching=False)
     kubernetes.set_image_pull_policy(task, PULL_POLICY)
+    kubernetes.use_field_path_as_env(task, RUN_ID_ENV, RUN_ID_FIELD_PATH)
     for secret in settings.secrets:
         kubernetes.use_secret_as_env(
             task, secret.name, {key: key for key in secret.keys}, optional=secret.optional

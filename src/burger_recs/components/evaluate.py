@@ -17,7 +17,6 @@ def evaluate(
     quality_margin: float,
     serve_when_gated: bool,
     champion: str,
-    orchestrator_run_id: str,
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
     report: Output[HTML],
@@ -26,7 +25,7 @@ def evaluate(
     from burger_recs.runs import noted
     from burger_recs.steps import evaluate as step
 
-    with noted("evaluate", orchestrator_run_id):
+    with noted("evaluate"):
         result = step.run(
             data_dir=validated.path,
             eval_model_path=eval_model.path,

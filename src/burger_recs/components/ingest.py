@@ -16,7 +16,6 @@ def ingest(
     run_date: str,
     window_days: int,
     fingerprint: str,
-    orchestrator_run_id: str,
     drop: Output[Dataset],
 ) -> None:
     """Read the window of daily drops ending at the run date.
@@ -26,5 +25,5 @@ def ingest(
     from burger_recs.runs import noted
     from burger_recs.steps import ingest as step
 
-    with noted("ingest", orchestrator_run_id):
+    with noted("ingest"):
         step.run(data_uri=data_uri, run_date=run_date, window_days=window_days, out_dir=drop.path)

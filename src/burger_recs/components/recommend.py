@@ -17,14 +17,13 @@ def recommend(
     evaluation: Input[Artifact],
     k: int,
     exclude_ordered: bool,
-    orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
     """Score every customer by the scorer that serves the day (evaluation); keep the top k."""
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted("recommend", orchestrator_run_id):
+    with noted("recommend"):
         return step.run(
             model_path=model.path,
             data_dir=validated.path,
@@ -36,12 +35,12 @@ def recommend(
 
 
 @dsl.component(base_image=image_ref("recommend"), install_kfp_package=False)
-def shard_plan(shards: int, orchestrator_run_id: str) -> list:
+def shard_plan(shards: int) -> list:
     """Return the shard numbers 0 .. shards - 1: the items of the ParallelFor over shards."""
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted("shard_plan", orchestrator_run_id):
+    with noted("shard_plan"):
         return step.shard_plan(shards=shards)
 
 
@@ -54,14 +53,13 @@ def recommend_shard(
     exclude_ordered: bool,
     shard: int,
     shards: int,
-    orchestrator_run_id: str,
     recommendations: Output[Dataset],
 ) -> int:
     """Score one shard of the customers in blocks, keep the top k; return the row count."""
     from burger_recs.runs import noted
     from burger_recs.steps import recommend as step
 
-    with noted(f"recommend_shard {shard}", orchestrator_run_id):
+    with noted(f"recommend_shard {shard}"):
         return step.run(
             model_path=model.path,
             data_dir=validated.path,

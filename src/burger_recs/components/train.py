@@ -21,7 +21,6 @@ def train(
     weigh_repeats: bool,
     cold_start_blend: float,
     popularity_half_life: float,
-    orchestrator_run_id: str,
     model: Output[Model],
     eval_model: Output[Model],
 ) -> str:
@@ -30,7 +29,7 @@ def train(
     from burger_recs.settings import TrainParams
     from burger_recs.steps import train as step
 
-    with noted("train", orchestrator_run_id):
+    with noted("train"):
         params = TrainParams(
             loss=loss,
             epochs=epochs,

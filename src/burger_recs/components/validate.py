@@ -9,7 +9,6 @@ from burger_recs.components.images import image_ref
 @dsl.component(base_image=image_ref("validate"), install_kfp_package=False)
 def validate(
     drop: Input[Dataset],
-    orchestrator_run_id: str,
     validated: Output[Dataset],
     report: Output[Markdown],
 ):
@@ -17,5 +16,5 @@ def validate(
     from burger_recs.runs import noted
     from burger_recs.steps import validate as step
 
-    with noted("validate", orchestrator_run_id):
+    with noted("validate"):
         step.run(drop_dir=drop.path, out_dir=validated.path, report_path=report.path)

@@ -93,10 +93,11 @@ def daily_recommendations(
         day_closes_at: HH:MM (UTC) at which a day closes, for runs without run_date: with
             23:30, a run scheduled at 23:30 processes that day even when it starts late.
     """
-    # The orchestrator's run id keys a failed step's note for the final task. The steps that
-    # may be served from a cache take nothing else that changes from run to run: the run_id
-    # parameter and the run's times go only to the steps that always run (the check, the
-    # publishing steps and finish). See burger_recs.runs.noted.
+    # No cacheable task takes a per-run value: on a cluster the driver resolves placeholders
+    # before it computes the cache key, so one would make every run miss. A failed step's
+    # note is keyed by the run id in its environment (burger_recs.runs.run_key); the tasks
+    # that always run (the check, the publishing steps and finish) also take the run's id,
+    # parameter and times.
     run = {"orchestrator_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER}
     finished = finish(
         run_date=run_date,
@@ -121,9 +122,8 @@ def daily_recommendations(
             run_date=checked_inputs.outputs["run_date"],
             window_days=window_days,
             fingerprint=checked_inputs.outputs["fingerprint"],
-            **run,
         )
-        checked = validate(drop=ingested.outputs["drop"], **run)
+        checked = validate(drop=ingested.outputs["drop"])
         trained = train(
             validated=checked.outputs["validated"],
             holdout_days=holdout_days,
@@ -138,7 +138,6 @@ def daily_recommendations(
             weigh_repeats=weigh_repeats,
             cold_start_blend=cold_start_blend,
             popularity_half_life=popularity_half_life,
-            **run,
         )
         evaluated = evaluate(
             validated=checked.outputs["validated"],
@@ -148,7 +147,6 @@ def daily_recommendations(
             quality_margin=quality_margin,
             serve_when_gated=serve_when_gated,
             champion=checked_inputs.outputs["champion"],
-            **run,
         )
         # What scoring reads, and what publishing a day records, whether sharded or not.
         scoring = {
@@ -157,7 +155,6 @@ def daily_recommendations(
             "evaluation": evaluated.outputs["evaluation"],
             "k": k,
             "exclude_ordered": exclude_ordered,
-            **run,
         }
         recording = {
             "validated": checked.outputs["validated"],
@@ -174,7 +171,7 @@ def daily_recommendations(
             recommended = recommend(**scoring)
             published = publish(recommendations=recommended.outputs["recommendations"], **recording)
         with dsl.Else(name="sharded"):
-            planned = shard_plan(shards=shards, **run)
+            planned = shard_plan(shards=shards)
             with dsl.ParallelFor(planned.output, name="shard") as shard:
                 scored = recommend_shard(**scoring, shard=shard, shards=shards)
                 staged = stage_shard(

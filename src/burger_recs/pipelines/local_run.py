@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
+from unittest import mock
 
 import sqlalchemy as sa
 import yaml
@@ -29,7 +30,7 @@ import yaml
 from burger_recs import db
 from burger_recs.pipelines.compile import retarget_images
 from burger_recs.pipelines.run_index import refresh_index
-from burger_recs.runs import RunRecord, RunStatus, find_run
+from burger_recs.runs import RUN_ID_ENV, RunRecord, RunStatus, find_run
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,12 @@ class LocalRun:
         return list(self.cached)
 
 
-RUN_SETTINGS = "run.json"
-"""The file of a run folder that says how the run was started (:class:`RunSettings`)."""
+RUN_START = "run.json"
+"""The file of a run folder that says how the run was started (:class:`RunStart`)."""
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class RunStart:
     """How a local run was started, beside its arguments, so that it can be resumed.
 
     Attributes:
@@ -128,7 +129,7 @@ class EarlierRun:
     run_id: str
     folder: Path
     arguments: dict[str, object]
-    settings: RunSettings
+    started: RunStart
 
 
 def earlier_run(root: Path, run_id: str) -> EarlierRun:
@@ -139,20 +140,20 @@ def earlier_run(root: Path, run_id: str) -> EarlierRun:
             an older version, or not started by ``burger-recs run``).
     """
     folder = root / "runs" / run_id
-    arguments_file, settings_file = folder / "arguments.json", folder / RUN_SETTINGS
+    arguments_file, start_file = folder / "arguments.json", folder / RUN_START
     if not folder.is_dir():
         known = sorted(p.name for p in (root / "runs").glob("*") if p.is_dir())[-3:]
         hint = f"; the latest are {', '.join(known)}" if known else ""
         raise FileNotFoundError(f"no local run {run_id} in {root / 'runs'}{hint}")
-    for needed in (arguments_file, settings_file):
+    for needed in (arguments_file, start_file):
         if not needed.is_file():
             raise FileNotFoundError(
                 f"run {run_id} cannot be resumed: {needed} is missing (a run started by "
                 "an older version); start the day again with burger-recs run"
             )
     arguments = json.loads(arguments_file.read_text())
-    settings = RunSettings(**json.loads(settings_file.read_text()))
-    return EarlierRun(run_id, folder, arguments, settings)
+    started = RunStart(**json.loads(start_file.read_text()))
+    return EarlierRun(run_id, folder, arguments, started)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -417,10 +418,17 @@ def run_pipeline(
     result.folder = root / "runs" / result.run_id
     result.artifacts.mkdir(parents=True, exist_ok=True)
     os.environ[db.DATABASE_URL_ENV] = database_url
+    # Every step's run id, as a cluster hands it to each pod (burger_recs.runs.RUN_ID_ENV):
+    # kfp.local keys its cache on the IR's own container env only, not on the process's
+    # (SubprocessRunner) nor the DockerRunner's ``environment`` (kfp/local/orchestrator/
+    # task_executor.py, kfp 2.17.0), so the cache serves a step whatever run it is for.
+    # Set for this run only (below), so that nothing after it sees a finished run's id.
+    run_env = {RUN_ID_ENV: result.run_id}
     if runner == "subprocess":
         local_runner = kfp.local.SubprocessRunner(use_venv=False)
     else:
         options = docker_options(str(arguments["data_uri"]), database_url)
+        options["environment"] |= run_env
         local_runner = kfp.local.DockerRunner(**(options | (runner_options or {})))
     ir_text = pipeline_file.read_text()
     if cache and (stale := stale_images(ir_text)):
@@ -445,10 +453,14 @@ def run_pipeline(
     pipeline = components.load_component_from_file(str(run_file))
     arguments = {**arguments, "run_id": result.run_id}
     (result.folder / "arguments.json").write_text(json.dumps(arguments, indent=2, default=str))
-    how = RunSettings(pipeline_file.name, runner, registry, db.redact(database_url), cache)
-    (result.folder / RUN_SETTINGS).write_text(json.dumps(asdict(how), indent=2))
+    how = RunStart(pipeline_file.name, runner, registry, db.redact(database_url), cache)
+    (result.folder / RUN_START).write_text(json.dumps(asdict(how), indent=2))
     try:
-        with _teed(result.log_file, verbose, quiet), warnings.catch_warnings():
+        with (
+            _teed(result.log_file, verbose, quiet),
+            warnings.catch_warnings(),
+            mock.patch.dict(os.environ, run_env),
+        ):
             # Step images are not named "python"; kfp.local's warning about it is noise here.
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
             # So is its warning that the cluster settings (CPU/memory requests) do nothing here.

@@ -33,6 +33,7 @@ from burger_recs.runs import (
     find_run,
     parse_time,
     record_run,
+    run_key,
 )
 from burger_recs.settings import resolve_run_date
 
@@ -98,8 +99,9 @@ def finish(
         day_closes_at: HH:MM (UTC) at which a day closes.
         started_at: when the run was created (ISO-8601), when the orchestrator gives it.
         group: the task KFP reports on (the exit handler's group), for its word.
-        orchestrator_run_id: the orchestrator's run id (failure notes are keyed by it), for
-            the link in the alert.
+        orchestrator_run_id: the orchestrator's run id, for the link in the alert; the
+            failure notes are keyed by :func:`~burger_recs.runs.run_key` (the environment's
+            run id, else this one).
 
     Returns:
         The run's record, as it stands in ``pipeline_runs``.
@@ -108,7 +110,7 @@ def finish(
     db.ensure_schema(engine)
     recorded = find_run(engine, run_id)
     published = publishing_record(recorded)
-    notes = failures_since(failure_notes(engine, orchestrator_run_id or run_id), published)
+    notes = failures_since(failure_notes(engine, run_key(orchestrator_run_id) or run_id), published)
     step: str | None = None
     if published is not None and not notes:
         record = published
