@@ -120,8 +120,9 @@ class RunSettings:
             as they were (nothing is published for the day).
         shards: score and stage the customers in this many parallel shards; 1 scores and
             publishes in one step each.
-        day_closes_at: HH:MM (UTC) at which a day closes, for runs without a run date: they
-            process the day of their schedule time (:func:`resolve_run_date`).
+        day_closes_at: HH:MM (UTC) at which a day closes (00:00: at midnight), for runs
+            without a run date: they process the last day closed by their schedule time
+            (:func:`resolve_run_date`).
         train: the training hyper-parameters.
     """
 
@@ -160,16 +161,27 @@ DEFAULTS = RunSettings()
 """The defaults of every run: the pipeline's, the CLI's, the tools' and the benchmarks'."""
 
 
+def today() -> dt.date:
+    """Return today's date in UTC (never the machine's local day)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def resolve_run_date(
     run_date: str, scheduled_at: str = "", day_closes_at: str | None = None
 ) -> dt.date:
     """Return the day a run is for.
 
-    ``run_date`` (``YYYY-MM-DD``) when given. Otherwise the day of ``scheduled_at``, the run's
-    schedule time as KFP fills in ``{{$.pipeline_job_schedule_time_utc}}`` (on a cluster; an
-    ISO-8601 time), else of now (UTC), counting a day as closing at ``day_closes_at``
-    (``HH:MM`` UTC): with ``23:30`` a run scheduled at 23:30 processes that day, and so does
-    the same run started up to 24 hours late.
+    ``run_date`` (``YYYY-MM-DD``) when given. Otherwise the last day that had closed by
+    ``scheduled_at``, the run's schedule time as KFP fills in
+    ``{{$.pipeline_job_schedule_time_utc}}`` (ISO-8601), else by now (UTC). A day closes at
+    ``day_closes_at`` (``HH:MM`` UTC) on that day, ``00:00`` meaning its midnight: with
+    ``00:00`` a run at 00:10, 02:00 or 06:00 processes the day before, and so does one at
+    23:30 (that day has not closed yet); with ``23:30`` a run at 23:30 processes that day.
+
+    On a cluster a recurring run's every run gets its own cron tick as its schedule time, also
+    when it starts late or is caught up after a pause; a run started by hand gets its create
+    time (docs/kfp-behaviours.md). So any cron time works: a run processes the day its tick
+    closed.
 
     Raises:
         BadSettings: a text is not of its form.
@@ -183,8 +195,10 @@ def resolve_run_date(
             ) from None
     closes = _time_of_day(DEFAULTS.day_closes_at if day_closes_at is None else day_closes_at)
     when = _timestamp(scheduled_at) or dt.datetime.now(dt.UTC)
-    offset = dt.timedelta(hours=closes.hour, minutes=closes.minute)
-    return (when.astimezone(dt.UTC) - offset).date()
+    # Day D closes at D + closes (00:00: at D + 24 h); the last closed day is the latest D
+    # whose close is at or before ``when``.
+    close = dt.timedelta(hours=closes.hour, minutes=closes.minute) or dt.timedelta(days=1)
+    return (when.astimezone(dt.UTC) - close).date()
 
 
 def _timestamp(text: str) -> dt.datetime | None:

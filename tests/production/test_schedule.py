@@ -37,6 +37,7 @@ SCHEDULE = Schedule(
     cron="0 30 23 * * *",
     timezone="UTC",
     parameters={"data_uri": "gs://shop-drops/daily", "day_closes_at": "23:30"},
+    catchup=True,
 )
 
 
@@ -98,7 +99,8 @@ def test_creates_the_recurring_run_when_there_is_none(kfp):
     assert run["display_name"] == "burger-recs-daily"
     assert run["trigger"] == {"cron_schedule": {"cron": "0 30 23 * * *"}}
     assert run["runtime_config"]["parameters"] == SCHEDULE.parameters
-    assert run["max_concurrency"] == "1" and run["no_catchup"] is True
+    # Catch-up on: no_catchup false, which the server leaves out (proto3 JSON, a default).
+    assert run["max_concurrency"] == "1" and run.get("no_catchup", False) is False
     assert run["status"] == "ENABLED"
     assert run["pipeline_version_reference"]["pipeline_version_id"] == _version_id(
         kfp, "burger-recs-daily-v2"
@@ -335,20 +337,9 @@ def _root_source(spec, task_name, parameter):
     return source
 
 
-def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp, ir_text):
-    """Where a scheduled run's day comes from, from the schedule file to the steps.
-
-    The IR: ingest's check (which picks the day) and finish (which records it) take scheduled_at
-    from KFP's schedule-time placeholder and day_closes_at from the pipeline parameter. At
-    KFP 2.17 a run of a recurring run pinned to a version is created through the API server
-    (backend/src/crd/controller/scheduledworkflow/controller.go,
-    submitNewWorkflowIfNotAlreadySubmitted), which sets its ScheduledAtInSec and the
-    Workflow's workflowEpoch label to its create time (backend/src/apiserver/resource/
-    resource_manager.go, CreateRun); the driver gives the placeholder that label, else the
-    Workflow's creation time (backend/src/v2/cmd/driver/main.go,
-    resolvePipelineJobScheduleTimeUTCFromWorkflow). So the placeholder is the time the
-    controller started the run: on time, or late.
-    """
+def test_the_steps_take_the_day_from_the_schedule_time_and_day_closes_at(ir_text):
+    """The IR: the check (which picks the day) and finish (which records it) take scheduled_at
+    from KFP's schedule-time placeholder and day_closes_at and run_date from the parameters."""
     spec = next(yaml.safe_load_all(ir_text))
     placeholder = {"runtimeValue": {"constant": "{{$.pipeline_job_schedule_time_utc}}"}}
     for task in ("check-inputs", "finish"):
@@ -357,21 +348,70 @@ def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp,
             "componentInputParameter": "day_closes_at"
         }
         assert _root_source(spec, task, "run_date") == {"componentInputParameter": "run_date"}
-    # The committed schedule, through the reconciler, as KFP keeps the recurring run's
-    # parameters (the controller passes them on unchanged to every run it creates).
-    _reconcile(kfp, reconciler.load_schedule(SCHEDULE_FILE))
+
+
+def _scheduled_days(kfp, now):
+    """The days the runs the controller creates by ``now`` process, in the order created.
+
+    Each run's schedule time is what the driver gives the placeholder (the double's
+    fire_schedule follows the controller), and the day is our own resolve_run_date's, with
+    the recurring run's parameters as the controller passes them on.
+    """
     (recurring,) = kfp.recurring_runs.values()
+    runs = kfp.fire_schedule(recurring["recurring_run_id"], now)
     parameters = recurring["runtime_config"]["parameters"]
+    assert all(run["runtime_config"]["parameters"] == parameters for run in runs)
     assert "run_date" not in parameters
-    slot = dt.datetime(2026, 11, 24, 23, 30, tzinfo=dt.UTC)  # 0 30 23 * * *, UTC
-    for late in (dt.timedelta(0), dt.timedelta(hours=5), dt.timedelta(hours=23, minutes=59)):
-        created = (slot + late).strftime("%Y-%m-%dT%H:%M:%SZ")  # the driver's RFC 3339
-        day = resolve_run_date("", created, parameters["day_closes_at"])
-        assert day == dt.date(2026, 11, 24), f"a run started {late} late"
-    # Without day_closes_at at the cron's time, a run started after midnight would take the
-    # next day: the reconciler refuses that schedule (below).
-    assert resolve_run_date("", "2026-11-25T00:30:00Z", "00:00") == dt.date(2026, 11, 25)
-    # A backfill is a run with its run_date: that day, whenever it runs.
+    return [
+        resolve_run_date("", run["scheduled_at"], parameters.get("day_closes_at")) for run in runs
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "closes", "first_day"),
+    [
+        # The committed schedule: the shop's day closes at 23:30 and the cron fires then.
+        ("0 30 23 * * *", "23:30", dt.date(2026, 11, 24)),
+        # The day closes at midnight (the default): a run at 23:30 processes the day before,
+        # and so does one just after midnight, in the small hours or in the morning.
+        ("0 30 23 * * *", "00:00", dt.date(2026, 11, 23)),
+        ("0 10 0 * * *", "00:00", dt.date(2026, 11, 24)),
+        ("0 0 2 * * *", "00:00", dt.date(2026, 11, 24)),
+        ("0 0 6 * * *", "00:00", dt.date(2026, 11, 24)),
+        ("0 0 6 * * *", "23:30", dt.date(2026, 11, 24)),
+    ],
+)
+def test_a_scheduled_run_processes_the_last_day_closed_by_its_tick_at_any_cron_time(
+    kfp, cron, closes, first_day
+):
+    """Created 2026-11-24 07:00 UTC (the double's clock); each tick's run processes the day
+    that tick closed, however late it starts, and a pause with catch-up gives every missed
+    tick its own run and day."""
+    schedule = dataclasses.replace(
+        SCHEDULE,
+        cron=cron,
+        catchup=True,
+        parameters={**SCHEDULE.parameters, "day_closes_at": closes},
+    )
+    _reconcile(kfp, schedule)
+    created = dt.datetime(2026, 11, 24, 7, 0, tzinfo=dt.UTC)
+    first_tick = created.replace(hour=int(cron.split()[2]), minute=int(cron.split()[1]))
+    first_tick += dt.timedelta(days=1) if first_tick <= created else dt.timedelta(0)
+    # The first tick's run, started five hours late: the same day.
+    assert _scheduled_days(kfp, first_tick + dt.timedelta(hours=5)) == [first_day]
+    # Three ticks missed (the controller was down); caught up one tick after another.
+    caught_up = _scheduled_days(kfp, first_tick + dt.timedelta(days=3, minutes=1))
+    assert caught_up == [first_day + dt.timedelta(days=n) for n in (1, 2, 3)]
+
+
+def test_without_catch_up_a_pause_skips_to_the_latest_tick(kfp):
+    _reconcile(kfp, dataclasses.replace(SCHEDULE, catchup=False))
+    assert _scheduled_days(kfp, dt.datetime(2026, 11, 27, 23, 31, tzinfo=dt.UTC)) == [
+        dt.date(2026, 11, 27)
+    ]
+
+
+def test_a_backfill_run_processes_its_run_date_whenever_it_runs():
     assert resolve_run_date("2026-11-20", "2026-11-25T09:00:00Z", "23:30") == dt.date(2026, 11, 20)
 
 
@@ -384,16 +424,9 @@ def test_a_scheduled_run_processes_its_scheduled_day_also_when_started_late(kfp,
         ),
         ({"parameters": {"data_uri": "gs://x/[[RunUUID]]"}}, "parameter data_uri.*KFP macro"),
         ({"parameters": {"run_date": "2026-11-24"}}, "every scheduled run would process"),
-        ({"catchup": True}, r"catchup must stay false.*all created at the same moment"),
-        (
-            {"parameters": {"day_closes_at": "00:00"}},
-            r"day_closes_at is '00:00', but the cron '0 30 23 \* \* \*' fires daily at "
-            r'23:30 UTC.*Set day_closes_at: "23:30"',
-        ),
         ({"parameters": {"day_closes_at": "23:30:00"}}, "must be a time of day"),
         ({"parameters": {"day_closes_at": 1410}}, r"\"HH:MM\" \(quoted\), got 1410"),
-        ({"cron": "@daily"}, "day_closes_at is '23:30'.*fires daily at 00:00"),
-        ({"timezone": "Europe/Berlin"}, "day_closes_at is a UTC time"),
+        ({"timezone": "Europe/Berlin"}, "a day closes at a UTC time"),
     ],
 )
 def test_a_schedule_whose_runs_would_miss_their_day_is_refused(kfp, change, error):
@@ -408,31 +441,32 @@ def test_a_schedule_whose_runs_would_miss_their_day_is_refused(kfp, change, erro
     assert kfp.requests == []
 
 
-def test_day_closes_at_left_out_counts_as_the_versions_default(kfp):
+def test_day_closes_at_left_out_is_the_versions_default_at_any_cron_time(kfp):
     parameters = {"data_uri": "gs://shop-drops/daily"}
-    with pytest.raises(ScheduleError, match=r"'00:00' \(the pipeline's default\).*23:30 UTC"):
-        _reconcile(kfp, dataclasses.replace(SCHEDULE, parameters=parameters))
-    assert _writes(kfp) == []
-    # At midnight the default fits; a cron at several times of day has no time to match.
-    for cron, action in (("0 0 0 * * *", "created"), ("0 30 */6 * * *", "updated")):
-        schedule = dataclasses.replace(SCHEDULE, cron=cron, parameters=parameters)
-        assert _reconcile(kfp, schedule)[0].action == action
+    outcome, _ = _reconcile(kfp, dataclasses.replace(SCHEDULE, parameters=parameters))
+    assert outcome.action == "created"
+    # The version's default closes a day at midnight: the 23:30 tick processes the day before.
+    version_default = kfp.spec["root"]["inputDefinitions"]["parameters"]["day_closes_at"]
+    assert version_default["defaultValue"] == "00:00"
+    assert _scheduled_days(kfp, dt.datetime(2026, 11, 24, 23, 31, tzinfo=dt.UTC)) == [
+        dt.date(2026, 11, 23)
+    ]
     assert reconciler.daily_time("0 30 */6 * * *") is None
     assert reconciler.daily_time("0 5 7 * * 1-5") == "07:05"
 
 
-def test_a_recurring_run_with_catch_up_in_kfp_is_replaced(kfp):
+def test_a_recurring_run_without_the_files_catch_up_is_replaced(kfp):
     api = KfpApi(kfp.url)
     created, _ = _reconcile(kfp)
     run = dict(kfp.recurring_runs[created.recurring_run_id])
     body = _request_body(run)
     api.delete_recurring_run(created.recurring_run_id)
-    api.create_recurring_run({**body, "no_catchup": False})  # made by hand, catch-up on
+    api.create_recurring_run({**body, "no_catchup": True})  # made by hand, catch-up off
     outcome, _ = _reconcile(kfp)
     assert outcome.action == "updated"
-    assert outcome.changes == ("catch-up: True -> False",)
+    assert outcome.changes == ("catch-up: False -> True",)
     (run,) = kfp.recurring_runs.values()
-    assert run["no_catchup"] is True
+    assert run.get("no_catchup", False) is False
 
 
 # -- the command, by hand and as the hook Job runs it -------------------------------------

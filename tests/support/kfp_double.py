@@ -59,6 +59,8 @@ from urllib.parse import parse_qs, urlsplit
 import kfp_server_api
 import yaml
 
+from burger_recs.deploy.schedule import daily_time
+
 API = "/apis/v2beta1"
 # The package formats the upload tells by the file name (backend/src/apiserver/server/util.go).
 PACKAGE_EXTENSIONS = (".yaml", ".yml", ".json", ".zip", ".tar.gz", ".tgz")
@@ -285,6 +287,7 @@ class KfpDouble:
         self._gets: dict[str, int] = {}
         self._last_state: dict[str, str] = {}  # run id -> the state its last GET returned
         self._scripts: dict[str, list[dict]] = {}  # run id -> its own script (script_for)
+        self._last_ticks: dict[str, dt.datetime] = {}  # recurring run id -> its last tick
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -635,6 +638,66 @@ class KfpDouble:
         self.recurring_runs[run["recurring_run_id"]] = _wire(run)
         return self.recurring_runs[run["recurring_run_id"]]
 
+    def fire_schedule(self, recurring_run_id: str, now: dt.datetime) -> list[dict]:
+        """Create the runs the recurring run's controller has created by ``now``.
+
+        As KFP 2.17.0's ScheduledWorkflow controller does for a recurring run pinned to a
+        version (backend/src/crd/controller/scheduledworkflow/controller.go,
+        submitNewWorkflowIfNotAlreadySubmitted -> swf.NewWorkflow): not through the API
+        server, each run with the recurring run's parameters unchanged and its cron tick as
+        its schedule time (util/scheduled_workflow.go, SetCannonicalLabels: the workflowEpoch
+        label, which backend/src/v2/cmd/driver/main.go gives the schedule-time placeholder),
+        created at ``now``. The ticks follow util/cron_schedule.go: from the last tick (or the
+        recurring run's creation) the next one; with catch-up every tick up to ``now`` in
+        turn, without it only the latest (earlier ones skipped). Daily crons only; each run is
+        taken to end before the controller's next sync (max concurrency is not modelled).
+        """
+        recurring = self.recurring_runs[recurring_run_id]
+        if recurring["status"] != "ENABLED":
+            return []
+        cron = recurring["trigger"]["cron_schedule"]["cron"]
+        fires = daily_time(cron)
+        if fires is None:
+            raise NotImplementedError(f"the double fires daily crons only, not {cron!r}")
+        at = dt.time.fromisoformat(fires)
+        last = self._last_ticks.get(recurring_run_id) or dt.datetime.fromisoformat(
+            recurring["created_at"].replace("Z", "+00:00")
+        )
+
+        def next_tick(after: dt.datetime) -> dt.datetime:
+            tick = dt.datetime.combine(after.date(), at, tzinfo=dt.UTC)
+            return tick if tick > after else tick + dt.timedelta(days=1)
+
+        ticks = []
+        tick = next_tick(last)
+        while tick <= now:
+            ticks.append(tick)
+            tick = next_tick(tick)
+        if recurring.get("no_catchup"):
+            ticks = ticks[-1:]
+        created = []
+        for tick in ticks:
+            run = {
+                "display_name": f"{recurring['display_name']}-{tick:%Y%m%d%H%M%S}",
+                "recurring_run_id": recurring_run_id,
+                "experiment_id": recurring.get("experiment_id"),
+                "pipeline_version_reference": recurring.get("pipeline_version_reference"),
+                "runtime_config": recurring.get("runtime_config"),
+                "run_id": self._id("run"),
+                "service_account": SERVICE_ACCOUNT,
+                "storage_state": "AVAILABLE",
+                "state": "PENDING",
+                "state_history": [{"update_time": _rfc3339(now), "state": "PENDING"}],
+                "created_at": _rfc3339(now),
+                "scheduled_at": _rfc3339(tick),
+                "finished_at": EPOCH,
+            }
+            self.runs[run["run_id"]] = _wire(run)
+            created.append(self.runs[run["run_id"]])
+        if ticks:
+            self._last_ticks[recurring_run_id] = ticks[-1]
+        return created
+
     def _retry_run(self, request: Request, run_id: str) -> dict:
         # KFP 2.17.0: server/run_server.go RetryRun (wraps "Failed to retry a run"; no
         # authorization check outside multi-user mode) and resource/resource_manager.go
@@ -696,6 +759,11 @@ class KfpDouble:
             # Every task carries its run's id (toModelTasks: the Workflow's run id label).
             run["run_details"] = {"task_details": [{"run_id": run_id, **d} for d in details]}
         return run
+
+
+def _rfc3339(when: dt.datetime) -> str:
+    """A time as the server writes it (and the driver gives placeholders): RFC 3339, UTC."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _answer(answer: dict, model: str) -> dict:

@@ -356,10 +356,11 @@ def test_run_saves_the_drop_of_the_day_the_check_resolved(
 
 
 def test_the_check_resolves_an_empty_run_date_from_the_schedule(shop: Path) -> None:
+    # A run scheduled at 01:00 on the 5th processes the last day closed by then, the 4th.
     day, _, _ = check_inputs.run(
         str(shop), "", 2, scheduled_at="2026-03-05T01:00:00Z", day_closes_at="00:00"
     )
-    assert day == "2026-03-05"
+    assert day == "2026-03-04"
 
 
 def test_the_fingerprint_changes_with_what_ingest_reads_and_nothing_else(shop: Path) -> None:

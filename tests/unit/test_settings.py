@@ -92,9 +92,9 @@ def test_run_settings_refuse_what_no_run_could_use_in_the_steps_words() -> None:
     assert settings.RunSettings(k=1, window_days=2, holdout_days=1).holdout_days == 1
 
 
-def test_an_empty_run_date_is_today_in_utc() -> None:
+def test_a_local_run_without_a_day_is_for_today_in_utc() -> None:
     before = dt.datetime.now(dt.UTC).date()
-    resolved = settings.resolve_run_date("")
+    resolved = settings.today()
     after = dt.datetime.now(dt.UTC).date()
     assert resolved in (before, after)
     assert isinstance(resolved, dt.date)
@@ -120,7 +120,9 @@ def test_an_empty_run_date_is_the_utc_day_not_the_local_one(
         datetime=Clock, date=Calendar, time=dt.time, UTC=dt.UTC, timedelta=dt.timedelta
     )
     monkeypatch.setattr(settings, "dt", fake)
-    assert settings.resolve_run_date("") == dt.date(2026, 3, 4)
+    assert settings.today() == dt.date(2026, 3, 4)
+    # Without a schedule time, the last day closed by now (UTC): midnight closes, so the 3rd.
+    assert settings.resolve_run_date("") == dt.date(2026, 3, 3)
 
 
 def test_a_run_date_is_parsed() -> None:
@@ -140,17 +142,24 @@ def test_a_bad_run_date_is_a_value_error_naming_it(text: str) -> None:
 @pytest.mark.parametrize(
     ("scheduled_at", "closes", "day"),
     [
-        # KFP's driver fills {{$.pipeline_job_schedule_time_utc}} with RFC 3339 UTC times.
-        ("2026-03-04T23:30:00Z", "00:00", dt.date(2026, 3, 4)),
+        # KFP's driver fills {{$.pipeline_job_schedule_time_utc}} with RFC 3339 UTC times:
+        # the last day closed by that time. At midnight (00:00) the 4th closes at 5th 00:00.
+        ("2026-03-04T23:30:00Z", "00:00", dt.date(2026, 3, 3)),
+        ("2026-03-05T00:00:00Z", "00:00", dt.date(2026, 3, 4)),
+        ("2026-03-05T00:10:00Z", "00:00", dt.date(2026, 3, 4)),
+        ("2026-03-05T02:00:00Z", "00:00", dt.date(2026, 3, 4)),
+        ("2026-03-05T06:00:00Z", "00:00", dt.date(2026, 3, 4)),
+        # Closing at 23:30, the 4th has closed at 23:30 that day.
+        ("2026-03-04T23:29:59Z", "23:30", dt.date(2026, 3, 3)),
         ("2026-03-04T23:30:00Z", "23:30", dt.date(2026, 3, 4)),
-        # The same run started late, past midnight: still the day it was scheduled for.
         ("2026-03-05T02:10:00Z", "23:30", dt.date(2026, 3, 4)),
-        ("2026-03-05T23:29:59Z", "23:30", dt.date(2026, 3, 4)),
         ("2026-03-05T23:30:00Z", "23:30", dt.date(2026, 3, 5)),
-        ("2026-03-05T01:00:00+02:00", "00:00", dt.date(2026, 3, 4)),  # 23:00 UTC
+        ("2026-03-05T01:00:00+02:00", "00:00", dt.date(2026, 3, 3)),  # 4th 23:00 UTC
     ],
 )
-def test_a_run_without_run_date_processes_the_day_of_its_schedule_time(scheduled_at, closes, day):
+def test_a_run_without_run_date_processes_the_last_day_closed_by_its_schedule_time(
+    scheduled_at, closes, day
+):
     assert settings.resolve_run_date("", scheduled_at, closes) == day
 
 
@@ -161,9 +170,9 @@ def test_an_explicit_run_date_wins_over_the_schedule_time() -> None:
 
 
 def test_an_unresolved_placeholder_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = dt.datetime.now(dt.UTC).date()
+    before = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # the last day closed
     day = settings.resolve_run_date("", "{{$.pipeline_job_schedule_time_utc}}", "00:00")
-    assert day in (before, dt.datetime.now(dt.UTC).date())
+    assert day in (before, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
 
 
 @pytest.mark.parametrize(

@@ -54,10 +54,11 @@ def day_and_params(
 ) -> tuple[dt.date, dict[str, object]]:
     """Return the run's day and its typed ``--param`` values, or fail with the reason."""
     from burger_recs.pipelines.local_run import parse_params
-    from burger_recs.settings import resolve_run_date
+    from burger_recs.settings import resolve_run_date, today
 
     try:
-        return resolve_run_date(run_date or ""), parse_params(param or [], pipeline_file)
+        day = resolve_run_date(run_date) if run_date else today()  # a local run: today (UTC)
+        return day, parse_params(param or [], pipeline_file)
     except ValueError as exc:
         raise fail(str(exc)) from None
 

@@ -173,19 +173,22 @@ def daily_time(cron: str) -> str | None:
 
 
 def check_run_day(schedule: Schedule, where: str = "schedule", default: str | None = None) -> None:
-    """Refuse a schedule whose runs would not each process the day they are scheduled for.
+    """Refuse a schedule whose runs would not each process a day of their own.
 
-    A scheduled run has no run_date: the pipeline takes its day from the run's schedule time
-    minus ``day_closes_at`` (burger_recs.settings.resolve_run_date). At KFP 2.17 a run of a
-    recurring run pinned to a pipeline version gets its create time as that schedule time:
-    the API server creates it (backend/src/crd/controller/scheduledworkflow/controller.go,
-    submitNewWorkflowIfNotAlreadySubmitted) and sets ScheduledAtInSec and the Workflow's
-    workflowEpoch label to CreatedAtInSec (backend/src/apiserver/resource/resource_manager.go,
-    CreateRun), which the driver gives ``{{$.pipeline_job_schedule_time_utc}}``
-    (backend/src/v2/cmd/driver/main.go, resolvePipelineJobScheduleTimeUTCFromWorkflow). So a
-    daily cron needs ``day_closes_at`` at its own HH:MM (UTC): then a run started on time or
-    up to 24 hours late processes its scheduled day. A mismatch is refused, never corrected:
-    the file in git says what runs.
+    A scheduled run has no run_date: the pipeline processes the last day closed (at
+    ``day_closes_at``) by the run's schedule time (burger_recs.settings.resolve_run_date). At
+    KFP 2.17 a recurring run pinned to a pipeline version embeds the Workflow
+    (backend/src/apiserver/resource/resource_manager.go, CreateJob -> tmpl.ScheduledWorkflow),
+    and the controller creates each run itself (backend/src/crd/controller/scheduledworkflow/
+    controller.go, submitNewWorkflowIfNotAlreadySubmitted -> swf.NewWorkflow), labelled with
+    its cron tick (util/scheduled_workflow.go, SetCannonicalLabels: workflowEpoch), which the
+    driver gives ``{{$.pipeline_job_schedule_time_utc}}`` (backend/src/v2/cmd/driver/main.go,
+    resolvePipelineJobScheduleTimeUTCFromWorkflow). Each tick is a run's own, whenever the run
+    starts and also when missed ticks are caught up after a pause (util/cron_schedule.go: one
+    tick after another). So any cron time works, catch-up too. What would break it is refused,
+    never corrected (the file in git says what runs): a fixed run_date, a macro, a
+    day_closes_at that is not a time of day, and a cron in another timezone than UTC (the
+    day closes at a UTC time; a local cron would move across it twice a year).
 
     Args:
         schedule: the declared schedule.
@@ -208,38 +211,22 @@ def check_run_day(schedule: Schedule, where: str = "schedule", default: str | No
     if schedule.parameters.get(RUN_DATE):
         raise ScheduleError(
             f"{where}: {RUN_DATE} is {schedule.parameters[RUN_DATE]!r}, so every scheduled run "
-            f"would process that one day. Leave it out: a scheduled run processes the day of its "
-            f"schedule time and {DAY_CLOSES_AT}."
-        )
-    if schedule.catchup:
-        raise ScheduleError(
-            f"{where}: catchup must stay false. With catch-up KFP starts every run missed during "
-            "a pause at once, all created at the same moment, and a run's day comes from its "
-            f"create time and {DAY_CLOSES_AT}: they would all process the same day. Backfill "
-            f"missed days with a run for each {RUN_DATE} instead (docs/production.md)."
+            f"would process that one day. Leave it out: a scheduled run processes the last day "
+            f"closed by its schedule time (see {DAY_CLOSES_AT})."
         )
     given = schedule.parameters.get(DAY_CLOSES_AT)
-    closes = default if given is None else given
     if given is not None and not (isinstance(given, str) and _TIME_OF_DAY.match(given)):
         # Unquoted, YAML reads 23:30 as the number 1410 (base 60).
         raise ScheduleError(
             f'{where}: {DAY_CLOSES_AT} must be a time of day "HH:MM" (quoted), got {given!r}'
         )
-    fires = daily_time(schedule.cron)
-    if fires is None or closes is None:
-        return
     if schedule.timezone not in _UTC:
+        closes = default if given is None else given
         raise ScheduleError(
-            f"{where}: the cron fires daily at {fires} {schedule.timezone}, but {DAY_CLOSES_AT} "
-            "is a UTC time, and the zone's offset from UTC may change over the year: write "
-            "the cron in UTC (timezone: UTC, and KFP's cronScheduleTimezone too)."
-        )
-    if closes != fires:
-        what = f"{closes!r}" + (" (the pipeline's default)" if given is None else "")
-        raise ScheduleError(
-            f"{where}: {DAY_CLOSES_AT} is {what}, but the cron {schedule.cron!r} fires daily at "
-            f"{fires} UTC: a run would process the day of its start minus {closes}, not its "
-            f'scheduled day. Set {DAY_CLOSES_AT}: "{fires}" in the parameters.'
+            f"{where}: the cron is meant in {schedule.timezone}, but a day closes at a UTC time "
+            f"({DAY_CLOSES_AT} {closes or 'of the pipeline'}), and the zone's offset from UTC "
+            "may change over the year: write the cron in UTC (timezone: UTC, and KFP's "
+            "cronScheduleTimezone too)."
         )
 
 

@@ -62,8 +62,9 @@ def daily_recommendations(
 
     Args:
         data_uri: the data root (local folder or gs://bucket/prefix) of the daily drops.
-        run_date: the day to run for, YYYY-MM-DD; empty means the day of the run's schedule
-            time (a manual run: its start), see day_closes_at.
+        run_date: the day to run for, YYYY-MM-DD; empty means the last day closed by the
+            run's schedule time (a recurring run's cron tick, a manual run's start), see
+            day_closes_at.
         run_id: the id recorded in pipeline_runs; empty means the orchestrator's run id.
         k: recommendations per customer.
         window_days: days of orders the model learns from, the run date included.
@@ -90,8 +91,10 @@ def daily_recommendations(
             popularity, whichever did better on the holdout; off publishes nothing for it.
         shards: score and stage the customers in this many parallel shards (ParallelFor),
             then make the day visible in one commit; 1 scores and publishes in one step each.
-        day_closes_at: HH:MM (UTC) at which a day closes, for runs without run_date: with
-            23:30, a run scheduled at 23:30 processes that day even when it starts late.
+        day_closes_at: HH:MM (UTC) at which a day closes, 00:00 at its midnight: a run
+            without run_date processes the last day closed by its schedule time, so with
+            00:00 a run at 02:00 processes the day before, and with 23:30 a run at 23:30
+            that day.
     """
     # No cacheable task takes a per-run value: on a cluster the driver resolves placeholders
     # before it computes the cache key, so one would make every run miss. A failed step's

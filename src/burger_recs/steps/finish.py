@@ -35,7 +35,7 @@ from burger_recs.runs import (
     record_run,
     run_key,
 )
-from burger_recs.settings import resolve_run_date
+from burger_recs.settings import resolve_run_date, today
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_day(run_date: str, scheduled_at: str, day_closes_at: str | None) -> dt.d
     try:
         return resolve_run_date(run_date, scheduled_at, day_closes_at)
     except BadSettings:  # the run failed on it: record it under today's date
-        return resolve_run_date("")
+        return today()
 
 
 def publishing_record(recorded: RunRecord | None) -> RunRecord | None:
