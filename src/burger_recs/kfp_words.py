@@ -38,6 +38,9 @@ class FinalState:
     source: str
 
 
+VERIFIED_KFP = "2.17.0"
+"""The Kubeflow Pipelines release whose source every behaviour here was read at (the SDK is
+pinned to it too; docs/kfp-behaviours.md): the schedule's reconciler refuses another."""
 KFP_LOCAL = "kfp.local 2.17.0"
 DRIVER = "KFP 2.17.0 on a cluster (driver)"
 

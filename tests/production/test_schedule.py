@@ -14,6 +14,7 @@ import subprocess
 import sys
 import sysconfig
 import warnings
+from importlib.metadata import version
 
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from burger_recs.deploy import production
 from burger_recs.deploy import schedule as reconciler
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
+from burger_recs.kfp_words import VERIFIED_KFP
 from burger_recs.settings import resolve_run_date
 from tests.support.kfp_double import raw_request
 
@@ -232,6 +234,34 @@ def test_a_version_kfp_does_not_list_yet_is_waited_for(kfp):
         _reconcile(kfp, version="burger-recs-daily-v9", sleep=sleeps, attempts=4)
     assert len(sleeps.calls) == 3
     assert len(kfp.recurring_runs) == 1
+
+
+def test_an_unverified_kfp_release_is_refused_unless_allowed(kfp):
+    """The double answers healthz as KFP 2.17.0's API server does (main.go newHealthzResponse):
+    the release tag its image was built with; another release stops the reconciler."""
+    assert version("kfp") == VERIFIED_KFP  # the pin of the SDK is the release verified
+    kfp.healthz = {**kfp.healthz, "tag_name": "2.18.0"}
+    with pytest.raises(ScheduleError, match=r"KFP reports release '2\.18\.0'.*--allow-kfp-version"):
+        _reconcile(kfp)
+    assert _writes(kfp) == []
+    outcome, lines = _reconcile(kfp, allow_other_kfp=True)
+    assert outcome.action == "created"
+    assert any(line.startswith("warning: KFP reports release '2.18.0'") for line in lines)
+    # A build without TAG_NAME says "unknown": not verified either.
+    kfp.healthz = {**kfp.healthz, "tag_name": "unknown"}
+    with pytest.raises(ScheduleError, match="release 'unknown'"):
+        _reconcile(kfp)
+
+
+def test_the_command_stops_on_an_unverified_kfp_and_goes_on_when_told(kfp, monkeypatch):
+    kfp.healthz = {**kfp.healthz, "tag_name": "2.18.0"}
+    command = ["reconcile-schedule", "--host", kfp.url, "--version", "burger-recs-daily-v2"]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 1 and "KFP reports release '2.18.0'" in refused.output
+    monkeypatch.setenv(reconciler.ALLOW_KFP_ENV, "1")  # as the hook Job would be told
+    allowed = CliRunner().invoke(app, command)
+    assert allowed.exit_code == 0, allowed.output
+    assert "warning: KFP reports release '2.18.0'" in allowed.output
 
 
 def test_refuses_before_any_write(kfp):

@@ -273,6 +273,12 @@ class KfpDouble:
         self.experiments: dict[str, dict] = {}
         self.runs: dict[str, dict] = {}
         self.recurring_runs: dict[str, dict] = {}
+        self.healthz = {
+            "commit_sha": "unknown",
+            "tag_name": "2.17.0",
+            "multi_user": False,
+            "pipeline_store": "kubernetes",
+        }
         self.run_script: list[dict] = [{"state": "SUCCEEDED"}]
         # Given a run as created, its own script (None: run_script).
         self.script_for: Callable[[dict], list[dict] | None] | None = None
@@ -343,10 +349,11 @@ class KfpDouble:
         route = (request.method, request.path.removeprefix(API))
         parts = route[1].strip("/").split("/")
         if route == ("GET", "/healthz"):
-            # backend/src/apiserver/main.go, newHealthzResponse (a plain handler, encoding/json:
-            # no field left out): kfp.Client() asks whether KFP is multi-user (not here).
-            healthz = {"commit_sha": "unknown", "tag_name": "unknown", "multi_user": False}
-            return _answer(healthz, "V2beta1GetHealthzResponse")
+            # backend/src/apiserver/main.go, newHealthzResponse (a plain handler, encoding/json;
+            # pipeline_store omitted when empty): kfp.Client() asks whether KFP is multi-user
+            # (not here), the reconciler which release it is (self.healthz: a 2.17.0 release
+            # image, TAG_NAME set by upstream's build, in Kubernetes-native mode).
+            return _answer(dict(self.healthz), "V2beta1GetHealthzResponse")
         if route == ("GET", "/pipelines"):
             # pipeline.proto ListPipelines; kfp.Client.get_pipeline_id filters by name.
             name = name_filter(request.query)

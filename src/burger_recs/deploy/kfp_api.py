@@ -132,6 +132,22 @@ class KfpApi:
         """Return an SDK model as the API's JSON (wire field names, ISO times)."""
         return self._serializer.sanitize_for_serialization(model) or {}
 
+    # -- the server ----------------------------------------------------------------------
+    def server_info(self) -> dict:
+        """Return what KFP says of itself: ``tag_name``, ``commit_sha``, ``pipeline_store``...
+
+        KFP 2.17.0 answers /apis/v2beta1/healthz with its release tag (the image's TAG_NAME,
+        set when upstream builds a release), commit, multi-user mode and pipeline store
+        (backend/src/apiserver/main.go, newHealthzResponse); the generated model keeps only
+        the last two, so the answer is read as it came.
+        """
+
+        def get(client: kfp.Client) -> dict:
+            answer = client._healthz_api.healthz_service_get_healthz(_preload_content=False)
+            return dict(json.loads(answer.data or b"{}"))
+
+        return self._call("get KFP's healthz", get)
+
     # -- pipelines and versions ----------------------------------------------------------
     def find_pipeline_id(self, name: str) -> str | None:
         """Return the id of the pipeline whose display name is ``name``, or None."""

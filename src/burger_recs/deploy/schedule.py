@@ -33,6 +33,7 @@ import yaml
 
 from burger_recs.deploy import DEV_HOST, HOST_ENV, TIMEZONE_ENV, VERSION_ENV
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
+from burger_recs.kfp_words import VERIFIED_KFP
 
 Echo = Callable[[str], None]
 # robfig/cron v1 (KFP's parser) descriptors; anything else must have six fields.
@@ -48,6 +49,8 @@ _UTC = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/GMT", "GMT", "Zulu", 
 # A KFP run-time macro, such as [[ScheduledTime.2006-01-02]] or [[RunUUID]].
 _MACRO = re.compile(r"\[\[.*?\]\]")
 _TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# Set (to 1, true...) to let the reconciler go on against an unverified KFP release.
+ALLOW_KFP_ENV = "BURGER_RECS_ALLOW_KFP_VERSION"
 # The pipeline parameters that decide which day a run processes (burger_recs.settings).
 RUN_DATE, DAY_CLOSES_AT = "run_date", "day_closes_at"
 
@@ -230,6 +233,35 @@ def check_run_day(schedule: Schedule, where: str = "schedule", default: str | No
         )
 
 
+def check_kfp_version(api: KfpApi, allow_other: bool, echo: Echo) -> None:
+    """Refuse a KFP other than the release this code was verified against, unless allowed.
+
+    What the pipeline takes from KFP (docs/kfp-behaviours.md) was read in KFP's source at
+    :data:`~burger_recs.kfp_words.VERIFIED_KFP`; an upgraded cluster may behave otherwise
+    without any test here noticing. So the reconciler (and with it the deploy) stops until
+    the behaviours are checked again and the pin moves, or ``allow_other`` says go on.
+
+    Raises:
+        ScheduleError: KFP reports another release and ``allow_other`` is off.
+    """
+    info = api.server_info()
+    tag = str(info.get("tag_name") or "unknown")
+    store = info.get("pipeline_store") or "not said"
+    if tag == VERIFIED_KFP:
+        echo(f"KFP {tag} (pipeline store: {store}): the release this code was verified against")
+        return
+    problem = (
+        f"KFP reports release {tag!r}, but the pipeline relies on KFP {VERIFIED_KFP}'s "
+        "behaviour (docs/kfp-behaviours.md lists each, with its upstream source)"
+    )
+    if not allow_other:
+        raise ScheduleError(
+            f"{problem}. Check those behaviours at the new release and move the pin, or run "
+            f"with --allow-kfp-version ({ALLOW_KFP_ENV}=1 for the hook Job) to go on regardless."
+        )
+    echo(f"warning: {problem}; going on, as --allow-kfp-version says")
+
+
 def check_timezone(schedule: Schedule, cluster_timezone: str | None, echo: Echo) -> None:
     """Fail unless KFP's scheduler reads the cron in the schedule's timezone.
 
@@ -391,6 +423,7 @@ def reconcile(
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     attempts: int = 10,
+    allow_other_kfp: bool = False,
 ) -> Outcome:
     """Make KFP's recurring runs named ``schedule.name`` one run matching the schedule.
 
@@ -404,6 +437,7 @@ def reconcile(
         dry_run: report what would change, change nothing.
         sleep: how to wait for a version KFP does not list yet.
         attempts: how often to look for it.
+        allow_other_kfp: go on when KFP is not the verified release (:func:`check_kfp_version`).
 
     Raises:
         ScheduleError: KFP cannot be made to match (with the reason).
@@ -411,6 +445,7 @@ def reconcile(
     """
     check_run_day(schedule)
     check_timezone(schedule, cluster_timezone, echo)
+    check_kfp_version(api, allow_other_kfp, echo)
     pipeline_id = api.find_pipeline_id(schedule.pipeline)
     if pipeline_id is None:
         raise ScheduleError(
@@ -493,12 +528,21 @@ def run(
     cluster_timezone: str | None,
     echo: Echo = print,
     dry_run: bool = False,
+    allow_other_kfp: bool = False,
 ) -> Outcome:
     """Read the schedule file and reconcile KFP at ``host`` with it."""
     schedule = load_schedule(schedule_file)
     what = f"version {version_name}" if version_name else "its newest version"
     echo(f"reconciling {schedule.name}: pipeline {schedule.pipeline} ({what}) at {host}")
-    return reconcile(KfpApi(host), schedule, version_name, cluster_timezone, echo, dry_run=dry_run)
+    return reconcile(
+        KfpApi(host),
+        schedule,
+        version_name,
+        cluster_timezone,
+        echo,
+        dry_run=dry_run,
+        allow_other_kfp=allow_other_kfp,
+    )
 
 
 def command(
@@ -522,17 +566,34 @@ def command(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print what would change; change nothing.")] = False,
+    allow_kfp_version: Annotated[
+        bool,
+        typer.Option(
+            envvar=ALLOW_KFP_ENV,
+            help=f"Go on when KFP is not release {VERIFIED_KFP}, the one this code was verified "
+            "against (docs/kfp-behaviours.md); by default the reconciler stops.",
+        ),
+    ] = False,
 ) -> None:
     """Make KFP's recurring run match the schedule file (idempotent; the PostSync hook Job).
 
     The hook Job runs this same command as python -m burger_recs.deploy.schedule, set up by
-    its environment (KFP_HOST, PIPELINE_VERSION, KFP_CRON_TIMEZONE).
+    its environment (KFP_HOST, PIPELINE_VERSION, KFP_CRON_TIMEZONE, and
+    BURGER_RECS_ALLOW_KFP_VERSION when an unverified KFP release is accepted).
     """
     if cluster_timezone is None:
         # click ignores an empty variable, but an empty cronScheduleTimezone is KFP's UTC.
         cluster_timezone = os.environ.get(TIMEZONE_ENV)
     try:
-        run(schedule, host, version, cluster_timezone, typer.echo, dry_run=dry_run)
+        run(
+            schedule,
+            host,
+            version,
+            cluster_timezone,
+            typer.echo,
+            dry_run=dry_run,
+            allow_other_kfp=allow_kfp_version,
+        )
     except (ScheduleError, KfpError, OSError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
