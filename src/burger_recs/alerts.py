@@ -33,7 +33,8 @@ class Alert:
     Attributes:
         run_id: the run's id.
         run_date: the day the run was for.
-        status: failed or gated.
+        status: failed or gated; from the watchdog (burger_recs.deploy.watch), missing or
+            unchecked.
         step: the step that failed, if one did.
         message: the failure's message or the gate's reason.
         code_version: the code that ran.
@@ -59,7 +60,7 @@ class Alert:
             "text": text,
             "attachments": [
                 {
-                    "color": "danger" if self.status == "failed" else "warning",
+                    "color": "warning" if self.status == "gated" else "danger",
                     "fields": [
                         {"title": name, "value": str(value), "short": name != "message"}
                         for name, value in fields.items()

@@ -5,13 +5,15 @@ against the Kubernetes schemas of the kind node's version, KFP's and Argo CD's r
 against documented subsets of their CRD schemas (schemas.py).
 """
 
+import datetime as dt
+
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 from burger_recs import deploy
-from burger_recs.components import cluster
+from burger_recs.components import cluster, images
 from burger_recs.components.images import RECONCILER
 from burger_recs.deploy import production, schedule
 from tests.production.schemas import validate_object
@@ -36,7 +38,13 @@ def _validate(obj):
 
 
 def test_the_overlay_builds_and_every_object_validates(prod):
-    assert sorted(o["kind"] for o in prod) == ["ConfigMap", "Job", "Pipeline", "PipelineVersion"]
+    assert sorted(o["kind"] for o in prod) == [
+        "ConfigMap",
+        "CronJob",
+        "Job",
+        "Pipeline",
+        "PipelineVersion",
+    ]
     for obj in prod:
         try:
             _validate(obj)
@@ -184,3 +192,26 @@ def test_the_application_deploys_through_a_project_that_admits_only_the_overlays
     assert admitted == [dict(gk) for gk in deployed]
     with pytest.raises(jsonschema.ValidationError):  # a misspelt field is refused
         _validate({**PROJECT, "spec": {**spec, "namespaceResourceWhiteList": []}})
+
+
+def test_the_watchdog_runs_after_the_scheduled_run_in_the_reconcilers_image(prod):
+    """The CronJob checks the day the 23:30 run processes, after it had time to finish."""
+    watchdog = _one(prod, "CronJob")
+    (container,) = watchdog["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    job = _one(prod, "Job")
+    (reconcile,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == reconcile["image"]  # pinned by the rendering, like the Job's
+    module = container["command"][-1]
+    assert container["command"] == ["python", "-m", module]
+    assert module in images.entry_modules(RECONCILER)  # the image holds what it runs
+    # Fires due-after hours past the scheduled run's tick, in UTC: 23:30 + 4 h = 03:30.
+    scheduled = schedule.parse_schedule(production.OVERLAY.joinpath("schedule.yaml").read_text())
+    tick = dt.datetime.strptime(schedule.daily_time(scheduled.cron), "%H:%M")
+    due = float(container["args"][container["args"].index("--due-after") + 1])
+    minute, hour = watchdog["spec"]["schedule"].split()[:2]
+    fires = (tick + dt.timedelta(hours=due)).time()
+    assert (int(hour), int(minute)) == (fires.hour, fires.minute)
+    assert watchdog["spec"]["timeZone"] == "Etc/UTC"
+    # Its credentials come from the Secrets by name, never as values.
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    assert refs == {"DATABASE_URL": cluster.DATABASE.name, "ALERT_WEBHOOK_URL": cluster.ALERTS.name}

@@ -32,6 +32,7 @@ from burger_recs.deploy import (
     pull_secrets,
 )
 from burger_recs.deploy.schedule import command as reconcile_schedule_command
+from burger_recs.deploy.watch import command as watch_day_command
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.version import code_version
 
@@ -132,6 +133,8 @@ def retry_command(
 # Defined beside the reconciler, which the step base image holds: its PostSync hook Job runs
 # this very command without this module (python -m burger_recs.deploy.schedule).
 app.command("reconcile-schedule")(reconcile_schedule_command)
+# Likewise the watchdog, which the CronJob burger-recs-watchdog runs in the same image.
+app.command("watch-day")(watch_day_command)
 
 
 @app.command("build-images")

@@ -50,10 +50,11 @@ BASE = "base"
 RECONCILER = "reconciler"
 # Images of the dev cluster's services: built FROM the base like a step, never run as one.
 SERVICES = ("gcs-emulator",)
-# Besides the steps, the images that run one module of the library, by that module.
+# Besides the steps, the images that run modules of the library, by those modules: the
+# reconciler's also runs the watchdog (the CronJob burger-recs-watchdog).
 RUNS_MODULE = {
-    RECONCILER: "burger_recs.deploy.schedule",
-    "gcs-emulator": "burger_recs.sample_bucket",
+    RECONCILER: ("burger_recs.deploy.schedule", "burger_recs.deploy.watch"),
+    "gcs-emulator": ("burger_recs.sample_bucket",),
 }
 DEFAULT_REGISTRY = "localhost:5001"
 IMAGE_PREFIX = "burger-recs"
@@ -110,7 +111,7 @@ def entry_modules(image: str) -> frozenset[str]:
     and the services, the module they run.
     """
     if image in RUNS_MODULE:
-        return frozenset({RUNS_MODULE[image]})
+        return frozenset(RUNS_MODULE[image])
     if image not in STEPS:
         raise ValueError(f"unknown step {image!r}; the steps are {', '.join(STEPS)}")
     path = LIBRARY / "components" / f"{image}.py"
