@@ -12,9 +12,10 @@ Usage: scripts/cluster.sh [--dry-run] up|submit|down|tools
           1. a registry container on 127.0.0.1:5001 joined to the kind network, announced
              through the local-registry-hosting ConfigMap (kind's local-registry recipe);
           2. the kind cluster of kind-cluster.yaml;
-          3. Kubeflow Pipelines standalone from manifests/kfp (cluster-scoped resources,
-             then the platform-agnostic environment), waiting until every deployment is
-             available;
+          3. cert-manager (manifests/cert-manager), then Kubeflow Pipelines standalone in
+             Kubernetes-native mode, as production runs it, from manifests/kfp
+             (cluster-scoped resources, then env k8s-native), waiting until every
+             deployment is available;
           4. the step images and the GCS emulator image, pushed to the registry;
           5. the dev overlay (manifests/overlays/dev): PostgreSQL, the GCS emulator with a
              sample shop, the steps' Secrets; then where to look and what to run next.
@@ -81,7 +82,8 @@ REGISTRY_PORT=5001
 REGISTRY_IMAGE=registry:2.8.3
 REGISTRY=${REGISTRY:-localhost:$REGISTRY_PORT}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11.14-slim-bookworm}
-KFP_VERSION=$(sed -n 's/.*?ref=//p' manifests/kfp/platform-agnostic/kustomization.yaml)
+KFP_VERSION=$(sed -n 's/.*?ref=//p' manifests/kfp/k8s-native/kustomization.yaml)
+CERT_MANAGER_VERSION=$(sed -n 's|.*/download/\([^/]*\)/.*|\1|p' manifests/cert-manager/kustomization.yaml)
 KFP_WAIT=${KFP_WAIT:-20m}
 # The host ports kind-cluster.yaml maps to the Kubeflow UI and the KFP API.
 UI_URL=http://localhost:8080
@@ -256,10 +258,18 @@ explain() {
 
 # --- 3. Kubeflow Pipelines ------------------------------------------------------------
 install_kfp() {
+  # KFP's webhooks need their certificate from cert-manager: it comes first, and must be up.
+  apply manifests/cert-manager "cert-manager $CERT_MANAGER_VERSION"
+  quiet "$KUBECTL" --context "$CONTEXT" wait --for condition=established --timeout=120s crd --all
+  if ! kc -n cert-manager wait --for=condition=Available deployment --all --timeout=5m; then
+    explain cert-manager
+    die "cert-manager did not become available within 5m (see above);" \
+      "\`make dev-cluster\` again waits again"
+  fi
   apply manifests/kfp/cluster-scoped-resources \
     "Kubeflow Pipelines $KFP_VERSION, cluster-scoped resources"
   quiet "$KUBECTL" --context "$CONTEXT" wait --for condition=established --timeout=120s crd --all
-  apply manifests/kfp/platform-agnostic "Kubeflow Pipelines $KFP_VERSION, platform-agnostic"
+  apply manifests/kfp/k8s-native "Kubeflow Pipelines $KFP_VERSION, Kubernetes-native mode"
 }
 
 wait_kfp() {

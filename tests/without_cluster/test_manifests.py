@@ -26,7 +26,7 @@ from tests.support.manifests import KIND_CONFIG, build, node_version, validate
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 KUSTOMIZATIONS = sorted(p.parent for p in MANIFESTS.rglob("kustomization.yaml"))
-REMOTE = [d for d in KUSTOMIZATIONS if "github.com/" in (d / "kustomization.yaml").read_text()]
+REMOTE = [d for d in KUSTOMIZATIONS if "https://" in (d / "kustomization.yaml").read_text()]
 LOCAL = [d for d in KUSTOMIZATIONS if d not in REMOTE]
 
 
@@ -60,8 +60,9 @@ def test_the_project_has_these_kustomizations():
         "overlays/prod/rendered",
         "kind",
         "kfp/cluster-scoped-resources",
-        "kfp/platform-agnostic",
+        "kfp/k8s-native",
         "kfp/ui-access",
+        "cert-manager",
     }
 
 
@@ -79,25 +80,40 @@ def test_every_local_kustomization_builds_and_its_objects_validate(directory):
             pytest.fail(f"{directory.name}: {name}: {exc.message}")
 
 
-def test_kfp_is_pinned_to_one_release_tag_matching_the_sdk():
+def test_kfp_is_pinned_to_one_release_tag_matching_the_sdk_in_kubernetes_native_mode():
+    """The dev cluster installs the mode production runs (docs/production.md, prerequisites)."""
     refs = {}
     for directory in REMOTE:
         for resource in yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]:
-            if "github.com/" in resource:
-                url = urlsplit(resource)
-                assert url.path.startswith("/kubeflow/pipelines//manifests/kustomize/")
+            url = urlsplit(resource)
+            if url.netloc == "github.com" and url.path.startswith("/kubeflow/pipelines//"):
                 refs[url.path.split("//", 1)[1]] = url.query
     assert set(refs) == {
         "manifests/kustomize/cluster-scoped-resources",
-        "manifests/kustomize/env/platform-agnostic",  # not env/dev, whose images float
+        # Kubernetes-native mode (Pipeline and PipelineVersion resources, webhooks); not
+        # env/platform-agnostic (pipelines in KFP's database), not env/dev (images float).
+        "manifests/kustomize/env/cert-manager/platform-agnostic-k8s-native",
     }
     (ref,) = set(refs.values())
     sdk = ".".join(version("kfp").split(".")[:2])
     assert re.fullmatch(rf"ref={re.escape(sdk)}\.\d+", ref), ref
+    production = (REPO / "docs" / "production.md").read_text()
+    for path, query in refs.items():
+        assert f"{path.removeprefix('manifests/kustomize/')}?{query}" in production
+
+
+def test_cert_manager_is_the_release_kfps_own_kind_setup_installs():
+    """kubeflow/pipelines at 2.17.0, backend/Makefile: CERT_MANAGER_VERSION ?= v1.16.2."""
+    (resource,) = yaml.safe_load((MANIFESTS / "cert-manager" / "kustomization.yaml").read_text())[
+        "resources"
+    ]
+    assert resource == (
+        "https://github.com/cert-manager/cert-manager/releases/download/v1.16.2/cert-manager.yaml"
+    )
 
 
 def test_the_ui_access_services_are_part_of_the_kfp_install():
-    resources = yaml.safe_load((MANIFESTS / "kfp/platform-agnostic/kustomization.yaml").read_text())
+    resources = yaml.safe_load((MANIFESTS / "kfp/k8s-native/kustomization.yaml").read_text())
     assert "../ui-access" in resources["resources"]
 
 

@@ -99,12 +99,15 @@ def test_dev_cluster_dry_run_prints_every_command_in_order(no_side_effects):
         '[host."http://kind-registry:5000"]',
         f"+ {kustomize} build manifests/kind > .local/cluster/kind.yaml",
         f"{k} apply --server-side --force-conflicts -f .local/cluster/kind.yaml",
+        f"+ {kustomize} build manifests/cert-manager > .local/cluster/cert-manager.yaml",
+        f"{k} apply --server-side --force-conflicts -f .local/cluster/cert-manager.yaml",
+        f"{k} -n cert-manager wait --for=condition=Available deployment --all --timeout=5m",
         f"+ {kustomize} build manifests/kfp/cluster-scoped-resources "
         "> .local/cluster/cluster-scoped-resources.yaml",
         f"{k} diff --server-side --force-conflicts -f {scoped}",
         f"{k} apply --server-side --force-conflicts -f {scoped}",
         f"{k} wait --for condition=established --timeout=120s crd --all",
-        f"{k} apply --server-side --force-conflicts -f .local/cluster/platform-agnostic.yaml",
+        f"{k} apply --server-side --force-conflicts -f .local/cluster/k8s-native.yaml",
         "+ bash images/python/build.sh python:3.11.14-slim-bookworm",
         "+ .venv/bin/burger-recs build-images --registry localhost:5001 --push",
         "+ .venv/bin/python -c 'from burger_recs.components.images import stage; "
