@@ -17,6 +17,7 @@ from burger_recs.components import cluster, images
 from burger_recs.components.images import RECONCILER
 from burger_recs.deploy import production, schedule
 from tests.production.schemas import validate_object
+from tests.support.kfp_double import daily_time
 from tests.support.manifests import build
 
 APPLICATION = yaml.safe_load(production.APPLICATION.read_text())
@@ -206,7 +207,7 @@ def test_the_watchdog_runs_after_the_scheduled_run_in_the_reconcilers_image(prod
     assert module in images.entry_modules(RECONCILER)  # the image holds what it runs
     # Fires due-after hours past the scheduled run's tick, in UTC: 23:30 + 4 h = 03:30.
     scheduled = schedule.parse_schedule(production.OVERLAY.joinpath("schedule.yaml").read_text())
-    tick = dt.datetime.strptime(schedule.daily_time(scheduled.cron), "%H:%M")
+    tick = dt.datetime.strptime(daily_time(scheduled.cron) or "", "%H:%M")
     due = float(container["args"][container["args"].index("--due-after") + 1])
     minute, hour = watchdog["spec"]["schedule"].split()[:2]
     fires = (tick + dt.timedelta(hours=due)).time()

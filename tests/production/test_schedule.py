@@ -28,7 +28,7 @@ from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.deploy.schedule import Schedule, ScheduleError, parse_schedule
 from burger_recs.kfp_words import VERIFIED_KFP
 from burger_recs.settings import resolve_run_date
-from tests.support.kfp_double import raw_request
+from tests.support.kfp_double import daily_time, raw_request
 
 API = "/apis/v2beta1"
 SCHEDULE_FILE = production.OVERLAY / "schedule.yaml"
@@ -481,8 +481,8 @@ def test_day_closes_at_left_out_is_the_versions_default_at_any_cron_time(kfp):
     assert _scheduled_days(kfp, dt.datetime(2026, 11, 24, 23, 31, tzinfo=dt.UTC)) == [
         dt.date(2026, 11, 23)
     ]
-    assert reconciler.daily_time("0 30 */6 * * *") is None
-    assert reconciler.daily_time("0 5 7 * * 1-5") == "07:05"
+    assert daily_time("0 30 */6 * * *") is None
+    assert daily_time("0 5 7 * * 1-5") == "07:05"
 
 
 def test_a_recurring_run_without_the_files_catch_up_is_replaced(kfp):

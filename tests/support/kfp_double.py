@@ -59,8 +59,6 @@ from urllib.parse import parse_qs, urlsplit
 import kfp_server_api
 import yaml
 
-from burger_recs.deploy.schedule import daily_time
-
 API = "/apis/v2beta1"
 # The package formats the upload tells by the file name (backend/src/apiserver/server/util.go).
 PACKAGE_EXTENSIONS = (".yaml", ".yml", ".json", ".zip", ".tar.gz", ".tgz")
@@ -766,6 +764,20 @@ class KfpDouble:
             # Every task carries its run's id (toModelTasks: the Workflow's run id label).
             run["run_details"] = {"task_details": [{"run_id": run_id, **d} for d in details]}
         return run
+
+
+def daily_time(cron: str) -> str | None:
+    """Return the ``HH:MM`` at which a six-field (robfig/cron) cron fires once a day, or None.
+
+    ``@daily`` and ``@midnight`` fire at 00:00; a cron that fires at several times of day
+    (``*/6`` hours, any minute) gives None.
+    """
+    if cron.strip() in ("@daily", "@midnight"):
+        return "00:00"
+    fields = cron.split()
+    if len(fields) != 6 or not (fields[1].isdigit() and fields[2].isdigit()):
+        return None
+    return f"{int(fields[2]):02d}:{int(fields[1]):02d}"
 
 
 def _rfc3339(when: dt.datetime) -> str:

@@ -42,8 +42,6 @@ CRON_DESCRIPTORS = frozenset(
 )
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
 _TIMEZONE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
-# The robfig/cron descriptors that fire once a day, and when.
-_DAILY_DESCRIPTORS = {"@daily": "00:00", "@midnight": "00:00"}
 # Zone names that are UTC itself (day_closes_at is a UTC time).
 _UTC = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/GMT", "GMT", "Zulu", "Etc/Zulu"})
 # A KFP run-time macro, such as [[ScheduledTime.2006-01-02]] or [[RunUUID]].
@@ -160,19 +158,6 @@ def check_cron(cron: str, where: str = "schedule") -> None:
     bad = [f for f in fields if not _CRON_FIELD.match(f)]
     if bad:
         raise ScheduleError(f"{where}: cron {cron!r} has invalid fields {bad}")
-
-
-def daily_time(cron: str) -> str | None:
-    """Return the ``HH:MM`` at which a cron fires, when it fires once a day at a fixed time.
-
-    A cron that fires at several times of day (``*/6`` hours, any minute) gives None.
-    """
-    if cron.strip() in _DAILY_DESCRIPTORS:
-        return _DAILY_DESCRIPTORS[cron.strip()]
-    fields = cron.split()
-    if len(fields) != 6 or not (fields[1].isdigit() and fields[2].isdigit()):
-        return None
-    return f"{int(fields[2]):02d}:{int(fields[1]):02d}"
 
 
 def check_run_day(schedule: Schedule, where: str = "schedule", default: str | None = None) -> None:
