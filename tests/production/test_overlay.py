@@ -53,8 +53,8 @@ def test_the_overlay_builds_and_every_object_validates(prod):
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}")
         # A rendering made without --image-pull-secret names none.
         assert "imagePullSecret" not in str(obj)
-        # Where KFP keeps pipelines and runs the steps' pods.
-        assert obj["metadata"]["namespace"] == deploy.NAMESPACE
+        # Where KFP keeps pipelines and runs the steps' pods: the overlay's, set once.
+        assert obj["metadata"]["namespace"] == production.overlay_namespace() == deploy.NAMESPACE
 
 
 def test_the_schemas_refuse_what_the_api_server_would(prod):
@@ -164,7 +164,7 @@ def test_the_application_syncs_the_overlay_automatically_with_prune_and_self_hea
     assert spec["source"]["path"] == production.OVERLAY.relative_to(production.REPO).as_posix()
     assert spec["source"]["targetRevision"] == "main"
     assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    assert spec["destination"]["namespace"] == deploy.NAMESPACE
+    assert spec["destination"]["namespace"] == production.overlay_namespace()
     assert spec["destination"]["server"] == "https://kubernetes.default.svc"
     # The repository the rendering's codeSourceURL names.
     assert production.repo_url() == spec["source"]["repoURL"].removesuffix(".git")
@@ -216,3 +216,10 @@ def test_the_watchdog_runs_after_the_scheduled_run_in_the_reconcilers_image(prod
     # Its credentials come from the Secrets by name, never as values.
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
     assert refs == {"DATABASE_URL": cluster.DATABASE.name, "ALERT_WEBHOOK_URL": cluster.ALERTS.name}
+
+
+def test_the_namespace_is_the_overlays_and_the_rendering_follows_it():
+    """Multi-user Kubeflow runs pipelines in a profile namespace: one line to change."""
+    (pipeline, version) = production.compile_manifests(namespace="team-burgers")
+    assert {pipeline["metadata"]["namespace"], version["metadata"]["namespace"]} == {"team-burgers"}
+    assert PROJECT["spec"]["destinations"][0]["namespace"] == production.overlay_namespace()

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from burger_recs.cli import app
+from burger_recs.deploy import NAMESPACE_ENV
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
 from burger_recs.pipelines.compile import retarget_images
@@ -575,3 +576,11 @@ def test_every_answer_of_the_double_is_one_the_kfp_sdk_reads_and_the_server_fill
         ".task_details[0]: the server never fills ['pod_name'] of V2beta1PipelineTaskDetail"
     ]
     kfp_double.violations.clear()  # made on purpose
+
+
+def test_the_pods_are_looked_for_in_the_namespace_configured(monkeypatch):
+    monkeypatch.delenv(NAMESPACE_ENV, raising=False)
+    assert kfp.logs_command("run-1")[:2] == ["-n", "kubeflow"]
+    monkeypatch.setenv(NAMESPACE_ENV, "team-burgers")  # a multi-user profile namespace
+    assert kfp.logs_command("run-1")[:2] == ["-n", "team-burgers"]
+    assert kfp.logs_hint("run-1").startswith("kubectl -n team-burgers logs -l pipeline/runid=")

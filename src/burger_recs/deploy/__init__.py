@@ -12,8 +12,12 @@ This file holds only where things are. The CLI imports it when it starts, and th
 image copies it for the reconciler Job, so it imports nothing.
 """
 
-# Where a standalone KFP keeps pipelines and runs the steps' pods, in every cluster here.
+# Where a standalone KFP keeps pipelines and runs the steps' pods: the default. Production's
+# is its overlay's namespace (manifests/overlays/prod/kustomization.yaml, read by the
+# rendering); the commands that look at a cluster's pods take KFP_NAMESPACE (multi-user
+# Kubeflow runs pipelines in profile namespaces: docs/production.md).
 NAMESPACE = "kubeflow"
+NAMESPACE_ENV = "KFP_NAMESPACE"
 # The dev cluster: the host ports kind-cluster.yaml maps to the KFP API and UI, and the data
 # root of its GCS emulator's sample shop (manifests/overlays/dev).
 DEV_HOST = "http://localhost:8888"

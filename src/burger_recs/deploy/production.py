@@ -202,8 +202,13 @@ def repo_url(application: Path = APPLICATION) -> str:
     return url.removesuffix("/").removesuffix(".git")
 
 
-def compile_manifests(pipeline_name: str | None = None) -> list[dict]:
-    """Compile the pipeline as a Pipeline and a PipelineVersion resource (kfp SDK)."""
+def overlay_namespace(overlay: Path = OVERLAY) -> str:
+    """Return the namespace production deploys into: the overlay's, set in one place."""
+    return str(yaml.safe_load((overlay / COMPONENT_FILE).read_text()).get("namespace", NAMESPACE))
+
+
+def compile_manifests(pipeline_name: str | None = None, namespace: str | None = None) -> list[dict]:
+    """Compile the pipeline as Pipeline and PipelineVersion resources in ``namespace`` (kfp)."""
     from kfp import compiler
     from kfp.compiler.compiler_utils import KubernetesManifestOptions
 
@@ -212,7 +217,7 @@ def compile_manifests(pipeline_name: str | None = None) -> list[dict]:
     options = KubernetesManifestOptions(
         pipeline_name=pipeline_name,
         pipeline_version_name="named-after-its-content",
-        namespace=NAMESPACE,
+        namespace=namespace or overlay_namespace(),
         include_pipeline_manifest=True,
     )
     with tempfile.TemporaryDirectory() as folder:

@@ -18,6 +18,7 @@ run, through a small injectable function (``kubectl logs -l`` by default).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from burger_recs.deploy import NAMESPACE
+from burger_recs.deploy import NAMESPACE, NAMESPACE_ENV
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
 from burger_recs.deploy.pull_secrets import ir_with_image_pull_secrets
 
@@ -192,12 +193,17 @@ def task_states(run: dict, steps: list[str]) -> dict[str, TaskState]:
     return states
 
 
-def logs_command(run_id: str, namespace: str = NAMESPACE, tail: int = LOG_TAIL) -> list[str]:
+def run_namespace() -> str:
+    """Return the namespace the runs' pods are in: ``KFP_NAMESPACE``, else ``kubeflow``."""
+    return os.environ.get(NAMESPACE_ENV, "").strip() or NAMESPACE
+
+
+def logs_command(run_id: str, namespace: str | None = None, tail: int = LOG_TAIL) -> list[str]:
     """Return the kubectl arguments that print the last lines of every container of a run."""
     selector = f"{RUN_ID_LABEL}={run_id}"
     return [
         "-n",
-        namespace,
+        namespace or run_namespace(),
         "logs",
         "-l",
         selector,
@@ -215,7 +221,7 @@ def logs_hint(run_id: str) -> str:
 def kubectl_logs(
     kubectl: str = "kubectl",
     context: str | None = None,
-    namespace: str = NAMESPACE,
+    namespace: str | None = None,
     tail: int = LOG_TAIL,
 ) -> LogFetcher:
     """Return a function that prints the last lines of a run's pods' logs with kubectl."""
@@ -326,7 +332,8 @@ def _explain_failure(
     echo(f"--- logs of the run's pods, last lines of each container ({logs_hint(run_id)}):")
     for line in fetch_logs(run_id).rstrip("\n").splitlines():
         echo(f"  {line}")
-    echo(f"    every pod of the run: kubectl -n {NAMESPACE} get pods -l {RUN_ID_LABEL}={run_id}")
+    pods = f"kubectl -n {run_namespace()} get pods -l {RUN_ID_LABEL}={run_id}"
+    echo(f"    every pod of the run: {pods}")
 
 
 def run_url(ui: str, run_id: str) -> str:
