@@ -102,3 +102,43 @@ def test_a_submitted_run_publishes_the_day_and_a_resubmit_reuses_the_version(clu
 
     again = make("submit", f"RUN_DATE={run_date}")
     assert "already uploaded (same content), reused" in again
+
+
+def test_the_runs_service_account_cannot_read_the_database_secret(cluster):
+    """The pipeline's pods run as burger-recs-runner, which may read no Secret but the
+    artifact store's (manifests/overlays/prod/runner/runner.yaml)."""
+    runner = "system:serviceaccount:kubeflow:burger-recs-runner"
+
+    def can(*what: str) -> str:
+        done = subprocess.run(
+            [*KUBECTL, "auth", "can-i", *what, "-n", "kubeflow", f"--as={runner}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout.strip()
+
+    assert can("get", "secret/burger-recs-database") == "no"
+    assert can("list", "secrets") == "no"
+    assert can("create", "pods/exec") == "no"
+    assert can("get", "secret/mlpipeline-minio-artifact") == "yes"
+    assert can("get", "configmap/kfp-launcher") == "yes"
+
+
+def test_a_rerun_of_the_same_day_takes_the_unchanged_steps_from_kfps_cache(cluster):
+    """No cacheable task takes a per-run value (the run id reaches steps through the
+    environment), so the second run of a day reuses ingest ... recommend on the cluster."""
+    run_date = cluster
+    make("submit", "WAIT=1", f"RUN_DATE={run_date}")  # the day, computed (or cached) once
+    again = make("submit", "WAIT=1", f"RUN_DATE={run_date}")
+    assert re.search(r"^run \S+ SUCCEEDED after", again, re.MULTILINE)
+    # A task served from the cache is reported SKIPPED by the v2beta1 API (run.proto
+    # RuntimeState: "skipped ... due to caching") or SUCCEEDED without running its executor;
+    # either way the train step's pod does not run again: its log line is absent.
+    (run_id,) = re.findall(r"runs/details/([0-9a-f-]{36})", again)[-1:]
+    logs = kubectl(
+        "-n", "kubeflow", "logs", "-l", f"pipeline/runid={run_id}", "--all-containers", "--tail=-1"
+    )
+    assert "step train: code" not in logs
+    assert "step publish: code" in logs  # the publishing steps always run

@@ -45,6 +45,9 @@ def test_the_overlay_builds_and_every_object_validates(prod):
         "Job",
         "Pipeline",
         "PipelineVersion",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
     ]
     for obj in prod:
         try:
@@ -223,3 +226,23 @@ def test_the_namespace_is_the_overlays_and_the_rendering_follows_it():
     (pipeline, version) = production.compile_manifests(namespace="team-burgers")
     assert {pipeline["metadata"]["namespace"], version["metadata"]["namespace"]} == {"team-burgers"}
     assert PROJECT["spec"]["destinations"][0]["namespace"] == production.overlay_namespace()
+
+
+def test_the_runs_service_account_may_read_no_secret_but_the_artifact_stores(prod):
+    """The least the 2.17.0 driver, launcher and Argo executor need (runner.yaml cites each
+    rule), against upstream pipeline-runner's get on every Secret and exec into any pod."""
+    (account,) = [o for o in prod if o["kind"] == "ServiceAccount"]
+    assert account["metadata"]["name"] == deploy.RUNNER
+    role, binding = _one(prod, "Role"), _one(prod, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": deploy.RUNNER, "namespace": deploy.NAMESPACE}
+    ]
+    rules = {(r["apiGroups"][0], r["resources"][0]): r for r in role["rules"]}
+    assert all(len(r["apiGroups"]) == len(r["resources"]) == 1 for r in role["rules"])
+    assert rules[("", "secrets")]["resourceNames"] == ["mlpipeline-minio-artifact"]
+    assert cluster.DATABASE.name not in str(role) and cluster.ALERTS.name not in str(role)
+    assert rules[("", "configmaps")]["resourceNames"] == ["kfp-launcher"]
+    assert rules[("", "pods")]["verbs"] == ["get"]
+    assert not any("exec" in r or "log" in r for (_, r) in rules)
+    assert {verb for r in role["rules"] for verb in r["verbs"]} <= {"get", "create", "patch"}

@@ -103,6 +103,8 @@ def test_creates_the_recurring_run_when_there_is_none(kfp):
     assert run["runtime_config"]["parameters"] == SCHEDULE.parameters
     # Catch-up on: no_catchup false, which the server leaves out (proto3 JSON, a default).
     assert run["max_concurrency"] == "1" and run.get("no_catchup", False) is False
+    # Its runs' pods run as the project's least-privilege runner (overlays/prod/runner).
+    assert run["service_account"] == "burger-recs-runner"
     assert run["status"] == "ENABLED"
     assert run["pipeline_version_reference"]["pipeline_version_id"] == _version_id(
         kfp, "burger-recs-daily-v2"

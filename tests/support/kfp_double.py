@@ -689,7 +689,9 @@ class KfpDouble:
                 "pipeline_version_reference": recurring.get("pipeline_version_reference"),
                 "runtime_config": recurring.get("runtime_config"),
                 "run_id": self._id("run"),
-                "service_account": SERVICE_ACCOUNT,
+                # The recurring run's service account, else KFP's default (NewWorkflow keeps
+                # the one template.go's setDefaultServiceAccount put in the Workflow).
+                "service_account": recurring.get("service_account") or SERVICE_ACCOUNT,
                 "storage_state": "AVAILABLE",
                 "state": "PENDING",
                 "state_history": [{"update_time": _rfc3339(now), "state": "PENDING"}],

@@ -281,10 +281,10 @@ class RefusingApi(KfpApi):
         super().__init__(host)
         self.refused = refused
 
-    def create_run(self, name, description, experiment_id, version, parameters):
+    def create_run(self, name, description, experiment_id, version, parameters, **more):
         if parameters["run_date"] == str(self.refused):
             raise KfpError(f"start run {name}: HTTP 400: refused", 400)
-        return super().create_run(name, description, experiment_id, version, parameters)
+        return super().create_run(name, description, experiment_id, version, parameters, **more)
 
 
 def test_a_day_kfp_refuses_to_start_does_not_stop_the_others(shop):

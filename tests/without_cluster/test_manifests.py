@@ -56,8 +56,10 @@ def test_the_project_has_these_kustomizations():
     assert names == {
         "base",
         "overlays/dev",
+        "overlays/dev/runner",  # production's runner, in namespace kubeflow
         "overlays/prod",  # and its rendering (make render-prod): tests/production
         "overlays/prod/rendered",
+        "overlays/prod/runner",
         "kind",
         "kfp/cluster-scoped-resources",
         "kfp/k8s-native",

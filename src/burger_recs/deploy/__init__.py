@@ -18,6 +18,9 @@ image copies it for the reconciler Job, so it imports nothing.
 # Kubeflow runs pipelines in profile namespaces: docs/production.md).
 NAMESPACE = "kubeflow"
 NAMESPACE_ENV = "KFP_NAMESPACE"
+# The service account every run the project starts names (overlays/prod/runner: the least RBAC
+# KFP's driver and launcher need), instead of KFP's default pipeline-runner.
+RUNNER = "burger-recs-runner"
 # The dev cluster: the host ports kind-cluster.yaml maps to the KFP API and UI, and the data
 # root of its GCS emulator's sample shop (manifests/overlays/dev).
 DEV_HOST = "http://localhost:8888"

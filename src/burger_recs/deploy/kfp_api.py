@@ -236,6 +236,7 @@ class KfpApi:
         experiment_id: str | None,
         version: dict,
         parameters: dict[str, object],
+        service_account: str | None = None,
     ) -> dict:
         """Start a run of a pipeline version; return the created run.
 
@@ -245,6 +246,7 @@ class KfpApi:
             experiment_id: the experiment it belongs to (None: KFP's default one).
             version: the version to run: its ``pipeline_id`` and ``pipeline_version_id``.
             parameters: the pipeline's parameters.
+            service_account: what its pods run as (None: KFP's default, pipeline-runner).
         """
         import kfp_server_api
 
@@ -259,6 +261,7 @@ class KfpApi:
                 pipeline_version_id=version["pipeline_version_id"],
             ),
             runtime_config=kfp_server_api.V2beta1RuntimeConfig(parameters=parameters),
+            service_account=service_account,
         )
         created = self._call(f"start run {name}", lambda c: c.runs.run_service_create_run(run))
         return self._json(created)
@@ -309,7 +312,7 @@ class KfpApi:
         """Create a recurring run from a ``V2beta1RecurringRun`` in the API's JSON.
 
         The body is what the reconciler compares with KFP's: a cron trigger, a pipeline
-        version reference, parameters, concurrency, catch-up, mode, experiment.
+        version reference, parameters, concurrency, catch-up, mode, experiment, service account.
 
         Raises:
             KfpError: the API refused it (a body kfp.Client cannot send is refused here).
@@ -337,6 +340,7 @@ class KfpApi:
                 pipeline_id=reference.get("pipeline_id"),
                 version_id=reference.get("pipeline_version_id"),
                 enabled=mode == "ENABLE",
+                service_account=body.get("service_account"),
             ),
         )
         return self._json(created)
@@ -367,6 +371,7 @@ _RECURRING_RUN_FIELDS = frozenset(
         "experiment_id",
         "pipeline_version_reference",
         "runtime_config",
+        "service_account",
         "trigger",
         "max_concurrency",
         "no_catchup",

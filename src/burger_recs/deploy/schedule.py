@@ -31,7 +31,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from burger_recs.deploy import DEV_HOST, HOST_ENV, TIMEZONE_ENV, VERSION_ENV
+from burger_recs.deploy import DEV_HOST, HOST_ENV, RUNNER, TIMEZONE_ENV, VERSION_ENV
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.kfp_words import VERIFIED_KFP
 
@@ -301,6 +301,10 @@ def desired_recurring_run(schedule: Schedule, version: dict, experiment_id: str 
             "pipeline_version_id": version["pipeline_version_id"],
         },
         "runtime_config": {"parameters": dict(schedule.parameters)},
+        # Each run's pods run as the project's runner (KFP 2.17.0 uses a run's
+        # service_account, else pipeline-runner: apiserver/template/template.go,
+        # setDefaultServiceAccount).
+        "service_account": RUNNER,
         "trigger": {"cron_schedule": {"cron": schedule.cron}},
         "max_concurrency": str(schedule.max_concurrency),  # int64: a string in JSON
         "no_catchup": not schedule.catchup,
@@ -337,6 +341,7 @@ def comparable(run: dict) -> dict[str, object]:
         "cron": (trigger.get("cron_schedule") or {}).get("cron") or "",
         "periodic": bool(trigger.get("periodic_schedule")),
         "max concurrency": str(run.get("max_concurrency") or "0"),
+        "service account": run.get("service_account") or "",
         "catch-up": not run.get("no_catchup", False),
         "enabled": status == "ENABLED",
     }

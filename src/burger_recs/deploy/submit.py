@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from burger_recs.deploy import NAMESPACE, NAMESPACE_ENV
+from burger_recs.deploy import NAMESPACE, NAMESPACE_ENV, RUNNER
 from burger_recs.deploy.kfp_api import KfpApi, KfpError, version_name
 from burger_recs.deploy.pull_secrets import ir_with_image_pull_secrets
 
@@ -152,6 +152,7 @@ def start_run(
         found["experiment_id"],
         version.reference(),
         arguments,
+        service_account=RUNNER,  # overlays/prod/runner: the least RBAC the run needs
     )
 
 
