@@ -19,6 +19,7 @@ EVERY_COMMAND = {
     "compile",
     "submit",
     "retry",
+    "watch-day",
     "reconcile-schedule",
     "build-images",
     "render-prod",

@@ -131,9 +131,16 @@ def command(
             min=0.5, help="Hours after a day closes by which its run must have been recorded."
         ),
     ] = 4.0,
+    # The CLI's shared --database-url (cli/common.py DatabaseOption), word for word: this
+    # module runs in the reconciler's image, which holds no CLI module (a test compares them).
     database_url: Annotated[
         str | None,
-        typer.Option(envvar=db.DATABASE_URL_ENV, show_envvar=True, help="The results database."),
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL of the results database. Default: $DATABASE_URL, else "
+            "sqlite:///.local/recs.db. Prefer the environment variable for URLs with passwords.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Alert when the day that should be done has no run record (exit 1), else say which it is.
