@@ -105,7 +105,8 @@ def _reset_database(url: str) -> None:
 
     from burger_recs.contract import metadata
     from burger_recs.db import make_engine
-    from burger_recs.steps.commit import STAGE_PREFIX, staging_metadata
+    from burger_recs.migrations import migrate
+    from burger_recs.steps.commit import STAGE_PREFIX
 
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
@@ -120,9 +121,10 @@ def _reset_database(url: str) -> None:
         for name in sa.inspect(conn).get_table_names():
             if name.startswith(STAGE_PREFIX):
                 conn.execute(sa.text(f'DROP TABLE "{name}"'))
-    staging_metadata.drop_all(engine)
     metadata.drop_all(engine)
-    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("CHECKPOINT"))

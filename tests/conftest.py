@@ -22,10 +22,11 @@ from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from burger_recs.contract import metadata
 from burger_recs.db import make_engine
 from burger_recs.generate import generate_data
+from burger_recs.migrations import migrate
 from burger_recs.pipelines.compile import compiled_pipeline
+from tests.support.database import drop_tables
 from tests.support.kfp_double import KfpDouble
 from tests.support.pipeline import RUN_DATE, SHOP
 from tests.support.services import POSTGRES_URL_ENV, GcsEmulator, postgres_server
@@ -71,24 +72,26 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[sa.Engine]:
-    """An engine on the test PostgreSQL database, with the project's tables dropped."""
+    """An engine on the test PostgreSQL database, its tables dropped and migrated anew."""
     engine = make_engine(postgres_url)
-    metadata.drop_all(engine)
+    drop_tables(engine)
+    migrate(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a new SQLite file."""
+    """An engine on a new SQLite file, migrated."""
     engine = make_engine(f"sqlite:///{tmp_path / 'recs.db'}")
+    migrate(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest) -> sa.Engine:
-    """An empty results database: SQLite, then PostgreSQL."""
+    """An empty, migrated results database: SQLite, then PostgreSQL."""
     return request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "pg_engine")
 
 

@@ -111,7 +111,7 @@ def _positions(kept: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def current_champion(engine: sa.Engine) -> str:
     """Return the champion's version, or "" when there is none or its scorers are gone."""
-    db.ensure_schema(engine)
+    db.require_schema(engine)
     query = (
         sa.select(models.c.model_version)
         .where(models.c.champion.is_(True))

@@ -14,7 +14,9 @@ D's menu are recommended. IDs are strings. Extra columns are kept.
 
 Output: the SQLAlchemy tables ``recommendations``, ``pipeline_runs`` and ``menu_items``;
 ``models`` and ``model_artifacts``, the trained models and the champion's scorers; and
-``step_failures``, the notes failed steps leave for the run's final task.
+``step_failures``, the notes failed steps leave for the run's final task; and
+``recommendation_stages``, a sharded day's staged shards until its commit. Their schema is the
+migrations' (burger_recs.migrations): no step creates or alters a table.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ MAX_QUANTITY = 100
 # ---------------------------------------------------------------------------------------------
 # Output tables
 # ---------------------------------------------------------------------------------------------
+SCHEMA_REVISION = "0002"
+"""The migration (burger_recs/migrations/versions) these tables are: what the code needs."""
+
 metadata = sa.MetaData()
 
 recommendations = sa.Table(
@@ -96,8 +101,11 @@ step_failures = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("expected", sa.Boolean, nullable=False),
     sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
+    # The step's last log lines (and a defect's traceback): its log outlives its pod.
+    sa.Column("log_tail", sa.Text),
 )
-"""What a failed step left for its run's final task: the step, its error, whether expected."""
+"""What a failed step left for its run's final task: the step, its error, whether expected,
+and the end of its log (``burger-recs logs RUN``)."""
 
 menu_items = sa.Table(
     "menu_items",
@@ -137,6 +145,21 @@ model_artifacts = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 """The champion's scorers (burger_recs.champion.StoredScorer), where every runner reads them."""
+
+
+recommendation_stages = sa.Table(
+    "recommendation_stages",
+    metadata,
+    sa.Column("run_id", sa.String(128), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("shards", sa.Integer, nullable=False),
+    sa.Column("table_name", sa.String(63), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("staged_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Bookkeeping of a sharded day (burger_recs.steps.commit): one row per staged shard, which
+table holds its rows, and how many rows and customers; empty once the day is committed."""
 
 
 # SQL identifiers that come from configuration (the schema of the output tables) must be

@@ -35,8 +35,8 @@ from tenacity import (
 )
 
 from burger_recs.contract import (
+    SCHEMA_REVISION,
     menu_items,
-    metadata,
     recommendations,
     sql_identifier,
 )
@@ -77,7 +77,7 @@ class DatabaseNotConfigured(ExpectedFailure, RuntimeError):
 
 
 class SchemaUnavailable(ExpectedFailure, RuntimeError):
-    """The output tables are missing and cannot be created there (a permanent error)."""
+    """The output tables are missing, cannot be created there or are at another revision."""
 
 
 @overload
@@ -172,8 +172,29 @@ def make_engine(url: str | None = None, schema: str | None = None) -> sa.Engine:
     return engine
 
 
-def ensure_schema(engine: sa.Engine, retry_seconds: float | None = None) -> None:
-    """Create the output tables that do not exist yet (existing ones are left alone).
+def engine_schema(engine: sa.Engine) -> str | None:
+    """Return the schema an engine's tables live in (:func:`make_engine`), or None: the default."""
+    return (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the first line of a database error, as its driver said it."""
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+# The table Alembic records the database's revision in (burger_recs.migrations).
+_revisions = sa.Table(
+    "alembic_version", sa.MetaData(), sa.Column("version_num", sa.String(32), primary_key=True)
+)
+
+
+def require_schema(engine: sa.Engine, retry_seconds: float | None = None) -> None:
+    """Check that the tables are at the revision this code was written for (one query).
+
+    Steps and reading commands never create or alter a table: the schema is the migrations'
+    (:mod:`burger_recs.migrations`, run by ``burger-recs migrate``, by ``burger-recs run``
+    before its runs, and by the deploy's Job on a cluster).
 
     Args:
         engine: the results database.
@@ -181,66 +202,47 @@ def ensure_schema(engine: sa.Engine, retry_seconds: float | None = None) -> None
             :func:`with_retries`).
 
     Raises:
-        SchemaUnavailable: a table is missing and cannot be created (no privilege to, or
-            the configured schema does not exist); the message names the tables and why.
+        SchemaUnavailable: the database was never migrated, or is at another revision; the
+            message names the database and the command that fixes it.
     """
+
+    def read() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.select(_revisions.c.version_num)).scalars())
+
+    where = redact(str(engine.url))
+    schema = engine_schema(engine)
+    if schema:
+        where += f" (schema {schema}, {SCHEMA_ENV})"
     try:
-        with_retries(lambda: metadata.create_all(engine, checkfirst=True), retry_seconds)
-        with_retries(lambda: _add_missing_columns(engine), retry_seconds)
+        revisions = with_retries(read, retry_seconds)
     except sa.exc.DBAPIError as exc:
-        problem = None if is_transient(exc) else _missing_tables_problem(engine, exc)
-        if problem is None:
-            raise  # not about missing tables (a wrong password says so itself)
-        raise SchemaUnavailable(problem) from exc
+        if not _no_such_table(exc):
+            raise  # a wrong password, a server away...: says so itself
+        raise SchemaUnavailable(
+            f"the results database {where} has no burger-recs tables "
+            f"({first_line(exc)}): create them with `burger-recs migrate` (`burger-recs run` "
+            "does before its run; on a cluster the deploy's burger-recs-migrate Job does)"
+        ) from exc
+    if revisions != [SCHEMA_REVISION]:
+        found = ", ".join(revisions) or "none"
+        raise SchemaUnavailable(
+            f"the results database {where} is at schema revision {found}, this code needs "
+            f"{SCHEMA_REVISION}: run `burger-recs migrate` with this version (on a cluster "
+            "the deploy's burger-recs-migrate Job does)"
+        )
 
 
-def _add_missing_columns(engine: sa.Engine) -> None:
-    """Add the nullable columns a newer version added to tables an older one created.
-
-    The schema only ever grows by nullable columns (``pipeline_runs.served_by``), so that
-    adding them is the whole migration; anything else is a new table, which ``create_all``
-    creates.
-    """
-    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
-    inspector = sa.inspect(engine)
-    preparer = engine.dialect.identifier_preparer
-    for table in metadata.sorted_tables:
-        present = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise SchemaUnavailable(
-                    f"table {table.name} lacks the column {column.name}, which cannot be "
-                    "added to a table with rows: migrate it by hand"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            name = preparer.quote(sql_identifier(table.name, "table"))
-            if schema:
-                name = f"{preparer.quote_schema(sql_identifier(schema, SCHEMA_ENV))}.{name}"
-            added = preparer.quote(sql_identifier(column.name, "column"))
-            log.info("adding column %s.%s (%s)", table.name, column.name, kind)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {added} {kind}"))
+# SQLSTATEs of a table or schema that does not exist (PostgreSQL's undefined_table and
+# invalid_schema_name); SQLite says "no such table".
+_MISSING_SQLSTATES = {"42P01", "3F000"}
 
 
-def _missing_tables_problem(engine: sa.Engine, exc: sa.exc.DBAPIError) -> str | None:
-    """Describe why missing tables cannot be created, or None if no table is missing."""
-    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
-    try:
-        inspector = sa.inspect(engine)
-        tables = metadata.sorted_tables
-        missing = [t.name for t in tables if not inspector.has_table(t.name, schema=schema)]
-    except sa.exc.SQLAlchemyError:
-        return None
-    if not missing:
-        return None
-    where = f"schema {schema} ({SCHEMA_ENV}) of " if schema else ""
-    reason = str(exc.orig or exc).strip().splitlines()[0]
-    return (
-        f"the output table(s) {', '.join(missing)} are missing in {where}"
-        f"{engine.url.render_as_string(hide_password=True)} and cannot be created: {reason}"
-    )
+def _no_such_table(exc: sa.exc.DBAPIError) -> bool:
+    """Tell whether a database error says that a table (or its schema) does not exist."""
+    orig = exc.orig or exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate in _MISSING_SQLSTATES or "no such table" in str(orig)
 
 
 def is_transient(exc: BaseException) -> bool:

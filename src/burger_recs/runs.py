@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import logging
 import os
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -30,6 +31,7 @@ from burger_recs.evaluation import (
     POPULARITY,
     Evaluation,
 )
+from burger_recs.logs import LogTail
 from burger_recs.logs import configure as configure_logging
 from burger_recs.version import code_version
 
@@ -166,7 +168,7 @@ def evaluated_record(
 
 def record_run(engine: sa.Engine, record: RunRecord) -> None:
     """Write (or replace) one ``pipeline_runs`` row on its own."""
-    db.ensure_schema(engine)
+    db.require_schema(engine)
 
     def transaction() -> None:
         with engine.begin() as conn:
@@ -218,16 +220,32 @@ class FailureNote:
         message: its error, as the step said it.
         expected: whether the input or the settings caused it (not a defect in the code).
         noted_at: when the step failed.
+        log_tail: the end of the step's log (and a defect's traceback), if it kept one.
     """
 
     step: str
     message: str
     expected: bool
     noted_at: dt.datetime
+    log_tail: str | None = None
 
 
-def note_failure(step: str, run_id: str, message: str, expected: bool) -> bool:
-    """Leave a failure note for the run's final task (database from ``DATABASE_URL``).
+NOTES_DATABASE_URL_ENV = "BURGER_RECS_NOTES_DATABASE_URL"
+"""The credential of the steps that only ever write a failure note (components/cluster.py).
+
+On PostgreSQL its role may insert into ``step_failures`` and nothing else
+(:func:`burger_recs.migrations.grant_notes`). Unset, a note goes through ``DATABASE_URL``.
+"""
+
+
+def note_failure(
+    step: str, run_id: str, message: str, expected: bool, log_tail: str | None = None
+) -> bool:
+    """Leave a failure note for the run's final task.
+
+    The database is :data:`NOTES_DATABASE_URL_ENV`'s, else ``DATABASE_URL``'s. The note is
+    one upsert into ``step_failures``, the only table a notes credential may write, so the
+    step checks nothing else first (not even the schema's revision).
 
     Never raises: the step's own failure matters more than its note. Returns whether the note
     was written.
@@ -238,10 +256,10 @@ def note_failure(step: str, run_id: str, message: str, expected: bool) -> bool:
         "message": message,
         "expected": expected,
         "noted_at": dt.datetime.now(dt.UTC),
+        "log_tail": log_tail,
     }
     try:
-        engine = db.make_engine()
-        db.ensure_schema(engine, retry_seconds=NOTE_RETRY_SECONDS)
+        engine = db.make_engine(os.environ.get(NOTES_DATABASE_URL_ENV) or None)
 
         def transaction() -> None:
             with engine.begin() as conn:
@@ -262,10 +280,46 @@ def note_failure(step: str, run_id: str, message: str, expected: bool) -> bool:
 def failure_notes(engine: sa.Engine, run_id: str) -> list[FailureNote]:
     """Return the failure notes of a run, the latest first."""
     c = step_failures.c
-    query = sa.select(c.step, c.message, c.expected, c.noted_at).where(c.run_id == run_id)
+    query = sa.select(c.step, c.message, c.expected, c.noted_at, c.log_tail)
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(c.noted_at.desc())).all()
-    return [FailureNote(r.step, r.message, r.expected, r.noted_at) for r in rows]
+        rows = conn.execute(query.where(c.run_id == run_id).order_by(c.noted_at.desc())).all()
+    return [FailureNote(r.step, r.message, r.expected, r.noted_at, r.log_tail) for r in rows]
+
+
+def run_log(engine: sa.Engine, run_id: str) -> str | None:
+    """Return what the results database keeps of a run's logs, as ``burger-recs logs`` shows it.
+
+    The run's record (its day, status and message) and, for each step that failed, its note:
+    its error and the end of its log. Read from the project's own records, so the same on every
+    runner and long after a cluster deleted the run's pods and Workflow.
+
+    Returns:
+        The text, or None when the database knows nothing of the run.
+    """
+    record = find_run(engine, run_id)
+    notes = failure_notes(engine, run_id)
+    if record is None and not notes:
+        return None
+    lines = [f"run {run_id}"]
+    if record is not None:
+        lines.append(f"  {record.run_date}  {record.status}: {record.message or '-'}")
+    else:
+        lines.append("  no run record (its final task has not recorded it)")
+    if not notes:
+        lines.append("  no step failed")
+    for note in reversed(notes):  # in the order they failed
+        kind = "bad input or settings" if note.expected else "a defect or an outage"
+        lines += [
+            "",
+            f"== {note.step} failed at {db.utc(note.noted_at):%Y-%m-%d %H:%M:%S} UTC ({kind})",
+        ]
+        lines.append(f"   {note.message}")
+        if note.log_tail:
+            lines += [
+                "   -- the end of its log --",
+                *(f"   {line}" for line in note.log_tail.splitlines()),
+            ]
+    return "\n".join(lines)
 
 
 RUN_ID_ENV = "BURGER_RECS_RUN_ID"
@@ -299,6 +353,9 @@ def noted(step: str, orchestrator_run_id: str = "") -> Iterator[None]:
     the message says what is wrong and where. Any other exception is re-raised, so its
     traceback stays in the step's log.
 
+    The note keeps the end of the step's log (:class:`~burger_recs.logs.LogTail`, and a
+    defect's traceback), which ``burger-recs logs RUN`` shows after the pod is gone.
+
     Notes are keyed by :func:`run_key`: the run id in the step's environment
     (:data:`RUN_ID_ENV`), which no cache key includes on a cluster, so the cacheable steps
     take no per-run parameter at all.
@@ -310,12 +367,19 @@ def noted(step: str, orchestrator_run_id: str = "") -> Iterator[None]:
     """
     key = run_key(orchestrator_run_id)
     configure_logging()
+    tail = LogTail()
+    logger = logging.getLogger("burger_recs")
+    logger.addHandler(tail)
     try:
         yield
     except ExpectedFailure as exc:
-        note_failure(step, key, str(exc), expected=True)
         log.error("%s failed: %s", step, exc)
+        note_failure(step, key, str(exc), expected=True, log_tail=tail.text())
         raise SystemExit(1) from None
     except Exception as exc:
-        note_failure(step, key, f"{type(exc).__name__}: {exc}", False)
+        note_failure(
+            step, key, f"{type(exc).__name__}: {exc}", False, tail.text(traceback.format_exc())
+        )
         raise
+    finally:
+        logger.removeHandler(tail)

@@ -15,6 +15,7 @@ import yaml
 from burger_recs import alerts, db
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import RunFailed
+from burger_recs.runs import run_log
 from tests.support.database import run_rows
 from tests.support.drops import with_negative_quantity
 from tests.support.pipeline import RUN_DATE, run_day
@@ -71,6 +72,12 @@ def test_a_failed_day_is_recorded_by_the_pipeline_and_alerted_once(
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
     assert secret not in str(row)
+    # The failed step's log outlives the run's folder (or a cluster's pods): from the records.
+    shown = run_log(engine, run.run_id)
+    assert f"{RUN_DATE}  failed: validate failed" in shown and "== validate failed at" in shown
+    assert "step validate: code" in shown  # the step's own first log line, kept in its note
+    assert "ERROR validate failed: input data breaks the contract" in shown
+    assert secret not in shown
     engine.dispose()
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.migrations import migrate
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import RunFailed, run_pipeline
 from burger_recs.runs import RunRecord
@@ -45,7 +46,9 @@ def database(tmp_path_factory):
         }
     )
     record = RunRecord("yesterday", dt.date(2026, 3, 3), "published", model_version="m0")
-    publish(db.make_engine(url), record, recs)
+    engine = db.make_engine(url)
+    migrate(engine)
+    publish(engine, record, recs)
     return root, url
 
 

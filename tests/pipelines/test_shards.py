@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
+from burger_recs.contract import recommendation_stages
 from burger_recs.generate import generate_data
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import pipeline_parameters
-from burger_recs.steps.commit import STAGE_PREFIX, recommendation_stages
+from burger_recs.steps.commit import STAGE_PREFIX
 from tests.support.database import published_day
 from tests.support.pipeline import RUN_DATE, run_day, task_names
 

@@ -29,9 +29,13 @@ def prod():
     return build(production.OVERLAY)
 
 
-def _one(objects, kind):
-    (found,) = [o for o in objects if o["kind"] == kind]
+def _one(objects, kind, name=None):
+    (found,) = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
     return found
+
+
+def _reconciler(objects):
+    return _one(objects, "Job", production.RECONCILER_JOB)
 
 
 def _validate(obj):
@@ -42,6 +46,7 @@ def test_the_overlay_builds_and_every_object_validates(prod):
     assert sorted(o["kind"] for o in prod) == [
         "ConfigMap",
         "CronJob",
+        "Job",
         "Job",
         "Pipeline",
         "PipelineVersion",
@@ -74,7 +79,7 @@ def test_the_schemas_refuse_what_the_api_server_would(prod):
 
 
 def test_the_reconciler_job_runs_after_each_sync_on_the_rendered_version(prod):
-    job = _one(prod, "Job")
+    job = _reconciler(prod)
     annotations = job["metadata"]["annotations"]
     assert annotations["argocd.argoproj.io/hook"] == "PostSync"
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
@@ -153,12 +158,42 @@ def test_secrets_are_referenced_by_name_and_never_defined(prod, compiled_docs):
     fresh = _one(compiled_docs, "PipelineVersion")
     assert {ref["secretName"] for ref in _secret_refs(fresh)} == {
         cluster.DATABASE.name,
+        cluster.NOTES.name,
         cluster.STORAGE.name,
         cluster.ALERTS.name,
     }
-    # The Job takes no value from a Secret, and no credential as a plain value.
-    (container,) = _one(prod, "Job")["spec"]["template"]["spec"]["containers"]
+    # The reconciler takes no value from a Secret, and no credential as a plain value.
+    (container,) = _reconciler(prod)["spec"]["template"]["spec"]["containers"]
     assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    # The migration reads the owner's credential, which no step names.
+    (container,) = _one(prod, "Job", production.MIGRATE_JOB)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    owner = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert owner == {"burger-recs-database-owner"}
+    assert not owner & {ref["secretName"] for ref in _secret_refs(fresh)}
+
+
+def test_the_migration_runs_before_each_sync_as_the_tables_owner_in_the_reconcilers_image(prod):
+    job = _one(prod, "Job", production.MIGRATE_JOB)
+    annotations = job["metadata"]["annotations"]
+    # Before the sync applies the new PipelineVersion, so its steps find their revision.
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "burger_recs.migrations"]
+    assert (
+        container["image"]
+        == _one(prod, "Job", production.RECONCILER_JOB)["spec"]["template"]["spec"]["containers"][
+            0
+        ]["image"]
+    )
+    assert "burger_recs.migrations.__main__" in images.RUNS_MODULE[images.RECONCILER]
+    staged = images.module_files(images.RECONCILER)
+    assert "src/burger_recs/migrations/env.py" in staged
+    assert any(f.startswith("src/burger_recs/migrations/versions/") for f in staged)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BURGER_RECS_NOTES_ROLE"] == "burger_recs_notes"
 
 
 def test_the_application_syncs_the_overlay_automatically_with_prune_and_self_heal():
@@ -202,7 +237,7 @@ def test_the_watchdog_runs_after_the_scheduled_run_in_the_reconcilers_image(prod
     """The CronJob checks the day the 23:30 run processes, after it had time to finish."""
     watchdog = _one(prod, "CronJob")
     (container,) = watchdog["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    job = _one(prod, "Job")
+    job = _reconciler(prod)
     (reconcile,) = job["spec"]["template"]["spec"]["containers"]
     assert container["image"] == reconcile["image"]  # pinned by the rendering, like the Job's
     module = container["command"][-1]

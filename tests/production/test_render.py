@@ -105,9 +105,11 @@ def test_a_rendering_pins_every_image_and_names_the_repository_and_commit(overla
 
     production.write(overlay, files)
     objects = build(overlay)
-    (job,) = [o for o in objects if o["kind"] == "Job"]
-    (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == lock.images["reconciler"]  # its own image, by digest
+    jobs = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Job"}
+    for job in jobs.values():  # the reconciler and the migration: its own image, by digest
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == lock.images["reconciler"]
+    (container,) = jobs[production.RECONCILER_JOB]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["PIPELINE_VERSION"] == name
 
@@ -139,8 +141,13 @@ def test_an_image_pull_secret_reaches_every_step_and_the_job_and_still_validates
     objects = build(overlay)
     for obj in objects:
         validate_object(obj)
-    (job,) = [o for o in objects if o["kind"] == "Job"]
-    assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    jobs = [o for o in objects if o["kind"] == "Job"]
+    assert {j["metadata"]["name"] for j in jobs} == {
+        production.RECONCILER_JOB,
+        production.MIGRATE_JOB,
+    }
+    for job in jobs:
+        assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     # The check renders with the same Secret: current; without it: stale.
     assert production.check(overlay, docs=compiled_docs, image_pull_secrets=["regcred"]).state == (
         "current"
@@ -419,6 +426,6 @@ def test_the_pipeline_and_every_version_are_never_pruned_and_a_revert_rolls_back
     # A revert of the commit: the earlier files, byte for byte, and the reconciler is told to
     # schedule the earlier version again (which Argo CD never pruned).
     production.write(overlay, earlier)
-    (job,) = [o for o in build(overlay) if o["kind"] == "Job"]
+    (job,) = [o for o in build(overlay) if o["metadata"]["name"] == production.RECONCILER_JOB]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert {e["name"]: e.get("value") for e in container["env"]}["PIPELINE_VERSION"] == old

@@ -28,6 +28,7 @@ from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.pipelines.local_run import RunFailed, run_pipeline
 from burger_recs.runs import recent_runs
 from tests.support import figures, scan
+from tests.support.database import drop_tables
 from tests.support.pipeline import RUN_DATE, day_arguments
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,7 +117,7 @@ def runs_with_a_password(postgres_url, shop_data, tmp_path_factory):
     password = sa.make_url(postgres_url).password
     assert password, "the test database URL has no password to look for"
     engine = db.make_engine(postgres_url)
-    metadata.drop_all(engine)
+    drop_tables(engine)  # run_pipeline migrates it again
     root = tmp_path_factory.mktemp("password-runs")
     broken = root / "broken"
     shutil.copytree(shop_data, broken)

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db
-from burger_recs.contract import metadata
+from burger_recs.migrations import migrate
 from burger_recs.steps.publish import publish
 from tests.support import figures, workers
-from tests.support.database import published_day
+from tests.support.database import drop_tables, published_day
 from tests.support.services import PrivateServer
 from tests.support.workers import CONTEXT, Stop
 
@@ -29,10 +29,11 @@ CUSTOMERS = 100
 
 @pytest.fixture
 def server(private_postgres: PrivateServer) -> Iterator[PrivateServer]:
-    """The private server, running, with the project's tables dropped; running afterwards."""
+    """The private server, running, its tables dropped and migrated anew; running afterwards."""
     private_postgres.start_if_stopped()
     engine = db.make_engine(private_postgres.url)
-    metadata.drop_all(engine)
+    drop_tables(engine)
+    migrate(engine)
     engine.dispose()
     yield private_postgres
     private_postgres.start_if_stopped()
@@ -125,9 +126,12 @@ def test_a_wrong_password_fails_at_once_and_says_so(server, no_sleep):
     assert no_sleep == []  # not retried
 
 
-def test_missing_tables_that_cannot_be_created_fail_at_once_and_are_named(server, no_sleep):
-    """A role that may write rows but not create tables, on a database without the tables."""
+def test_a_role_that_may_not_create_tables_cannot_migrate_and_its_steps_name_the_fix(
+    server, no_sleep
+):
+    """A role that may write rows but not create tables: only the owner migrates."""
     owner = db.make_engine(server.url)
+    drop_tables(owner)  # a database nobody has migrated
     role, password = "burger_writer", "writer-pw-7"
     url = sa.make_url(server.url).set(username=role, password=password)
     with owner.begin() as conn:
@@ -138,14 +142,18 @@ def test_missing_tables_that_cannot_be_created_fail_at_once_and_are_named(server
         with pytest.raises(db.SchemaUnavailable) as failure:
             publish(writer, workers.record(1, CUSTOMERS), workers.day_recs(1, CUSTOMERS))
         message = str(failure.value)
-        assert all(t in message for t in ("recommendations", "pipeline_runs", "menu_items"))
-        assert "are missing" in message and "permission denied for schema public" in message
+        assert "has no burger-recs tables" in message and "burger-recs migrate" in message
+        assert f"{role}:***@" in message and password not in message
+        with pytest.raises(db.SchemaUnavailable) as failure:
+            migrate(writer)
+        message = str(failure.value)
+        assert "cannot migrate" in message and "permission denied for schema public" in message
         assert f"{role}:***@" in message and password not in message
         assert no_sleep == []
         writer.dispose()
 
-        # Once the tables exist (made by their owner) the same role publishes fine.
-        db.ensure_schema(owner)
+        # Once the owner migrated and granted rows, the same role publishes fine.
+        migrate(owner)
         with owner.begin() as conn:
             conn.exec_driver_sql(
                 f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
@@ -165,6 +173,11 @@ def test_a_configured_schema_that_does_not_exist_fails_at_once_and_is_named(serv
     with pytest.raises(db.SchemaUnavailable) as failure:
         publish(engine, workers.record(1, CUSTOMERS), workers.day_recs(1, CUSTOMERS))
     message = str(failure.value)
-    assert "schema shop_recs_missing (BURGER_RECS_DB_SCHEMA)" in message
+    assert "(schema shop_recs_missing, BURGER_RECS_DB_SCHEMA)" in message
+    assert "has no burger-recs tables" in message
+    with pytest.raises(db.SchemaUnavailable) as failure:
+        migrate(engine)
+    message = str(failure.value)
+    assert "in schema shop_recs_missing (BURGER_RECS_DB_SCHEMA)" in message
     assert 'schema "shop_recs_missing" does not exist' in message
     assert no_sleep == []

@@ -21,8 +21,10 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import metadata, pipeline_runs, recommendations, sql_identifier
+from burger_recs.migrations import migrate
 from burger_recs.runs import RunRecord, recent_runs
 from burger_recs.steps.publish import publish
+from tests.support.database import drop_tables
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "burger_recs"
 DAY = dt.date(2026, 3, 28)
@@ -97,6 +99,8 @@ def test_the_tables_live_in_the_configured_schema(pg_engine, postgres_url, monke
         conn.exec_driver_sql("CREATE SCHEMA shop_recs")
     monkeypatch.setenv(db.SCHEMA_ENV, "shop_recs")
     engine = db.make_engine(postgres_url)
+    drop_tables(pg_engine)  # so that only the configured schema has them
+    migrate(engine)
     try:
         recs = pd.DataFrame(
             {"customer_id": ["c1", "c1"], "rank": [1, 2], "item_id": ["i1", "i2"], "score": [2, 1]}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from burger_recs.contract import pipeline_runs, recommendations
+from burger_recs.contract import metadata, pipeline_runs, recommendations
 from burger_recs.runs import RunRecord
 
 DAY = dt.date(2026, 3, 28)
@@ -43,3 +43,10 @@ def published_day(engine: sa.Engine, day: dt.date) -> list[tuple]:
     )
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(query)]
+
+
+def drop_tables(engine: sa.Engine) -> None:
+    """Drop the project's tables and their revision: a database nobody has migrated."""
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

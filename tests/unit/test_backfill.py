@@ -21,7 +21,6 @@ from burger_recs.backfill import (
     parse_day,
     select_days,
 )
-from burger_recs.db import ensure_schema
 from burger_recs.pipelines.local_run import LocalRun
 from burger_recs.runs import RunStatus, record_run
 from tests.support.database import run_record
@@ -46,7 +45,6 @@ def week(sqlite_engine):
     28 failed, then published; 29 failed, then gated. Runs of the days around it as well.
     """
     engine = sqlite_engine
-    ensure_schema(engine)
     _record(engine, WEEK[0], "published-23", "published")
     _record(engine, WEEK[1], "gated-24", "gated")
     _record(engine, WEEK[2], "failed-25a", "failed")

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from burger_recs import db
 from burger_recs.champion import (
     EVALUATION,
     SERVING,
@@ -67,7 +66,6 @@ def test_aligned_scores_new_customers_by_bias_and_never_serves_unknown_items():
 
 
 def test_promoting_keeps_only_the_new_champion_scorers(engine):
-    db.ensure_schema(engine)
     assert current_champion(engine) == ""
     for version in ("lightfm-1", "lightfm-2"):
         with engine.begin() as conn:
@@ -91,7 +89,6 @@ def test_promoting_keeps_only_the_new_champion_scorers(engine):
 
 
 def test_a_promotion_that_fails_changes_nothing(engine):
-    db.ensure_schema(engine)
     with engine.begin() as conn:
         kept = {SERVING: scorer("lightfm-1"), EVALUATION: scorer("lightfm-1")}
         record_model(conn, row("lightfm-1"), promote=True, scorers=kept)
@@ -104,7 +101,6 @@ def test_a_promotion_that_fails_changes_nothing(engine):
 
 
 def test_a_promotion_needs_both_scorers(sqlite_engine):
-    db.ensure_schema(sqlite_engine)
     with pytest.raises(ValueError, match="serving and evaluation"), sqlite_engine.begin() as c:
         record_model(c, row("lightfm-1"), promote=True, scorers={SERVING: scorer("lightfm-1")})
 
@@ -147,24 +143,7 @@ def test_a_gated_day_is_served_by_the_better_of_champion_and_popularity(
     assert served_by == expected and why
 
 
-def test_an_older_table_gets_the_new_columns(sqlite_engine):
-    with sqlite_engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE TABLE pipeline_runs (run_id VARCHAR(128) PRIMARY KEY, run_date DATE "
-                "NOT NULL, status VARCHAR(16) NOT NULL, code_version VARCHAR(80) NOT NULL, "
-                "model_version VARCHAR(80), started_at DATETIME, finished_at DATETIME NOT NULL,"
-                " metrics JSON, params JSON, rows_written INTEGER NOT NULL, customers INTEGER, "
-                "message TEXT, data_uri TEXT)"
-            )
-        )
-    db.ensure_schema(sqlite_engine)
-    columns = {c["name"] for c in sa.inspect(sqlite_engine).get_columns("pipeline_runs")}
-    assert "served_by" in columns
-
-
 def test_the_champion_promoted_again_keeps_its_scorers_without_rewriting_them(sqlite_engine):
-    db.ensure_schema(sqlite_engine)
     with sqlite_engine.begin() as conn:
         kept = {SERVING: scorer("lightfm-1"), EVALUATION: scorer("lightfm-1")}
         record_model(conn, row("lightfm-1"), promote=True, scorers=kept)

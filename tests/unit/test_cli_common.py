@@ -16,6 +16,8 @@ EVERY_COMMAND = {
     "runs",
     "index",
     "diff",
+    "logs",
+    "migrate",
     "compile",
     "submit",
     "retry",

@@ -4,7 +4,9 @@ from typer.testing import CliRunner
 
 from burger_recs import db
 from burger_recs.cli import app
-from burger_recs.runs import record_run
+from burger_recs.contract import SCHEMA_REVISION
+from burger_recs.migrations import migrate
+from burger_recs.runs import note_failure, record_run
 from tests.support.database import DAY, run_record
 
 
@@ -12,8 +14,28 @@ def _invoke(url, *args):
     return CliRunner().invoke(app, [*args, "--database-url", url])
 
 
-def test_runs_lists_the_recorded_runs_or_says_there_are_none(tmp_path):
+def _migrated(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'recs.db'}"
+    migrate(db.make_engine(url))
+    return url
+
+
+def test_the_reading_commands_on_a_database_never_migrated_say_how_to_create_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    for command in (["runs"], ["recs", "--customer", "c42"], ["diff", "a", "b"], ["index"]):
+        result = _invoke(url, *command)
+        assert result.exit_code == 1, command
+        assert "has no burger-recs tables" in result.stderr
+        assert "create them with `burger-recs migrate`" in result.stderr
+    migrated = _invoke(url, "migrate").stdout
+    assert migrated.endswith(f"migrated from nothing to schema revision {SCHEMA_REVISION}\n")
+    again = _invoke(url, "migrate").stdout
+    assert again.endswith(f"already at schema revision {SCHEMA_REVISION}\n")
+    assert _invoke(url, "runs").stdout == "no runs recorded yet: try `make run`\n"
+
+
+def test_runs_lists_the_recorded_runs_or_says_there_are_none(tmp_path):
+    url = _migrated(tmp_path)
     empty = _invoke(url, "runs")
     assert empty.exit_code == 0 and "no runs recorded yet: try `make run`" in empty.stdout
     engine = db.make_engine(url)
@@ -26,7 +48,7 @@ def test_runs_lists_the_recorded_runs_or_says_there_are_none(tmp_path):
 
 
 def test_recs_and_diff_say_what_they_cannot_find(tmp_path):
-    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    url = _migrated(tmp_path)
     recs = _invoke(url, "recs", "--customer", "c42")
     assert recs.exit_code == 1 and "no recommendations stored for customer 'c42'" in recs.stderr
     bad_day = _invoke(url, "recs", "--customer", "c42", "--date", "28/03/2026")
@@ -37,7 +59,28 @@ def test_recs_and_diff_say_what_they_cannot_find(tmp_path):
 
 def test_index_writes_the_page_and_prints_where(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = _invoke(f"sqlite:///{tmp_path / 'recs.db'}", "index")
+    result = _invoke(_migrated(tmp_path), "index")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == ".local/runs/index.html"
     assert (tmp_path / ".local" / "runs" / "index.html").is_file()
+
+
+def test_logs_prints_the_record_and_each_failed_steps_log_or_says_it_knows_none(
+    tmp_path, monkeypatch
+):
+    url = _migrated(tmp_path)
+    engine = db.make_engine(url)
+    record_run(engine, run_record(DAY, "run-9", status="failed", message="validate failed: x"))
+    monkeypatch.setenv(db.DATABASE_URL_ENV, url)
+    note_failure("validate", "run-9", "x", expected=True, log_tail="12:00:01 INFO read 3 files")
+    shown = _invoke(url, "logs", "run-9")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[:2] == [
+        "run run-9",
+        f"  {DAY}  failed: validate failed: x",
+    ]
+    assert "   12:00:01 INFO read 3 files" in shown.stdout
+    unknown = _invoke(url, "logs", "run-0")
+    assert (
+        unknown.exit_code == 1 and "no record and no failure note of run 'run-0'" in unknown.stderr
+    )

@@ -16,17 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 from burger_recs import db as database
-from burger_recs.contract import pipeline_runs
+from burger_recs.contract import pipeline_runs, recommendation_stages
 from burger_recs.db import make_engine
 from burger_recs.metrics import churn as moved
+from burger_recs.migrations import migrate
 from burger_recs.steps.commit import (
     STAGE_PREFIX,
     ShardsNotStaged,
     commit,
-    recommendation_stages,
     stage,
     stage_table,
-    staging_metadata,
 )
 from burger_recs.steps.publish import publish
 from tests.support.database import DAY, OTHER_DAY, published_day, run_record, run_rows
@@ -55,7 +54,6 @@ def _drop_staging(engine: sa.Engine) -> None:
         for name in sa.inspect(conn).get_table_names():
             if name.startswith(STAGE_PREFIX):
                 conn.execute(sa.text(f'DROP TABLE "{name}"'))
-    staging_metadata.drop_all(engine)
 
 
 def recs_frame(customers: list[str], seed: int = 0, k: int = 3) -> pd.DataFrame:
@@ -106,6 +104,7 @@ def stage_all(engine: sa.Engine, run_id: str, frames: list[pd.DataFrame]) -> lis
 def test_three_shards_commit_exactly_what_one_publish_writes(db, tmp_path):
     recs = recs_frame(CUSTOMERS)
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    migrate(reference)
     publish(reference, record("one"), recs, MENU)
 
     counts = stage_all(db, "three", shard_frames(recs, 3))
@@ -125,6 +124,7 @@ def test_three_shards_commit_exactly_what_one_publish_writes(db, tmp_path):
 def test_a_sharded_day_records_the_figures_one_publish_records(db, tmp_path):
     # Yesterday's rows, then today's: sharded here, in one frame in the reference.
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    migrate(reference)
     yesterday, today = recs_frame(CUSTOMERS[:8], seed=1), recs_frame(CUSTOMERS[2:], seed=2)
     menu = pd.concat([MENU, MENU.iloc[:2].assign(item_id=["new1", "new2"])], ignore_index=True)
     for engine in (reference, db):

@@ -152,20 +152,3 @@ def test_with_retries_gives_up_when_the_budget_is_spent(closed_port, no_sleep):
     with pytest.raises(sa.exc.OperationalError):
         db.with_retries(action, seconds=0)
     assert calls == [1]
-
-
-def test_ensure_schema_creates_the_tables_and_keeps_existing_rows(engine):
-    db.ensure_schema(engine)
-    assert {"recommendations", "pipeline_runs", "menu_items"} <= set(
-        sa.inspect(engine).get_table_names()
-    )
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO menu_items (item_id, name, ingredients, last_seen) "
-                "VALUES ('i1', 'Combo', 'beef', '2026-03-28')"
-            )
-        )
-    db.ensure_schema(engine)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM menu_items")).scalar() == 1

@@ -37,7 +37,6 @@ SUCCESS = {"COMPLETE", "SUCCEEDED"}
 def database(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """The test database as the step sees it: through DATABASE_URL."""
     monkeypatch.setenv(db.DATABASE_URL_ENV, engine.url.render_as_string(hide_password=False))
-    db.ensure_schema(engine)
     return engine
 
 

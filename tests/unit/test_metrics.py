@@ -12,8 +12,9 @@ import scipy.sparse as sp
 from burger_recs import db, metrics
 from burger_recs.evaluation import CHALLENGER, CHAMPION, POPULARITY
 from burger_recs.metrics import NEW, RETURNING
+from burger_recs.migrations import migrate
 from burger_recs.steps.publish import publish
-from tests.support.database import DAY, OTHER_DAY, run_record
+from tests.support.database import DAY, OTHER_DAY, drop_tables, run_record
 
 
 def tops(lists: dict[str, list[str]]) -> pd.DataFrame:
@@ -213,6 +214,8 @@ def test_the_previous_day_is_read_from_the_configured_schema(pg_engine, postgres
         conn.exec_driver_sql("CREATE SCHEMA metrics_recs")
     monkeypatch.setenv(db.SCHEMA_ENV, "metrics_recs")
     engine = db.make_engine(postgres_url)
+    drop_tables(pg_engine)  # so that only the configured schema has them
+    migrate(engine)
     try:
         publish(engine, run_record(OTHER_DAY, "run-1"), _scored(BEFORE))
         day, rows = metrics.previous_day_rows(engine, DAY)

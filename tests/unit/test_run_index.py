@@ -272,9 +272,12 @@ def test_the_index_command_writes_the_page_and_prints_its_path(tmp_path, monkeyp
     from typer.testing import CliRunner
 
     from burger_recs.cli import app
+    from burger_recs.db import make_engine
+    from burger_recs.migrations import migrate
 
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'recs.db'}"
+    migrate(make_engine(url))
     _folder(tmp_path / ".local", "r-1")
     result = CliRunner().invoke(app, ["index", "--database-url", url])
     assert result.exit_code == 0, result.output

@@ -117,3 +117,46 @@ def test_a_database_that_is_away_never_hides_the_step_error(monkeypatch, tmp_pat
     monkeypatch.delenv(db.DATABASE_URL_ENV)
     with pytest.raises(ZeroDivisionError), runs.noted("evaluate", "run-1"):
         _ = 1 / 0
+
+
+def test_a_failure_note_keeps_the_end_of_the_steps_log_and_a_defects_traceback(
+    sqlite_engine, monkeypatch
+):
+    """What `burger-recs logs RUN` shows once the step's pod is gone."""
+    import logging
+
+    import pytest
+
+    from burger_recs.logs import TAIL_LINES
+    from burger_recs.runs import failure_notes, noted, run_log
+
+    _use(sqlite_engine, monkeypatch)
+    step_log = logging.getLogger("burger_recs.steps.validate")
+    with pytest.raises(SystemExit), noted("validate", "run-7"):
+        for n in range(TAIL_LINES + 40):
+            step_log.info("validate: checked file %d", n)
+        raise BadSettings("orders.csv: quantity must be at least 1 (2 rows)")
+    with pytest.raises(ZeroDivisionError), noted("train", "run-7"):
+        step_log.info("train: fitting 3 epochs")
+        _ = 1 / 0
+    validate, train = sorted(failure_notes(sqlite_engine, "run-7"), key=lambda n: n.step)[::-1]
+    lines = validate.log_tail.splitlines()
+    assert len(lines) == TAIL_LINES  # bounded: the end, not the whole log
+    assert "checked file 41" in lines[0] and "checked file 99" in lines[-2]
+    assert lines[-1].endswith(
+        "ERROR validate failed: orders.csv: quantity must be at least 1 (2 rows)"
+    )
+    assert "train: fitting 3 epochs" in train.log_tail
+    assert "Traceback (most recent call last)" in train.log_tail
+    assert train.log_tail.rstrip().endswith("ZeroDivisionError: division by zero")
+
+    shown = run_log(sqlite_engine, "run-7")
+    assert shown.startswith("run run-7\n  no run record")
+    assert shown.index("== validate failed") < shown.index("== train failed")
+    assert "(bad input or settings)" in shown and "(a defect or an outage)" in shown
+    assert "   -- the end of its log --" in shown and "checked file 99" in shown
+    assert run_log(sqlite_engine, "another-run") is None
+    # Outside a step nothing more is kept.
+    assert not [
+        h for h in logging.getLogger("burger_recs").handlers if type(h).__name__ == "LogTail"
+    ]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from typer.testing import CliRunner
 
-from burger_recs import alerts, db
+from burger_recs import alerts
 from burger_recs.cli import app
 from burger_recs.deploy import production, watch
 from burger_recs.runs import record_run
@@ -33,7 +33,6 @@ def test_the_expected_day_is_the_one_a_scheduled_run_processes(now, closes, day)
 
 
 def test_a_day_without_any_record_alerts_and_a_recorded_one_does_not(engine):
-    db.ensure_schema(engine)
     sent: list[alerts.Alert] = []
     missing = watch.watch(engine, CHECKED, DUE, "23:30", send=sent.append)
     assert missing.missing and missing.day == DAY
@@ -54,7 +53,6 @@ def test_the_command_alerts_through_the_webhook_and_exits_1_when_the_day_is_miss
     sqlite_engine, monkeypatch, tmp_path
 ):
     url = sqlite_engine.url.render_as_string(hide_password=False)
-    db.ensure_schema(sqlite_engine)
     schedule = str(production.OVERLAY / "schedule.yaml")
     command = ["watch-day", "--schedule", schedule, "--database-url", url]
     with webhook_receiver() as receiver:

@@ -21,6 +21,7 @@ from burger_recs.deploy import DEV_DATA_URI
 from burger_recs.deploy import submit as kfp
 from burger_recs.deploy.kfp_api import KfpApi, KfpError
 from burger_recs.errors import BadSettings
+from burger_recs.migrations import migrate
 from burger_recs.runs import RUN_ID_ENV, noted, record_run
 from tests.support.database import run_record, run_rows
 from tests.support.final_task import DRIVER, final_status, run_final_task
@@ -64,7 +65,7 @@ def shop(kfp_double, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'recs.db'}"
     monkeypatch.setenv(db.DATABASE_URL_ENV, url)  # the final task's, as on a cluster
     engine = db.make_engine(url)
-    db.ensure_schema(engine)
+    migrate(engine)
     failing: set[dt.date] = set()
     unrecorded: dict[dt.date, str] = {}
 

@@ -8,6 +8,7 @@ pinned tag instead.
 """
 
 import base64
+import datetime as dt
 import re
 from importlib.metadata import version
 from pathlib import Path
@@ -58,6 +59,7 @@ def test_the_project_has_these_kustomizations():
         "overlays/dev",
         "overlays/dev/runner",  # production's runner, in namespace kubeflow
         "overlays/prod",  # and its rendering (make render-prod): tests/production
+        "overlays/prod/migrate",  # the database's migration Job, also run on the dev cluster
         "overlays/prod/rendered",
         "overlays/prod/runner",
         "kind",
@@ -173,6 +175,7 @@ def test_the_dev_overlay_gives_every_secret_the_pipeline_names(dev, ir_text):
             )
     assert referenced == {
         cluster.DATABASE.name: {"DATABASE_URL"},
+        cluster.NOTES.name: {"BURGER_RECS_NOTES_DATABASE_URL"},
         cluster.STORAGE.name: {"STORAGE_EMULATOR_HOST"},
         cluster.ALERTS.name: {"ALERT_WEBHOOK_URL", "KUBEFLOW_UI_URL"},
     }
@@ -189,7 +192,9 @@ def test_the_dev_overlay_gives_every_secret_the_pipeline_names(dev, ir_text):
 def test_the_database_url_reaches_the_dev_postgres_with_its_credentials(dev):
     url = sa.make_url(_secret(dev, cluster.DATABASE.name, "kubeflow")["DATABASE_URL"])
     # The server's account: a generated Secret, so its name has a hash suffix.
-    (credentials,) = [o for o in dev if o["metadata"]["name"].startswith("postgres-")]
+    (credentials,) = [
+        o for o in dev if o["kind"] == "Secret" and o["metadata"]["name"].startswith("postgres-")
+    ]
     account = {k: base64.b64decode(v).decode() for k, v in credentials["data"].items()}
     assert (url.username, url.password, url.database) == (
         account["POSTGRES_USER"],
@@ -205,12 +210,36 @@ def test_the_database_url_reaches_the_dev_postgres_with_its_credentials(dev):
     assert container["envFrom"] == [{"secretRef": {"name": credentials["metadata"]["name"]}}]
 
 
+def test_the_notes_role_the_steps_log_in_as_is_created_on_the_dev_postgres(dev):
+    notes = sa.make_url(
+        _secret(dev, cluster.NOTES.name, "kubeflow")["BURGER_RECS_NOTES_DATABASE_URL"]
+    )
+    owner = sa.make_url(_secret(dev, "burger-recs-database-owner", "kubeflow")["DATABASE_URL"])
+    steps = sa.make_url(_secret(dev, cluster.DATABASE.name, "kubeflow")["DATABASE_URL"])
+    assert (
+        (notes.host, notes.database) == (owner.host, owner.database) == (steps.host, steps.database)
+    )
+    # The role the migration grants (its Job's BURGER_RECS_NOTES_ROLE), created at init.
+    init = _find(dev, "ConfigMap", "postgres-init", "burger-recs")["data"]["notes-role.sql"]
+    assert f"CREATE ROLE {notes.username} LOGIN PASSWORD '{notes.password}'" in init
+    job = yaml.safe_load(
+        (MANIFESTS / "overlays" / "prod" / "migrate" / "migrate-job.yaml").read_text()
+    )
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["BURGER_RECS_NOTES_ROLE"] == notes.username
+    statefulset = _find(dev, "StatefulSet", "postgres", "burger-recs")
+    mounts = statefulset["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True} in mounts
+
+
 def test_the_storage_settings_reach_the_emulator_which_serves_the_submit_default(dev):
     host = urlsplit(_secret(dev, cluster.STORAGE.name, "kubeflow")["STORAGE_EMULATOR_HOST"])
     service = _find(dev, "Service", "gcs-emulator", "burger-recs")
     assert host.hostname == "gcs-emulator.burger-recs.svc.cluster.local"
     assert host.port == service["spec"]["ports"][0]["port"]
-    (config,) = [o for o in dev if o["kind"] == "ConfigMap"]
+    (config,) = [o for o in dev if o["metadata"]["name"].startswith("sample-shop")]
     assert config["data"]["SAMPLE_BUCKET_URI"] == deploy.DEV_DATA_URI
     deployment = _find(dev, "Deployment", "gcs-emulator", "burger-recs")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -232,3 +261,83 @@ def test_credentials_are_marked_dev_only_and_never_reach_the_ir(dev, ir_text):
             assert obj["metadata"]["annotations"]["burger-recs/dev-only-credentials"] == "true"
         for value in credentials:
             assert value not in ir_text
+
+
+# -- Argo's log archive, and the UI reading it ----------------------------------------------
+# The controller's keyFormat in KFP 2.17.0
+# (manifests/kustomize/third-party/argo/base/workflow-controller-configmap-patch.yaml) and the
+# UI's default ARGO_KEYFORMAT (frontend/server/configs.ts), copied from upstream at the tag.
+CONTROLLER_KEY_FORMAT = (
+    "private-artifacts/{{workflow.namespace}}/{{workflow.name}}/"
+    "{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/"
+    "{{workflow.creationTimestamp.d}}/{{pod.name}}"
+)
+UI_DEFAULT_KEY_FORMAT = (
+    "artifacts/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/"
+    "{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}"
+)
+
+
+def _archived_by_argo(key_format, workflow, namespace, created, pod):
+    """Where Argo v4.0.5 writes a pod's log: the keyFormat with the workflow's variables
+    (workflow/controller/operator.go globalParams, workflow.creationTimestamp.<strftime>),
+    then "<container>.log" (workflow/executor/executor.go SaveLogs), main for a step."""
+    values = {
+        "workflow.namespace": namespace,
+        "workflow.name": workflow,
+        "workflow.creationTimestamp.Y": f"{created:%Y}",
+        "workflow.creationTimestamp.m": f"{created:%m}",
+        "workflow.creationTimestamp.d": f"{created:%d}",
+        "pod.name": pod,
+    }
+    key = re.sub(r"\{\{([^}]+)\}\}", lambda m: values[m.group(1)], key_format)
+    return f"{key}/main.log"
+
+
+def _looked_up_by_the_ui(key_format, pod, namespace, created_at):
+    """Where KFP 2.17.0's UI looks once the pod and the Workflow are gone
+    (frontend/server/workflow-helper.ts createPodLogsMinioRequestConfig, called by
+    handlers/pod-logs.ts with the podname, createdat and podnamespace of the request)."""
+    year, month, day = created_at.split("-")
+    key = (
+        re.sub(r"\s+", "", key_format)
+        .replace("{{workflow.name}}", re.sub(r"-system-container-impl-.*", "", pod))
+        .replace("{{workflow.creationTimestamp.Y}}", year)
+        .replace("{{workflow.creationTimestamp.m}}", month)
+        .replace("{{workflow.creationTimestamp.d}}", day)
+        .replace("{{pod.name}}", pod)
+        .replace("{{workflow.namespace}}", namespace)
+    )
+    return key.rstrip("/") + "/main.log"
+
+
+def test_the_ui_finds_a_steps_archived_log_where_the_controller_wrote_it():
+    (patch,) = [
+        yaml.safe_load((MANIFESTS / "kfp/k8s-native" / p["path"]).read_text())
+        for p in yaml.safe_load((MANIFESTS / "kfp/k8s-native/kustomization.yaml").read_text())[
+            "patches"
+        ]
+    ]
+    assert (patch["kind"], patch["metadata"]["name"]) == ("Deployment", "ml-pipeline-ui")
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    configured = env["ARGO_KEYFORMAT"]
+    assert configured == CONTROLLER_KEY_FORMAT
+
+    # A step's executor pod: "<workflow>-system-container-impl-<fnv32a of its node name>"
+    # (Argo's workflow/util/pod_name.go GeneratePodName, template name from KFP's
+    # backend/src/v2/compiler/argocompiler/container.go); the UI passes the execution's
+    # creation day (frontend/src/components/tabs/RuntimeNodeDetailsV2.tsx getLogsInfo).
+    workflow, created = "burger-recs-daily-x7k2p", dt.datetime(2026, 12, 5, 23, 30, 4)
+    pod = f"{workflow}-system-container-impl-2871460721"
+    written = _archived_by_argo(CONTROLLER_KEY_FORMAT, workflow, "kubeflow", created, pod)
+    assert written == (f"private-artifacts/kubeflow/{workflow}/2026/12/05/{pod}/main.log")
+    assert _looked_up_by_the_ui(configured, pod, "kubeflow", "2026-12-05") == written
+    # Upstream's default looks elsewhere: without the patch the UI loses the log with the pod.
+    assert _looked_up_by_the_ui(UI_DEFAULT_KEY_FORMAT, pod, "kubeflow", "2026-12-05") != written
+    # A step with a retry policy runs in "retry-system-container-impl" (container.go): the UI
+    # takes the workflow's name to be "<workflow>-retry" and misses its archived log; its log
+    # stays readable from the step's failure note (`burger-recs logs RUN`).
+    retried = f"{workflow}-retry-system-container-impl-1190317720"
+    written = _archived_by_argo(CONTROLLER_KEY_FORMAT, workflow, "kubeflow", created, retried)
+    assert _looked_up_by_the_ui(configured, retried, "kubeflow", "2026-12-05") != written

@@ -42,19 +42,22 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
         ]
         for name, executor in executors.items()
     }
-    notes = ("burger-recs-database", [("DATABASE_URL",) * 2], True)  # a failure note only
+    # A failure note only: the notes role's credential, which may write nothing else.
+    notes = ("burger-recs-database-notes", [("BURGER_RECS_NOTES_DATABASE_URL",) * 2], True)
+    # A failure note, and the champion to read (check-inputs, evaluate, recommend).
+    reads = ("burger-recs-database", [("DATABASE_URL",) * 2], True)
     database = ("burger-recs-database", [("DATABASE_URL",) * 2], False)
     alerts = ("burger-recs-alerts", [("ALERT_WEBHOOK_URL",) * 2, ("KUBEFLOW_UI_URL",) * 2], True)
     assert secrets == {
-        "check-inputs": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
+        "check-inputs": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), reads],
         "ingest": [("burger-recs-storage", [("STORAGE_EMULATOR_HOST",) * 2], True), notes],
         "validate": [notes],
         "train": [notes],
-        "evaluate": [notes],
-        "recommend": [notes],
+        "evaluate": [reads],
+        "recommend": [reads],
         "publish": [database],
         "shard-plan": [notes],
-        "recommend-shard": [notes],
+        "recommend-shard": [reads],
         "stage-shard": [database],
         "commit": [database],
         "finish": [database, alerts],

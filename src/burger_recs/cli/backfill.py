@@ -170,6 +170,7 @@ def backfill_command(
 ) -> None:
     """Run the daily pipeline for every day from --from to --to, oldest first (a backfill)."""
     from burger_recs import backfill, db
+    from burger_recs.migrations import migrate
 
     # The options given on the command line, not by default or from the environment.
     given = {
@@ -206,7 +207,10 @@ def backfill_command(
     _, params = day_and_params(days[0].isoformat(), param, pipeline_file)
     url = database_url or default_database_url()
     engine = db.make_engine(url)
-    db.ensure_schema(engine)
+    if cluster:
+        db.require_schema(engine)  # the deploy's Job migrates the cluster's database
+    else:
+        migrate(engine)
     todo = backfill.select_days(backfill.day_states(engine, days), backfill.Reprocess(reprocess))
     span = f"{days[0]}..{days[-1]}"
     if not todo:

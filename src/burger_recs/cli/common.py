@@ -6,11 +6,14 @@ import datetime as dt
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from burger_recs.deploy import HOST_ENV
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 app = typer.Typer(
     help="Daily burger-combo recommendations with Kubeflow Pipelines: generate data, run the "
@@ -30,6 +33,22 @@ def default_database_url() -> str:
     from burger_recs import db
 
     return os.environ.get(db.DATABASE_URL_ENV) or f"sqlite:///{(LOCAL_ROOT / 'recs.db').resolve()}"
+
+
+def results_engine(database_url: str | None) -> sa.Engine:
+    """Return an engine on the results database, checked to be at this code's schema revision.
+
+    Raises:
+        typer.Exit: it is not (never migrated, or another version's), with the message.
+    """
+    from burger_recs import db
+
+    engine = db.make_engine(database_url or default_database_url())
+    try:
+        db.require_schema(engine)
+    except db.SchemaUnavailable as exc:
+        raise fail(str(exc)) from None
+    return engine
 
 
 DatabaseOption = Annotated[

@@ -13,6 +13,7 @@ from burger_recs.cli.common import (
     app,
     default_database_url,
     fail,
+    results_engine,
     show,
 )
 
@@ -31,12 +32,11 @@ def recs_command(
     """Print a customer's stored recommendations with item names."""
     from burger_recs import db
 
-    engine = db.make_engine(database_url or default_database_url())
     try:
         day = dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise fail(f"--date {date!r} is not YYYY-MM-DD") from None
-    db.ensure_schema(engine)
+    engine = results_engine(database_url)
     shown, rows = db.customer_recommendations(engine, customer, day)
     if not rows:
         when = f" for {date}" if date else ""
@@ -56,11 +56,9 @@ def runs_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """List the recorded pipeline runs, newest first."""
-    from burger_recs import db
     from burger_recs.runs import recent_runs, runs_table
 
-    engine = db.make_engine(database_url or default_database_url())
-    db.ensure_schema(engine)
+    engine = results_engine(database_url)
     rows = recent_runs(engine, limit)
     if not rows:
         typer.echo("no runs recorded yet: try `make run`")
@@ -74,11 +72,9 @@ def index_command(database_url: DatabaseOption = None) -> None:
 
     Rows come from the results database and .local/runs/; it opens from file://, no server.
     """
-    from burger_recs import db
     from burger_recs.pipelines.run_index import write_index
 
-    engine = db.make_engine(database_url or default_database_url())
-    db.ensure_schema(engine)
+    engine = results_engine(database_url)
     typer.echo(show(write_index(LOCAL_ROOT, engine)))
 
 
@@ -106,13 +102,63 @@ def diff_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Compare two recorded runs: code, parameters, data, metrics, recommendations moved."""
-    from burger_recs import db
     from burger_recs.diff import RunNotFound, diff_runs, render_diff
 
-    engine = db.make_engine(database_url or default_database_url())
-    db.ensure_schema(engine)
+    engine = results_engine(database_url)
     try:
         diff = diff_runs(engine, run_a, run_b)
     except RunNotFound as exc:
         raise fail(str(exc)) from None
     typer.echo(render_diff(diff))
+
+
+@app.command("migrate")
+def migrate_command(
+    notes_role: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL role to grant what a failure note needs and nothing else "
+            "(the steps' BURGER_RECS_NOTES_DATABASE_URL logs in as it). Default: "
+            "$BURGER_RECS_NOTES_ROLE, else none.",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create or bring the results database's tables to this version (as their owner).
+
+    `burger-recs run` and `backfill` do it before their runs; on a cluster the deploy's
+    burger-recs-migrate Job does (python -m burger_recs.migrations). No step ever alters a
+    table: a step on an older or newer schema stops and says to run this.
+    """
+    from burger_recs import db
+    from burger_recs.migrations import current, migrate
+
+    engine = db.make_engine(database_url or default_database_url())
+    before = current(engine)
+    revision = migrate(engine, notes_role)
+    state = "already at" if before == revision else f"migrated from {before or 'nothing'} to"
+    typer.echo(f"{db.redact(str(engine.url))}: {state} schema revision {revision}")
+
+
+@app.command(
+    "logs",
+    epilog="A failed step's note keeps the end of its log, in the results database: the same "
+    "on every runner, and after a cluster deleted the run's pods and Workflow. A step's whole "
+    "log: .local/runs/RUN/run.log on this machine; on a cluster, the Kubeflow UI (Argo's log "
+    "archive, docs/dev-cluster.md).",
+)
+def logs_command(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run's id.", show_default=False)],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print a run's record and, for each step that failed, its error and the end of its log."""
+    from burger_recs.runs import run_log
+
+    text = run_log(results_engine(database_url), run_id)
+    if text is None:
+        raise fail(
+            f"no record and no failure note of run {run_id!r} in this database: "
+            "`burger-recs runs` lists the runs it knows (pass the run's --database-url)"
+        )
+    typer.echo(text)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from burger_recs.runs import RUN_ID_ENV
+from burger_recs.runs import NOTES_DATABASE_URL_ENV, RUN_ID_ENV
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,14 @@ class SecretEnv:
 
 # DATABASE_URL (burger_recs.db) for the steps that write the day and the run record.
 DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",))
-# The same, optional, for the other steps: to leave a failure note for the final task
-# (burger_recs.runs.noted), which without it records the failure without naming the step,
-# and for check-inputs to look the champion up (without it: no champion to fall back on).
+# The same, optional, for the steps that read the champion (check-inputs names it, evaluate
+# and recommend load its scorers; without it: no champion to fall back on) and leave a
+# failure note for the final task (burger_recs.runs.noted) when they fail.
 OPTIONAL_DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",), optional=True)
+# The steps that only ever write a failure note log in as a role that may write notes and
+# nothing else (burger_recs.migrations.grant_notes); optional: without it the final task
+# records the failure without naming the step.
+NOTES = SecretEnv("burger-recs-database-notes", (NOTES_DATABASE_URL_ENV,), optional=True)
 # The alert webhook (a secret URL) and the Kubeflow UI's address for links, for the final
 # task; optional: without it no alert is sent.
 ALERTS = SecretEnv("burger-recs-alerts", ("ALERT_WEBHOOK_URL", "KUBEFLOW_UI_URL"), optional=True)
@@ -77,15 +81,15 @@ TASKS = {
     "check_inputs": OnCluster(
         "100m", "256Mi", retries=1, secrets=(STORAGE, OPTIONAL_DATABASE), cache=False
     ),
-    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, OPTIONAL_DATABASE)),
-    "validate": OnCluster("250m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
-    "train": OnCluster("1", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, NOTES)),
+    "validate": OnCluster("250m", "1Gi", secrets=(NOTES,)),
+    "train": OnCluster("1", "1Gi", secrets=(NOTES,)),
     "evaluate": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
     "recommend": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
     # Publishing a day is atomic and replaces the day, so running it again is safe.
     "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     # Sharded days: a plan, then score and stage each shard, then one atomic commit.
-    "shard_plan": OnCluster("100m", "256Mi", secrets=(OPTIONAL_DATABASE,)),
+    "shard_plan": OnCluster("100m", "256Mi", secrets=(NOTES,)),
     "recommend_shard": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
     # Staging a shard replaces its staging table; a commit that already happened is a no-op.
     # Inside the ParallelFor this retry may not happen: KFP 2.17.0 compiles it like any task's

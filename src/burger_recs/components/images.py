@@ -52,8 +52,13 @@ RECONCILER = "reconciler"
 SERVICES = ("gcs-emulator",)
 # Besides the steps, the images that run modules of the library, by those modules: the
 # reconciler's also runs the watchdog (the CronJob burger-recs-watchdog).
+# The reconciler's image also migrates the database (the Job burger-recs-migrate).
 RUNS_MODULE = {
-    RECONCILER: ("burger_recs.deploy.schedule", "burger_recs.deploy.watch"),
+    RECONCILER: (
+        "burger_recs.deploy.schedule",
+        "burger_recs.deploy.watch",
+        "burger_recs.migrations.__main__",
+    ),
     "gcs-emulator": ("burger_recs.sample_bucket",),
 }
 DEFAULT_REGISTRY = "localhost:5001"
@@ -142,9 +147,17 @@ def clear_caches() -> None:
         cached.cache_clear()
 
 
+# Packages an image holds whole, not only their imported modules: Alembic reads env.py, the
+# revision template and versions/ by path, never by import.
+WHOLE_PACKAGES = ("burger_recs.migrations",)
+
+
 def module_files(image: str) -> list[str]:
     """Return the repository paths of the modules an image adds (see :func:`image_modules`)."""
-    paths = (module_path(m) for m in image_modules(image))
+    paths = {module_path(m) for m in image_modules(image)}
+    for package in set(WHOLE_PACKAGES) & set(image_modules(image)):
+        folder = LIBRARY.joinpath(*package.split(".")[1:])
+        paths |= {f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts}
     return sorted(p.relative_to(REPO).as_posix() for p in paths if p is not None)
 
 

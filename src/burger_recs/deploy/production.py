@@ -80,6 +80,8 @@ IMAGES = (BASE, *STEPS, RECONCILER)
 # The reconciler Job's image placeholder (reconcile-schedule-job.yaml): its own image.
 RECONCILER_IMAGE = image_name(RECONCILER)
 RECONCILER_JOB = "burger-recs-reconcile-schedule"
+# The database's migration Job (migrate/migrate-job.yaml), in the reconciler's image too.
+MIGRATE_JOB = "burger-recs-migrate"
 PIPELINE_FILE = "pipeline.yaml"
 SCHEDULE_FILE = "schedule.yaml"
 # Argo CD never prunes the pipeline or a version, and does not count a kept one as drift.
@@ -282,7 +284,7 @@ def render_files(
         previous: the committed PipelineVersion, whose provenance a re-rendering of the same
             content keeps.
         credit: the provenance of new content, given its pipeline's description.
-        image_pull_secrets: Secrets every step and the reconciler Job pull their images with.
+        image_pull_secrets: Secrets every step and the Jobs pull their images with.
 
     Raises:
         RenderError: a Secret's name is invalid.
@@ -341,7 +343,9 @@ def render_files(
         "images": [image],
     }
     if image_pull_secrets:
-        component["patches"] = [job_patch(RECONCILER_JOB, image_pull_secrets)]
+        component["patches"] = [
+            job_patch(job, image_pull_secrets) for job in (MIGRATE_JOB, RECONCILER_JOB)
+        ]
     component_header = _HEADER.format(
         what="The rendered pipeline, and the reconciler Job's image.",
         images=IMAGES_NOTE[preview],

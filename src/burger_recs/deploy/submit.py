@@ -219,6 +219,11 @@ def logs_hint(run_id: str) -> str:
     return " ".join(["kubectl", *logs_command(run_id)])
 
 
+def records_hint(run_id: str) -> str:
+    """Return the command that prints a run's failed steps' logs from the results database."""
+    return f"burger-recs logs {run_id} --database-url URL (the cluster's results database)"
+
+
 def kubectl_logs(
     kubectl: str = "kubectl",
     context: str | None = None,
@@ -335,6 +340,9 @@ def _explain_failure(
         echo(f"  {line}")
     pods = f"kubectl -n {run_namespace()} get pods -l {RUN_ID_LABEL}={run_id}"
     echo(f"    every pod of the run: {pods}")
+    # The pods go with the Workflow (an hour after the run ends, KFP 2.17.0's Argo defaults);
+    # the failed step's note keeps the end of its log in the results database.
+    echo(f"    once the pods are gone: {records_hint(run_id)}")
 
 
 def run_url(ui: str, run_id: str) -> str:

@@ -408,12 +408,20 @@ def run_pipeline(
 
     Raises:
         RunFailed: a step failed; the run is recorded as ``failed`` in the database.
+        burger_recs.db.SchemaUnavailable: the database's tables cannot be migrated.
     """
     import kfp.local
     from kfp import components
 
+    from burger_recs.migrations import migrate
+
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {runner!r}")
+    # The schema is the migrations', applied here, once, by the runner: no step alters a
+    # table (on a cluster the deploy's burger-recs-migrate Job does this).
+    engine = db.make_engine(database_url)
+    migrate(engine)
+    engine.dispose()
     result = LocalRun(run_id or new_run_id(), root / "runs" / (run_id or ""))
     result.folder = root / "runs" / result.run_id
     result.artifacts.mkdir(parents=True, exist_ok=True)

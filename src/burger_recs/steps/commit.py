@@ -3,7 +3,9 @@
 Each shard stages its rows (:func:`stage`, a table per run and shard, replaced whole when the
 shard runs again), then one :func:`commit` transaction makes the whole day visible from the
 staged shards, exactly as :mod:`burger_recs.steps.publish` does for one frame: readers see the
-previous complete day or the new complete day, never a mix.
+previous complete day or the new complete day, never a mix. The run-scoped staging tables,
+dropped by the commit, are the only tables a step creates (the schema's own tables are the
+migrations'), so a sharded day's credential needs CREATE on the tables' schema.
 
 Before that transaction the commit reads the staged rows and the previous published day, for
 the run record's coverage, churn and served shares (:func:`burger_recs.metrics.record_figures`),
@@ -26,7 +28,12 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.champion import ModelUpdate
-from burger_recs.contract import pipeline_runs, recommendations, sql_identifier
+from burger_recs.contract import (
+    pipeline_runs,
+    recommendation_stages,
+    recommendations,
+    sql_identifier,
+)
 from burger_recs.logs import configure as configure_logging
 from burger_recs.metrics import record_figures, top_k_rows
 from burger_recs.publishing import prepare, replace_day
@@ -34,23 +41,6 @@ from burger_recs.runs import RunRecord
 from burger_recs.scoring import check_shard
 
 log = logging.getLogger(__name__)
-
-# Staging is bookkeeping of the pipeline, not output: its tables live beside the output tables
-# (same database, same schema) but outside the contract's metadata.
-staging_metadata = sa.MetaData()
-
-recommendation_stages = sa.Table(
-    "recommendation_stages",
-    staging_metadata,
-    sa.Column("run_id", sa.String(128), primary_key=True),
-    sa.Column("shard", sa.Integer, primary_key=True),
-    sa.Column("shards", sa.Integer, nullable=False),
-    sa.Column("table_name", sa.String(63), nullable=False),
-    sa.Column("rows", sa.Integer, nullable=False),
-    sa.Column("customers", sa.Integer, nullable=False),
-    sa.Column("staged_at", sa.DateTime(timezone=True), nullable=False),
-)
-"""One row per staged shard: which table holds its rows, and how many rows and customers."""
 
 STAGE_PREFIX = "recommendations_stage_"
 _STAGE_COLUMNS = ["customer_id", "rank", "item_id", "score"]
@@ -78,10 +68,6 @@ def stage_table(run_id: str, shard: int) -> sa.Table:
     )
 
 
-def _ensure_staging(engine: sa.Engine) -> None:
-    db.with_retries(lambda: staging_metadata.create_all(engine, checkfirst=True))
-
-
 def stage(engine: sa.Engine, run_id: str, shard: int, shards: int, recs: pd.DataFrame) -> int:
     """Stage one shard's recommendations, replacing whatever that shard staged before.
 
@@ -102,7 +88,7 @@ def stage(engine: sa.Engine, run_id: str, shard: int, shards: int, recs: pd.Data
         The number of rows staged.
     """
     check_shard(shard, shards)
-    _ensure_staging(engine)
+    db.require_schema(engine)
     table = stage_table(run_id, shard)
     rows = recs[_STAGE_COLUMNS].astype({"rank": int, "score": float})
     entry = {
@@ -181,8 +167,7 @@ def commit(
         ShardsNotStaged: a shard is missing, or its staged rows are not what it reported.
     """
     check_shard(0, shards)
-    db.ensure_schema(engine)
-    _ensure_staging(engine)
+    db.require_schema(engine)
     menu_rows = db.menu_rows(menu, record.run_date)
     if not record.serves:
         record_figures(engine, record, None, menu)

@@ -107,7 +107,7 @@ def finish(
         The run's record, as it stands in ``pipeline_runs``.
     """
     engine = db.make_engine()
-    db.ensure_schema(engine)
+    db.require_schema(engine)
     recorded = find_run(engine, run_id)
     published = publishing_record(recorded)
     notes = failures_since(failure_notes(engine, run_key(orchestrator_run_id) or run_id), published)

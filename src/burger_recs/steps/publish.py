@@ -62,7 +62,7 @@ def publish(
     Returns:
         The number of recommendation rows written.
     """
-    db.ensure_schema(engine)
+    db.require_schema(engine)
     rows = None
     if record.serves:
         if recs is None or recs.empty:
