@@ -18,9 +18,14 @@ Usage: scripts/cluster.sh [--dry-run] up|submit|down|tools
              deployment is available;
           4. the step images and the GCS emulator image, pushed to the registry;
           5. the dev overlay (manifests/overlays/dev): PostgreSQL, the GCS emulator with a
-             sample shop, the steps' Secrets; then where to look and what to run next.
-  submit  build and push the images that changed, compile the pipeline, upload it as a
-          version named by its content and start a run (burger-recs submit)
+             sample shop, the steps' Secrets;
+          6. production's overlay as Argo CD syncs it, rendered for these images: the
+             pipeline as Pipeline and PipelineVersion resources, the database's migration
+             Job, the schedule's reconciler on the dev schedule (overlays/dev/schedule.yaml);
+             then where to look and what to run next.
+  submit  build and push the images that changed, apply production's overlay again (6.),
+          then start a run of the version it applied (burger-recs submit finds it by
+          its content's name)
   down    delete the kind cluster and the registry container (images stay)
   tools   install the pinned kind, kubectl and kustomize into LOCALBIN
 
@@ -343,6 +348,35 @@ EOF
   fi
 }
 
+# --- 6. production's overlay ----------------------------------------------------------
+# What Argo CD syncs in production, applied here as GitOps would: the overlay, rendered for
+# the images built now (Pipeline and PipelineVersion resources, named by their content), with
+# the dev schedule (manifests/overlays/dev/schedule.yaml). Its Jobs run as they would after a
+# sync: the database's migration (burger-recs-migrate, the tables' one owner) to completion,
+# then the schedule's reconciler (burger-recs-reconcile-schedule), which points the dev
+# cluster's recurring run at this version.
+deploy() {
+  local dir="$STATE/deploy" job
+  run rm -rf "$dir"
+  run mkdir -p "$dir"
+  run cp -R manifests/overlays/prod/. "$dir/"
+  run cp manifests/overlays/dev/schedule.yaml "$dir/schedule.yaml"
+  run "$BURGER" render-prod --registry "$REGISTRY" --preview --out "$dir"
+  run_to "$STATE/deploy.yaml" "$KUSTOMIZE" build "$dir"
+  # A Job's template cannot change: the previous run of each goes first, as Argo CD's
+  # BeforeHookCreation policy does.
+  kc -n kubeflow delete job burger-recs-migrate burger-recs-reconcile-schedule \
+    --ignore-not-found --wait=true
+  say "applying production's overlay (pipeline version, migration, schedule, watchdog)"
+  kc apply --server-side --force-conflicts -f "$STATE/deploy.yaml"
+  for job in burger-recs-migrate burger-recs-reconcile-schedule; do
+    if ! kc -n kubeflow wait --for=condition=complete "job/$job" --timeout=5m; then
+      kc -n kubeflow logs "job/$job" --tail=30 >&2 || true
+      die "the Job $job did not complete (log above)"
+    fi
+  done
+}
+
 summary() {
   local data="gs://burger-shop/drops (sample shop)"
   if ((!DRY)); then
@@ -382,6 +416,7 @@ up() {
   emulator_image
   wait_kfp
   dev_overlay
+  deploy
   summary
 }
 
@@ -415,6 +450,7 @@ submit() {
     die "no Kubeflow Pipelines API answers at $API_URL: run \`make dev-cluster\` first"
   fi
   step_images
+  deploy
   run "$BURGER" compile
   args=(submit --host "$API_URL" --ui "$UI_URL" --registry "$REGISTRY"
     --kubectl "$KUBECTL" --kube-context "$CONTEXT")

@@ -8,6 +8,7 @@ tests/e2e -s`. It leaves the cluster up for a look; `make dev-cluster-down` remo
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,79 @@ def test_a_rerun_of_the_same_day_takes_the_unchanged_steps_from_kfps_cache(clust
     )
     assert "step train: code" not in logs
     assert "step publish: code" in logs  # the publishing steps always run
+
+
+def test_a_broken_drop_fails_naming_its_step_and_the_log_outlives_the_workflow(cluster):
+    """A data root without the day's drops: the run is recorded failed, naming the step, and
+    the failed step's log is read from its note after the Workflow and its pods are deleted
+    (as Argo's TTL does an hour after the run; KFP 2.17.0 workflowDefaults)."""
+    run_date = cluster
+    process = subprocess.run(
+        ["make", "--no-print-directory", "submit", "WAIT=1", f"RUN_DATE={run_date}",
+         "DATA=gs://burger-shop/no-such-shop"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3600,
+        env={**os.environ, "DRY_RUN": ""},
+    )  # fmt: skip
+    print(process.stdout)
+    assert process.returncode != 0, "a run on a missing drop must fail"
+    (run_id,) = re.findall(r"runs/details/([0-9a-f-]{36})", process.stdout)[-1:]
+    assert f"burger-recs logs {run_id}" in process.stdout  # submit points at the records
+    ((status, message),) = psql(
+        f"select status, message from pipeline_runs where run_id = '{run_id}'"
+    )
+    step = message.split(" failed:")[0]
+    assert status == "failed" and step in ONE_SHARD_DAY, message
+
+    kubectl("-n", "kubeflow", "delete", "workflow", "-l", f"pipeline/runid={run_id}", "--wait")
+    kubectl("-n", "kubeflow", "wait", "--for=delete", "pod", "-l", f"pipeline/runid={run_id}",
+            "--timeout=120s")  # fmt: skip
+    assert (
+        kubectl("-n", "kubeflow", "get", "pods", "-l", f"pipeline/runid={run_id}", "-o", "name")
+        == ""
+    )
+
+    forward = subprocess.Popen(
+        [*KUBECTL, "-n", "burger-recs", "port-forward", "svc/postgres", "55433:5432"], cwd=REPO
+    )
+    try:
+        url = "postgresql://burger:dev-only-password@127.0.0.1:55433/burger_recs"
+        for _ in range(30):
+            shown = subprocess.run(
+                [".venv/bin/burger-recs", "logs", run_id, "--database-url", url],
+                cwd=REPO, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            if shown.returncode == 0:
+                break
+            time.sleep(1)
+    finally:
+        forward.terminate()
+    assert shown.returncode == 0, shown.stderr
+    assert f"== {step} failed at" in shown.stdout
+    assert "-- the end of its log --" in shown.stdout
+    # The step's own log lines, from its note (configure_logging's first line names the step).
+    assert re.search(r"INFO step \S+: code ", shown.stdout), shown.stdout
+
+
+def test_the_dev_cluster_runs_productions_overlay_with_the_dev_schedule(cluster):
+    """`make dev-cluster` applies production's overlay as Argo CD would: the pipeline version
+    through its resources, the migration Job, and the reconciler's recurring run on the dev
+    schedule, pointing at that version."""
+    from burger_recs.deploy import DEV_HOST, production, schedule
+    from burger_recs.deploy.kfp_api import KfpApi
+
+    def complete(job: str) -> str:
+        return kubectl("-n", "kubeflow", "get", "job", job, "-o",
+                       "jsonpath={.status.conditions[?(@.type=='Complete')].status}")  # fmt: skip
+
+    assert complete(production.MIGRATE_JOB) == "True"
+    assert complete(production.RECONCILER_JOB) == "True"
+    versions = kubectl("-n", "kubeflow", "get", "pipelineversions.pipelines.kubeflow.org",
+                       "-o", "jsonpath={.items[*].metadata.name}").split()  # fmt: skip
+    dev = schedule.load_schedule(REPO / "manifests" / "overlays" / "dev" / "schedule.yaml")
+    (recurring,) = KfpApi(DEV_HOST).find_recurring_runs(dev.name)
+    assert recurring["trigger"]["cron_schedule"]["cron"] == dev.cron
+    assert recurring["pipeline_version_reference"]["pipeline_version_id"]
+    assert recurring["status"] == "ENABLED" and recurring.get("no_catchup") is True
+    assert versions, "the overlay's PipelineVersion is a resource of the cluster"
+    # Its first run: the schedule's tick at 06:00 UTC processes the day that closed at 00:00
+    # (settings.resolve_run_date), as tests/production/test_schedule.py checks on the double.

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from burger_recs.components import images
 from burger_recs.components.images import image_ref
+from burger_recs.deploy import DEV_DATA_URI
 from tests.support.manifests import build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,11 +125,68 @@ def test_dev_cluster_dry_run_prints_every_command_in_order(no_side_effects):
         f"{k} apply --server-side --force-conflicts -f .local/cluster/dev.yaml",
         f"{k} -n burger-recs rollout status statefulset/postgres --timeout=5m",
         f"{k} -n burger-recs rollout status deployment/gcs-emulator --timeout=10m",
+        *_deployment(k, kustomize),
         ">> dev cluster burger-recs is ready",
         "   Kubeflow UI   http://localhost:8080",
         "next: make submit   (WAIT=1 follows the run to its end; "
         "RUN_DATE=YYYY-MM-DD picks the day)",
     )
+
+
+def _deployment(k: str, kustomize: str) -> tuple[str, ...]:
+    """The dry run's lines that apply production's overlay, rendered for the dev images."""
+    return (
+        "+ cp -R manifests/overlays/prod/. .local/cluster/deploy/",
+        "+ cp manifests/overlays/dev/schedule.yaml .local/cluster/deploy/schedule.yaml",
+        "+ .venv/bin/burger-recs render-prod --registry localhost:5001 --preview "
+        "--out .local/cluster/deploy",
+        f"+ {kustomize} build .local/cluster/deploy > .local/cluster/deploy.yaml",
+        f"{k} -n kubeflow delete job burger-recs-migrate burger-recs-reconcile-schedule "
+        "--ignore-not-found --wait=true",
+        f"{k} apply --server-side --force-conflicts -f .local/cluster/deploy.yaml",
+        f"{k} -n kubeflow wait --for=condition=complete job/burger-recs-migrate --timeout=5m",
+        f"{k} -n kubeflow wait --for=condition=complete job/burger-recs-reconcile-schedule "
+        "--timeout=5m",
+    )
+
+
+def test_the_dev_deployment_is_productions_overlay_for_the_dev_images_and_schedule(tmp_path):
+    """What the dry run's deploy lines make, made for real: copy, dev schedule, rendering."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from burger_recs.cli import app
+    from burger_recs.deploy import production, schedule
+
+    folder = tmp_path / "deploy"
+    shutil.copytree(REPO / "manifests" / "overlays" / "prod", folder)
+    dev_schedule = REPO / "manifests" / "overlays" / "dev" / "schedule.yaml"
+    shutil.copyfile(dev_schedule, folder / "schedule.yaml")
+    rendered = CliRunner().invoke(
+        app, ["render-prod", "--registry", "localhost:5001", "--preview", "--out", str(folder)]
+    )
+    assert rendered.exit_code == 0, rendered.output
+    # The committed rendering is left alone.
+    objects = build(folder)
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == sorted(o["kind"] for o in build(production.OVERLAY))
+    (version,) = [o for o in objects if o["kind"] == "PipelineVersion"]
+    executors = version["spec"]["pipelineSpec"]["deploymentSpec"]["executors"]
+    assert {e["container"]["image"].rsplit(":", 1)[0] for e in executors.values()} <= {
+        f"localhost:5001/burger-recs-{step.replace('_', '-')}" for step in images.STEPS
+    }
+    jobs = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Job"}
+    for job in jobs.values():
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == image_ref("reconciler")
+    (reconcile,) = jobs[production.RECONCILER_JOB]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in reconcile["env"]}
+    assert env["PIPELINE_VERSION"] == version["metadata"]["name"]
+    (config,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    assert config["data"]["schedule.yaml"] == dev_schedule.read_text()
+    loaded = schedule.load_schedule(dev_schedule)
+    assert loaded.parameters["data_uri"] == DEV_DATA_URI and not loaded.catchup
 
 
 def test_the_dry_run_wrapper_overlay_builds(no_side_effects, tmp_path):
@@ -154,6 +213,10 @@ def test_submit_dry_run_builds_pushes_compiles_and_submits(no_side_effects):
     _in_order(
         out,
         "+ .venv/bin/burger-recs build-images --registry localhost:5001 --push",
+        *_deployment(
+            f"+ {localbin}/kubectl-v1.33.1 --context kind-burger-recs",
+            f"{localbin}/kustomize-v5.6.0",
+        ),
         "+ .venv/bin/burger-recs compile",
         "+ .venv/bin/burger-recs submit --host http://localhost:8888 --ui http://localhost:8080 "
         f"--registry localhost:5001 --kubectl {localbin}/kubectl-v1.33.1 "

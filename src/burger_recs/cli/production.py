@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +36,14 @@ def render_prod_command(
         str | None, typer.Option(help="The commit new content is credited to (CI's).")
     ] = None,
     image_pull_secret: pull_secrets.Option = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the rendering into OUT/rendered instead of the committed overlay: a "
+            "copy of the overlay to apply elsewhere (the dev cluster's, scripts/cluster.sh).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Render the pipeline into manifests/overlays/prod/rendered (make render-prod).
 
@@ -59,6 +68,10 @@ def render_prod_command(
         raise typer.Exit(code=2) from None
     except (production.RenderError, OSError) as exc:
         raise fail(str(exc)) from None
+    if out is not None:
+        changed = production.write(out, files)
+        typer.echo(f"{show(out / production.RENDERED)}: {', '.join(changed) or 'unchanged'}")
+        return
     changed = production.write(overlay, files)
     version = production.committed_version(overlay) or {"metadata": {"name": "?"}}
     what = f"wrote {', '.join(changed)}" if changed else "unchanged"
