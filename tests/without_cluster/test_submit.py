@@ -187,6 +187,8 @@ def test_a_failed_run_names_its_failed_steps_and_shows_its_pods_logs_by_run_labe
     assert "--- validate failed" in text and "--- ingest" not in text
     assert f"kubectl -n kubeflow logs -l pipeline/runid={run['run_id']} --all-containers" in text
     assert "  [pod/" in text and "ValueError: orders.csv line 2" in text
+    # The pods go with the Workflow; the failed step's note keeps its log in the database.
+    assert f"once the pods are gone: burger-recs logs {run['run_id']} --database-url" in text
     # The Workflow's own nodes (root, exit handler, drivers) are no steps: never shown.
     followed = lines[lines.index("following the run:") + 1 :]
     assert [
