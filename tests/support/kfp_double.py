@@ -521,22 +521,31 @@ class KfpDouble:
         if not body.get("display_name"):
             raise Refused(400, "run needs a display_name")
         self._check_target(body)
-        run = {
-            **body,
-            "run_id": self._id("run"),
-            "service_account": body.get("service_account") or SERVICE_ACCOUNT,
-            "storage_state": "AVAILABLE",
-            "state": "PENDING",
-            "state_history": [{"update_time": NOW, "state": "PENDING"}],
-            "created_at": NOW,
-            "scheduled_at": NOW,
-            "finished_at": EPOCH,
-        }
-        self.runs[run["run_id"]] = _wire(run)
-        script = self.script_for(self.runs[run["run_id"]]) if self.script_for else None
+        run = self._new_run(body, NOW, NOW)
+        script = self.script_for(run) if self.script_for else None
         if script is not None:
             self._scripts[run["run_id"]] = script
         self._count_active()
+        return run
+
+    def _new_run(self, fields: dict, created_at: str, scheduled_at: str) -> dict:
+        """Keep a new PENDING run, as the API server and a recurring run's controller make it.
+
+        Its service account is the one asked for, else KFP's default (template.go's
+        setDefaultServiceAccount, which NewWorkflow keeps for a recurring run's runs).
+        """
+        run = {
+            **fields,
+            "run_id": self._id("run"),
+            "service_account": fields.get("service_account") or SERVICE_ACCOUNT,
+            "storage_state": "AVAILABLE",
+            "state": "PENDING",
+            "state_history": [{"update_time": created_at, "state": "PENDING"}],
+            "created_at": created_at,
+            "scheduled_at": scheduled_at,
+            "finished_at": EPOCH,
+        }
+        self.runs[run["run_id"]] = _wire(run)
         return self.runs[run["run_id"]]
 
     def _check_parameters(self, version: dict, body: dict) -> None:
@@ -682,25 +691,15 @@ class KfpDouble:
             ticks = ticks[-1:]
         created = []
         for tick in ticks:
-            run = {
+            fields = {
                 "display_name": f"{recurring['display_name']}-{tick:%Y%m%d%H%M%S}",
                 "recurring_run_id": recurring_run_id,
                 "experiment_id": recurring.get("experiment_id"),
                 "pipeline_version_reference": recurring.get("pipeline_version_reference"),
                 "runtime_config": recurring.get("runtime_config"),
-                "run_id": self._id("run"),
-                # The recurring run's service account, else KFP's default (NewWorkflow keeps
-                # the one template.go's setDefaultServiceAccount put in the Workflow).
-                "service_account": recurring.get("service_account") or SERVICE_ACCOUNT,
-                "storage_state": "AVAILABLE",
-                "state": "PENDING",
-                "state_history": [{"update_time": _rfc3339(now), "state": "PENDING"}],
-                "created_at": _rfc3339(now),
-                "scheduled_at": _rfc3339(tick),
-                "finished_at": EPOCH,
+                "service_account": recurring.get("service_account"),
             }
-            self.runs[run["run_id"]] = _wire(run)
-            created.append(self.runs[run["run_id"]])
+            created.append(self._new_run(fields, _rfc3339(now), _rfc3339(tick)))
         if ticks:
             self._last_ticks[recurring_run_id] = ticks[-1]
         return created
