@@ -159,6 +159,7 @@ def test_secrets_are_referenced_by_name_and_never_defined(prod, compiled_docs):
     assert {ref["secretName"] for ref in _secret_refs(fresh)} == {
         cluster.DATABASE.name,
         cluster.NOTES.name,
+        cluster.READER.name,
         cluster.STORAGE.name,
         cluster.ALERTS.name,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -123,25 +124,31 @@ def test_a_configured_schema_is_migrated_and_its_tables_are_there(postgres_url):
 NOTES_ROLE, NOTES_PASSWORD = "burger_notes_test", "notes-pw-3"
 
 
+@contextlib.contextmanager
+def _granted_role(owner, postgres_url, role, password, **grant):
+    """A login role made anew, granted by the migration (``grant``: its role argument)."""
+    with owner.begin() as conn:
+        if conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'").first():
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    migrate(owner, **grant)
+    try:
+        url = sa.make_url(postgres_url).set(username=role, password=password)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with owner.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
 @pytest.fixture
 def notes_url(pg_engine, postgres_url) -> str:
-    """A login role that the migration grants what a failure note needs, and its URL."""
-    with pg_engine.begin() as conn:
-        if _role_exists(conn):
-            conn.exec_driver_sql(f"DROP OWNED BY {NOTES_ROLE}")
-        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {NOTES_ROLE}")
-        conn.exec_driver_sql(f"CREATE ROLE {NOTES_ROLE} LOGIN PASSWORD '{NOTES_PASSWORD}'")
-    migrate(pg_engine, notes_role=NOTES_ROLE)
-    url = sa.make_url(postgres_url).set(username=NOTES_ROLE, password=NOTES_PASSWORD)
-    yield url.render_as_string(hide_password=False)
-    with pg_engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP OWNED BY {NOTES_ROLE}")
-        conn.exec_driver_sql(f"DROP ROLE {NOTES_ROLE}")
-
-
-def _role_exists(conn: sa.Connection) -> bool:
-    found = conn.exec_driver_sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{NOTES_ROLE}'")
-    return found.first() is not None
+    """A login role that the migration grants what a failure note needs."""
+    with _granted_role(
+        pg_engine, postgres_url, NOTES_ROLE, NOTES_PASSWORD, notes_role=NOTES_ROLE
+    ) as url:
+        yield url
 
 
 def test_the_notes_role_writes_a_note_and_nothing_else(pg_engine, notes_url, monkeypatch):
@@ -207,3 +214,51 @@ def test_a_database_at_an_older_revision_is_brought_to_the_head_with_its_rows(ba
     (note,) = runs.failure_notes(bare, "r1")
     assert (note.message, note.log_tail) == ("it broke", None)
     db.require_schema(bare)
+
+
+READER_ROLE, READER_PASSWORD = "burger_reader_test", "reader-pw-5"
+
+
+@pytest.fixture
+def reader_url(pg_engine, postgres_url) -> str:
+    """A login role that the migration grants reading the champion and writing notes."""
+    with _granted_role(
+        pg_engine, postgres_url, READER_ROLE, READER_PASSWORD, reader_role=READER_ROLE
+    ) as url:
+        yield url
+
+
+def test_the_reader_role_reads_the_champion_writes_notes_and_nothing_else(
+    pg_engine, reader_url, monkeypatch
+):
+    """What check-inputs, evaluate and recommend log in as on a cluster (cluster.READER)."""
+    from burger_recs.champion import current_champion
+
+    # A champion with its scorers, as publish leaves it.
+    publish(
+        pg_engine,
+        workers.record(1, CUSTOMERS),
+        workers.day_recs(1, CUSTOMERS),
+    )
+    reader = db.make_engine(reader_url)
+    db.require_schema(reader)
+    assert current_champion(reader) == current_champion(pg_engine)
+    monkeypatch.setenv(db.DATABASE_URL_ENV, reader_url)  # the Secret's key for those steps
+    monkeypatch.delenv(runs.NOTES_DATABASE_URL_ENV, raising=False)
+    assert runs.note_failure("evaluate", "run-2", "the champion's scorer is gone", False)
+    with reader.connect() as conn:
+        conn.exec_driver_sql("SELECT model_version FROM models").all()
+        conn.exec_driver_sql("SELECT kind FROM model_artifacts").all()
+    refused = r"permission denied|must be owner"
+    for statement in (
+        "SELECT * FROM recommendations",
+        "SELECT * FROM pipeline_runs",
+        "UPDATE models SET champion = false",
+        "DELETE FROM model_artifacts",
+        "DELETE FROM recommendations",
+        "ALTER TABLE models ADD COLUMN extra TEXT",
+    ):
+        with pytest.raises(sa.exc.ProgrammingError, match=refused), reader.begin() as conn:
+            conn.exec_driver_sql(statement)
+            pytest.fail(f"the reader role could: {statement}")
+    reader.dispose()

@@ -176,6 +176,7 @@ def test_the_dev_overlay_gives_every_secret_the_pipeline_names(dev, ir_text):
     assert referenced == {
         cluster.DATABASE.name: {"DATABASE_URL"},
         cluster.NOTES.name: {"BURGER_RECS_NOTES_DATABASE_URL"},
+        cluster.READER.name: {"DATABASE_URL"},
         cluster.STORAGE.name: {"STORAGE_EMULATOR_HOST"},
         cluster.ALERTS.name: {"ALERT_WEBHOOK_URL", "KUBEFLOW_UI_URL"},
     }
@@ -210,7 +211,7 @@ def test_the_database_url_reaches_the_dev_postgres_with_its_credentials(dev):
     assert container["envFrom"] == [{"secretRef": {"name": credentials["metadata"]["name"]}}]
 
 
-def test_the_notes_role_the_steps_log_in_as_is_created_on_the_dev_postgres(dev):
+def test_the_roles_the_steps_log_in_as_are_created_on_the_dev_postgres(dev):
     notes = sa.make_url(
         _secret(dev, cluster.NOTES.name, "kubeflow")["BURGER_RECS_NOTES_DATABASE_URL"]
     )
@@ -219,9 +220,12 @@ def test_the_notes_role_the_steps_log_in_as_is_created_on_the_dev_postgres(dev):
     assert (
         (notes.host, notes.database) == (owner.host, owner.database) == (steps.host, steps.database)
     )
-    # The role the migration grants (its Job's BURGER_RECS_NOTES_ROLE), created at init.
+    reader = sa.make_url(_secret(dev, cluster.READER.name, "kubeflow")["DATABASE_URL"])
+    assert (reader.host, reader.database) == (owner.host, owner.database)
+    # The roles the migration grants (its Job's BURGER_RECS_*_ROLE), created at init.
     init = _find(dev, "ConfigMap", "postgres-init", "burger-recs")["data"]["notes-role.sql"]
-    assert f"CREATE ROLE {notes.username} LOGIN PASSWORD '{notes.password}'" in init
+    for role in (notes, reader):
+        assert f"CREATE ROLE {role.username} LOGIN PASSWORD '{role.password}'" in init
     job = yaml.safe_load(
         (MANIFESTS / "overlays" / "prod" / "migrate" / "migrate-job.yaml").read_text()
     )
@@ -229,6 +233,7 @@ def test_the_notes_role_the_steps_log_in_as_is_created_on_the_dev_postgres(dev):
         e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["BURGER_RECS_NOTES_ROLE"] == notes.username
+    assert env["BURGER_RECS_READER_ROLE"] == reader.username
     statefulset = _find(dev, "StatefulSet", "postgres", "burger-recs")
     mounts = statefulset["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     assert {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True} in mounts

@@ -44,8 +44,9 @@ def test_secrets_reach_only_the_steps_that_need_them_by_name_and_key(ir):
     }
     # A failure note only: the notes role's credential, which may write nothing else.
     notes = ("burger-recs-database-notes", [("BURGER_RECS_NOTES_DATABASE_URL",) * 2], True)
-    # A failure note, and the champion to read (check-inputs, evaluate, recommend).
-    reads = ("burger-recs-database", [("DATABASE_URL",) * 2], True)
+    # The champion to read and a failure note: the reader role's (check-inputs, evaluate,
+    # recommend), which may read nothing else and write nothing but notes.
+    reads = ("burger-recs-database-reader", [("DATABASE_URL",) * 2], True)
     database = ("burger-recs-database", [("DATABASE_URL",) * 2], False)
     alerts = ("burger-recs-alerts", [("ALERT_WEBHOOK_URL",) * 2, ("KUBEFLOW_UI_URL",) * 2], True)
     assert secrets == {

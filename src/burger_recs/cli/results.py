@@ -123,6 +123,15 @@ def migrate_command(
             show_default=False,
         ),
     ] = None,
+    reader_role: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL role to grant reading the champion and writing failure notes, "
+            "nothing else (check-inputs, evaluate and recommend log in as it). Default: "
+            "$BURGER_RECS_READER_ROLE, else none.",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create or bring the results database's tables to this version (as their owner).
@@ -136,7 +145,7 @@ def migrate_command(
 
     engine = db.make_engine(database_url or default_database_url())
     before = current(engine)
-    revision = migrate(engine, notes_role)
+    revision = migrate(engine, notes_role, reader_role)
     state = "already at" if before == revision else f"migrated from {before or 'nothing'} to"
     typer.echo(f"{db.redact(str(engine.url))}: {state} schema revision {revision}")
 

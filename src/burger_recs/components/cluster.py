@@ -28,10 +28,11 @@ class SecretEnv:
 
 # DATABASE_URL (burger_recs.db) for the steps that write the day and the run record.
 DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",))
-# The same, optional, for the steps that read the champion (check-inputs names it, evaluate
-# and recommend load its scorers; without it: no champion to fall back on) and leave a
-# failure note for the final task (burger_recs.runs.noted) when they fail.
-OPTIONAL_DATABASE = SecretEnv("burger-recs-database", ("DATABASE_URL",), optional=True)
+# For the steps that read the champion (check-inputs names it, evaluate and recommend load its
+# scorers; without it: no champion to fall back on) and leave a failure note for the final
+# task (burger_recs.runs.noted) when they fail: a role that may do that and nothing else
+# (burger_recs.migrations.grant_reader). Optional.
+READER = SecretEnv("burger-recs-database-reader", ("DATABASE_URL",), optional=True)
 # The steps that only ever write a failure note log in as a role that may write notes and
 # nothing else (burger_recs.migrations.grant_notes); optional: without it the final task
 # records the failure without naming the step.
@@ -78,19 +79,17 @@ TASKS = {
     # The check runs on every run: it resolves the day and fingerprints the drops, which are
     # outside the pipeline. Ingest takes that fingerprint, so a cache serves it only while
     # the day's drops are unchanged.
-    "check_inputs": OnCluster(
-        "100m", "256Mi", retries=1, secrets=(STORAGE, OPTIONAL_DATABASE), cache=False
-    ),
+    "check_inputs": OnCluster("100m", "256Mi", retries=1, secrets=(STORAGE, READER), cache=False),
     "ingest": OnCluster("250m", "512Mi", retries=1, secrets=(STORAGE, NOTES)),
     "validate": OnCluster("250m", "1Gi", secrets=(NOTES,)),
     "train": OnCluster("1", "1Gi", secrets=(NOTES,)),
-    "evaluate": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
-    "recommend": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "evaluate": OnCluster("500m", "1Gi", secrets=(READER,)),
+    "recommend": OnCluster("500m", "1Gi", secrets=(READER,)),
     # Publishing a day is atomic and replaces the day, so running it again is safe.
     "publish": OnCluster("250m", "512Mi", retries=1, secrets=(DATABASE,), cache=False),
     # Sharded days: a plan, then score and stage each shard, then one atomic commit.
     "shard_plan": OnCluster("100m", "256Mi", secrets=(NOTES,)),
-    "recommend_shard": OnCluster("500m", "1Gi", secrets=(OPTIONAL_DATABASE,)),
+    "recommend_shard": OnCluster("500m", "1Gi", secrets=(READER,)),
     # Staging a shard replaces its staging table; a commit that already happened is a no-op.
     # Inside the ParallelFor this retry may not happen: KFP 2.17.0 compiles it like any task's
     # (backend/src/v2/compiler/argocompiler: dag.go DAG and task, container.go

@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from burger_recs import db
-from burger_recs.contract import sql_identifier, step_failures
+from burger_recs.contract import model_artifacts, models, sql_identifier, step_failures
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ FOLDER = Path(__file__).resolve().parent
 # The role of the steps that only leave failure notes (burger_recs.runs.note_failure): given
 # to ``migrate`` (or this variable for the Job), it gets exactly what a note needs.
 NOTES_ROLE_ENV = "BURGER_RECS_NOTES_ROLE"
+# The role of the steps that read the champion and may leave a failure note (check-inputs,
+# evaluate, recommend): :func:`grant_reader`.
+READER_ROLE_ENV = "BURGER_RECS_READER_ROLE"
 
 
 def config() -> Config:
@@ -55,7 +58,9 @@ def current(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn, opts=_options(engine)).get_current_revision()
 
 
-def migrate(engine: sa.Engine, notes_role: str | None = None) -> str:
+def migrate(
+    engine: sa.Engine, notes_role: str | None = None, reader_role: str | None = None
+) -> str:
     """Bring the database's tables to the newest revision; grant the notes role its rights.
 
     Safe to run again: a database at the head is left as it is. A database whose tables an
@@ -66,6 +71,8 @@ def migrate(engine: sa.Engine, notes_role: str | None = None) -> str:
         engine: the results database, connected as the tables' owner.
         notes_role: a PostgreSQL role to grant what a failure note needs and nothing else
             (:func:`grant_notes`); default ``BURGER_RECS_NOTES_ROLE``, if set.
+        reader_role: a PostgreSQL role to grant what reading the champion and a failure note
+            need (:func:`grant_reader`); default ``BURGER_RECS_READER_ROLE``, if set.
 
     Returns:
         The revision the database is at.
@@ -100,6 +107,9 @@ def migrate(engine: sa.Engine, notes_role: str | None = None) -> str:
     role = notes_role if notes_role is not None else os.environ.get(NOTES_ROLE_ENV, "")
     if role:
         grant_notes(engine, role)
+    role = reader_role if reader_role is not None else os.environ.get(READER_ROLE_ENV, "")
+    if role:
+        grant_reader(engine, role)
     return revision
 
 
@@ -125,6 +135,29 @@ def grant_notes(engine: sa.Engine, role: str) -> None:
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {name}")
         conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE ON {qualified} TO {name}")
     log.info("granted %s what a failure note needs, on %s only", name, qualified)
+
+
+def grant_reader(engine: sa.Engine, role: str) -> None:
+    """Let ``role`` read the champion and write failure notes, and nothing else (PostgreSQL).
+
+    What check-inputs, evaluate and recommend do with the database: the schema's revision
+    (:func:`burger_recs.db.require_schema`), the champion's row and scorers
+    (:mod:`burger_recs.champion`: ``models``, ``model_artifacts``), and a note when they fail
+    (:func:`grant_notes`). No recommendations, no runs, no writes but notes.
+
+    Raises:
+        ValueError: the role is not a plain identifier, or the database is not PostgreSQL.
+    """
+    grant_notes(engine, role)  # checks the role and the dialect too
+    name = sql_identifier(role, READER_ROLE_ENV)
+    schema = db.engine_schema(engine)
+    tables = ", ".join(
+        f"{schema}.{table}" if schema else table
+        for table in ("alembic_version", models.name, model_artifacts.name)
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"GRANT SELECT ON {tables} TO {name}")
+    log.info("granted %s reading the champion and writing notes, nothing else", name)
 
 
 def _options(engine: sa.Engine) -> dict:

@@ -1,7 +1,8 @@
 """The deploy's migration: ``python -m burger_recs.migrations`` (the burger-recs-migrate Job).
 
-Migrates ``DATABASE_URL`` (the tables' owner's credential) to the newest revision and, when
-``BURGER_RECS_NOTES_ROLE`` is set, grants that role what a failure note needs. It runs in the
+Migrates ``DATABASE_URL`` (the tables' owner's credential) to the newest revision and grants
+``BURGER_RECS_NOTES_ROLE`` what a failure note needs and ``BURGER_RECS_READER_ROLE`` what
+reading the champion needs, when they are set. It runs in the
 reconciler's image, which holds no CLI module; ``burger-recs migrate`` is the same call.
 """
 
