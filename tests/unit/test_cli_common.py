@@ -72,3 +72,38 @@ def test_a_shared_option_reads_the_same_in_every_command(option):
 def test_no_arguments_prints_the_commands():
     result = CliRunner().invoke(cli.app, [])
     assert "run" in result.output and "backfill" in result.output
+
+
+def test_printed_commands_run_where_the_user_is_and_name_a_database_not_found_by_default(
+    tmp_path, monkeypatch
+):
+    import sys
+
+    from burger_recs.cli import common
+
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    script = venv / "burger-recs"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "run"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the venv not activated
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert common.program() == ".venv/bin/burger-recs"
+    assert common.hint("runs") == ".venv/bin/burger-recs runs"
+    assert common.hint("runs", database_url=common.default_database_url()) == (
+        ".venv/bin/burger-recs runs"
+    )
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert common.hint("logs", "r-1", database_url=other) == (
+        f".venv/bin/burger-recs logs r-1 --database-url {other}"
+    )
+    secret = "postgresql://shop:s3cret@db.example/recs"
+    assert common.hint("runs", database_url=secret) == (
+        '.venv/bin/burger-recs runs --database-url "$DATABASE_URL"'
+    )
+    monkeypatch.setenv("DATABASE_URL", secret)  # the user's environment finds it by default
+    assert common.hint("runs", database_url=secret) == ".venv/bin/burger-recs runs"
+    monkeypatch.setenv("PATH", f"{venv}:/usr/bin:/bin")  # activated: the bare name works
+    assert common.program() == "burger-recs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +34,49 @@ def default_database_url() -> str:
     from burger_recs import db
 
     return os.environ.get(db.DATABASE_URL_ENV) or f"sqlite:///{(LOCAL_ROOT / 'recs.db').resolve()}"
+
+
+def program() -> str:
+    """Return this command as the user can run it again from here.
+
+    ``burger-recs`` when that name on PATH is this program; else the path it was started by,
+    relative to the working folder when inside it (``.venv/bin/burger-recs``, as the README
+    writes it).
+    """
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is None or started.name != "burger-recs":
+        return ".venv/bin/burger-recs"
+    found = shutil.which("burger-recs")
+    if found and Path(found).resolve() == started.resolve():
+        return "burger-recs"
+    try:
+        return started.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(started.resolve())
+
+
+def hint(*words: str, database_url: str | None = None) -> str:
+    """Return a command for the user to run: this program, ``words``, maybe the database.
+
+    ``--database-url`` is added when the results database is not the one the command finds
+    by default (``DATABASE_URL``, else .local/recs.db). A URL with a password is never
+    printed: ``--database-url "$DATABASE_URL"`` stands for it.
+    """
+    line = [program(), *words]
+    if database_url and database_url != default_database_url():
+        has_password = sa_url_password(database_url)
+        line += ["--database-url", '"$DATABASE_URL"' if has_password else database_url]
+    return " ".join(line)
+
+
+def sa_url_password(url: str) -> bool:
+    """Tell whether a database URL carries a password."""
+    import sqlalchemy
+
+    try:
+        return bool(sqlalchemy.make_url(url).password)
+    except sqlalchemy.exc.ArgumentError:
+        return True  # unparseable: print nothing of it
 
 
 def results_engine(database_url: str | None) -> sa.Engine:

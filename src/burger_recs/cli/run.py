@@ -21,6 +21,7 @@ from burger_recs.cli.common import (
     day_and_params,
     default_database_url,
     fail,
+    hint,
     sample_data,
     show,
 )
@@ -116,7 +117,9 @@ def _run_and_report(
         _print_locations(exc.result, url)
         typer.echo(
             f"\nresume it, the steps that succeeded from the cache:\n"
-            f"  burger-recs resume {exc.result.run_id}"
+            f"  {hint('resume', exc.result.run_id, database_url=url)}\n"
+            f"what failed, and the end of its log:\n"
+            f"  {hint('logs', exc.result.run_id, database_url=url)}"
         )
         raise typer.Exit(code=1) from None
     _print_summary(result, url)
@@ -226,8 +229,8 @@ def _print_summary(result: LocalRun, url: str) -> None:
     example = _example_customer(url, record)
     typer.echo("\nlook at the results:")
     if example:
-        typer.echo(f"  burger-recs recs --customer {example}")
-    typer.echo("  burger-recs runs")
+        typer.echo(f"  {hint('recs', '--customer', example, database_url=url)}")
+    typer.echo(f"  {hint('runs', database_url=url)}")
     if (result.folder / "report.html").exists():
         typer.echo(f"  open {show(result.folder / 'report.html')}")
 
