@@ -54,3 +54,13 @@ def test_ir_has_the_documented_parameters():
         assert name in params
     assert params["k"]["defaultValue"] == 10
     assert "database" not in " ".join(params).lower()  # secrets never travel as parameters
+
+
+def test_the_checked_in_ir_names_the_sources_it_was_compiled_from():
+    from burger_recs.pipelines.compile import sources_digest, sources_file, stale_sources
+
+    recorded = sources_file(compiled_pipeline()).read_text().strip()
+    assert recorded == sources_digest(), (
+        "pipelines/compiled/ was compiled from other sources: run `make compile` and commit it"
+    )
+    assert not stale_sources(compiled_pipeline())

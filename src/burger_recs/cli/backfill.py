@@ -23,6 +23,7 @@ from burger_recs.cli.common import (
     fail,
     sample_data,
     show,
+    up_to_date,
 )
 from burger_recs.deploy import (
     DEV_DATA_URI,
@@ -203,7 +204,7 @@ def backfill_command(
             data = data_root(data)
     if any(pair.partition("=")[0].strip() == "run_date" for pair in param or []):
         raise fail("--param run_date: a backfill runs each day of --from..--to with its own")
-    pipeline_file = compiled_pipeline()
+    pipeline_file = up_to_date(compiled_pipeline())
     _, params = day_and_params(days[0].isoformat(), param, pipeline_file)
     url = database_url or default_database_url()
     engine = db.make_engine(url)

@@ -23,6 +23,7 @@ from burger_recs.cli.common import (
     day_and_params,
     fail,
     show,
+    up_to_date,
 )
 from burger_recs.deploy import (
     DEFAULT_PYTHON_IMAGE,
@@ -72,7 +73,7 @@ def submit_command(
     from burger_recs.deploy.kfp_api import KfpApi, KfpError
     from burger_recs.pipelines.compile import compiled_pipeline, retarget_images
 
-    pipeline_file = compiled_pipeline()
+    pipeline_file = up_to_date(compiled_pipeline())
     day, params = day_and_params(run_date, param, pipeline_file)
     ir_text = pipeline_file.read_text()
     if registry:

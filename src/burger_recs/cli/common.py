@@ -79,6 +79,23 @@ def sa_url_password(url: str) -> bool:
         return True  # unparseable: print nothing of it
 
 
+def up_to_date(pipeline_file: Path) -> Path:
+    """Return the compiled pipeline, compiled again first when its sources changed since.
+
+    A component, the pipeline or its settings edited without `burger-recs compile` would
+    otherwise run the old IR, silently (the cache would even serve it).
+    """
+    from burger_recs.pipelines.compile import compile_pipeline, stale_sources
+
+    if stale_sources(pipeline_file):
+        typer.echo(
+            f"{show(pipeline_file)} was compiled from other sources than these: compiling it "
+            "again (burger-recs compile)"
+        )
+        compile_pipeline(pipeline_file)
+    return pipeline_file
+
+
 def results_engine(database_url: str | None) -> sa.Engine:
     """Return an engine on the results database, checked to be at this code's schema revision.
 

@@ -24,6 +24,7 @@ from burger_recs.cli.common import (
     hint,
     sample_data,
     show,
+    up_to_date,
 )
 from burger_recs.pipelines.compile import compiled_pipeline
 from burger_recs.version import code_version
@@ -56,7 +57,7 @@ def run_command(
     Steps whose code, parameters and inputs are those of an earlier run come from the cache
     (.local/cache); the check of the drops, publishing and the final record always run.
     """
-    pipeline_file = compiled_pipeline()
+    pipeline_file = up_to_date(compiled_pipeline())
     day, params = day_and_params(run_date, param, pipeline_file)
     if data is None:
         data = str(sample_data(day).resolve())
@@ -159,7 +160,7 @@ def resume_command(
             f"run {run_id} for {recorded.run_date} ended {recorded.status}: there is nothing "
             "to resume (burger-recs run --run-date runs the day again)"
         )
-    pipeline_file = compiled_pipeline()
+    pipeline_file = up_to_date(compiled_pipeline())
     if pipeline_file.name != earlier.started.pipeline:
         raise fail(f"run {run_id} ran {earlier.started.pipeline}, not {pipeline_file.name}")
     arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
