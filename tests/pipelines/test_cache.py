@@ -7,6 +7,7 @@ published, from the database.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -218,3 +219,39 @@ def test_a_failed_run_resumes_with_the_steps_that_succeeded_from_the_cache(settl
     assert resumed.status == "published"
     assert set(resumed.cached_tasks) == CACHEABLE
     assert ran(resumed) == ALWAYS_RUN
+
+
+def test_resume_with_a_param_fixes_a_run_a_bad_parameter_failed(shop, tmp_path, monkeypatch):
+    """`--param epochs=0` fails at train; `resume RUN --param epochs=2`, as the failure's hint
+    says, runs it again with the steps before train from the cache, and publishes."""
+    from typer.testing import CliRunner
+
+    from burger_recs.cli import app
+    from burger_recs.runs import find_run
+
+    monkeypatch.chdir(tmp_path)  # the CLI's runs live in ./.local
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    with pytest.raises(RunFailed, match="train") as failed:
+        run_pipeline(
+            compiled_pipeline(),
+            day_arguments(shop, **GATE_OFF, epochs=0),
+            url,
+            tmp_path / ".local",
+            quiet=True,
+        )
+    broken = failed.value.result.run_id
+    cli = CliRunner()
+    refused = cli.invoke(
+        app, ["resume", broken, "--param", "run_date=2026-01-01", "--database-url", url]
+    )
+    assert refused.exit_code == 1 and "resume runs the day of run" in refused.stderr
+    resumed = cli.invoke(
+        app, ["resume", broken, "--param", "epochs=2", "--database-url", url, "--quiet"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "from cache" in resumed.stdout and "ingest" in resumed.stdout  # before train
+    (run_id,) = re.findall(r"^run (\S+) for ", resumed.stdout, re.MULTILINE)
+    record = find_run(db.make_engine(url), run_id)
+    assert record.status in ("published", "gated"), record.message
+    result = earlier_run(tmp_path / ".local", run_id)
+    assert result.arguments["epochs"] == 2

@@ -117,7 +117,8 @@ def _run_and_report(
         _print_cached(exc.result)
         _print_locations(exc.result, url)
         typer.echo(
-            f"\nresume it, the steps that succeeded from the cache:\n"
+            f"\nresume it, the steps that succeeded from the cache (--param NAME=VALUE changes "
+            f"a parameter, --no-cache runs every step):\n"
             f"  {hint('resume', exc.result.run_id, database_url=url)}\n"
             f"what failed, and the end of its log:\n"
             f"  {hint('logs', exc.result.run_id, database_url=url)}"
@@ -130,16 +131,20 @@ def _run_and_report(
     "resume",
     epilog="The steps that succeeded come from the cache; the one that failed and those after "
     "it run. The runner and registry are the failed run's, and so is the database: a URL with "
-    "a password is never stored, so give it again with --database-url or DATABASE_URL. A "
-    "cluster run is retried in place with burger-recs retry RUN_ID --host URL.",
+    "a password is never stored, so give it again with --database-url or DATABASE_URL. "
+    "--param changes a parameter that made the run fail (the steps it reaches run again); "
+    "--no-cache runs every step (a cached artifact gone missing). A cluster run is retried "
+    "in place with burger-recs retry RUN_ID --host URL.",
 )
 def resume_command(
     run_id: Annotated[str, typer.Argument(help="The failed local run, e.g. 20261124-081502-3fa1.")],
+    param: ParamOption = None,
+    cache: CacheOption = True,
     database_url: DatabaseOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Run a failed local run again, as a new run with the same arguments."""
+    """Run a failed local run again, as a new run with its arguments (and --param changes)."""
     from burger_recs import db
     from burger_recs.pipelines.local_run import earlier_run
     from burger_recs.runs import RunStatus, find_run
@@ -163,7 +168,13 @@ def resume_command(
     pipeline_file = up_to_date(compiled_pipeline())
     if pipeline_file.name != earlier.started.pipeline:
         raise fail(f"run {run_id} ran {earlier.started.pipeline}, not {pipeline_file.name}")
-    arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}
+    if any(pair.partition("=")[0].strip() == "run_date" for pair in param or []):
+        raise fail(
+            f"--param run_date: resume runs the day of run {run_id} again; "
+            "burger-recs run --run-date runs another day"
+        )
+    _, changes = day_and_params(None, param, pipeline_file)
+    arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"} | changes
     _run_and_report(
         pipeline_file,
         arguments,
@@ -172,8 +183,8 @@ def resume_command(
         quiet=quiet,
         verbose=verbose,
         registry=earlier.started.registry,
-        cache=True,
-        doing=f"resuming {run_id}:",
+        cache=cache,
+        doing=f"resuming {run_id}" + (f" with {', '.join(param or [])}:" if param else ":"),
     )
 
 
