@@ -36,7 +36,7 @@ from burger_recs.deploy.submit import (
 )
 from burger_recs.evaluation import MODEL_PRECISION
 from burger_recs.pipelines.local_run import LocalRun, RunFailed, new_run_id, run_pipeline
-from burger_recs.runs import RunRecord, RunStatus, find_run
+from burger_recs.runs import RunRecord, RunStatus, find_run, served_label
 
 MAX_DAYS = 366
 """The most days one backfill may cover (a leap year)."""
@@ -202,7 +202,8 @@ class DayOutcome:
             that ended without a record: KFP's state (e.g. ``FAILED``, ``CANCELED``), or
             ``not started`` when KFP refused to start it.
         log_file: a local run's log.
-        model_version: the model the run trained (pipeline_runs.model_version), if any.
+        model_version: the scorer that served the day (pipeline_runs.model_version), if any.
+        served: who served the day, as every view says it (:func:`runs.served_label`).
         precision_at_k: the model's precision@k, if evaluated.
         rows_written: recommendation rows published.
         message: the gate's reason or the failure's message.
@@ -215,6 +216,7 @@ class DayOutcome:
     status: str
     log_file: Path | None = None
     model_version: str | None = None
+    served: str = "-"
     precision_at_k: float | None = None
     rows_written: int = 0
     message: str = ""
@@ -244,6 +246,7 @@ def _recorded(
         run_id=run_id,
         status=status,
         model_version=record.model_version,
+        served=served_label(record.served_by, record.model_version) or "-",
         precision_at_k=float(precision) if isinstance(precision, int | float) else None,
         rows_written=int(record.rows_written or 0),
         message=record.message or message,
@@ -553,7 +556,7 @@ def outcome_table(outcomes: list[DayOutcome], show: Callable[[Path], str] = str)
         (
             str(o.day),
             o.status,
-            o.model_version or "-",
+            o.served,
             "-" if o.precision_at_k is None else f"{o.precision_at_k:.4f}",
             f"{o.rows_written:,}",
             o.run_id,

@@ -166,6 +166,21 @@ def evaluated_record(
     )
 
 
+def served_label(served_by: str | None, model_version: str | None) -> str | None:
+    """Who served a day, as every view says it: the scorer, its model version beside it.
+
+    ``challenger (lightfm-07581f51c771)``, ``champion (lightfm-...)``, ``popularity``; None
+    when nobody did (a failed run, or a gated day with ``serve_when_gated`` off), which each
+    view shows its own way. The same in ``burger-recs runs``, the backfill table, the run
+    index and the run's summary.
+    """
+    if not served_by:
+        return None
+    if served_by == POPULARITY or not model_version or model_version == served_by:
+        return served_by
+    return f"{served_by} ({model_version})"
+
+
 def record_run(engine: sa.Engine, record: RunRecord) -> None:
     """Write (or replace) one ``pipeline_runs`` row on its own."""
     db.require_schema(engine)
@@ -188,7 +203,7 @@ def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
 def runs_table(rows: list[sa.Row]) -> str:
     """Return ``pipeline_runs`` rows as `burger-recs runs` lists them: a header, a line each."""
     lines = [
-        f"{'run id':<30}{'date':<12}{'status':<11}{'served by':<12}{'code':<20}"
+        f"{'run id':<30}{'date':<12}{'status':<11}{'served by':<35}{'code':<20}"
         f"{'p@k model/base':<17}{'rows':>9}  finished (UTC)"
     ]
     for r in rows:
@@ -198,7 +213,8 @@ def runs_table(rows: list[sa.Row]) -> str:
         )
         finished = r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "-"
         lines.append(
-            f"{r.run_id[:29]:<30}{r.run_date!s:<12}{r.status:<11}{r.served_by or '-':<12}"
+            f"{r.run_id[:29]:<30}{r.run_date!s:<12}{r.status:<11}"
+            f"{served_label(r.served_by, r.model_version) or '-':<35}"
             f"{r.code_version[:19]:<20}{pk:<17}{r.rows_written:>9,}  {finished}"
         )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from burger_recs import db
 from burger_recs.backfill import headline
 from burger_recs.cli import app
 from burger_recs.contract import recommendations
+from burger_recs.runs import served_label
 from tests.support.database import run_rows
 from tests.support.pipeline import FAST_PARAMS, RUN_DATE
 
@@ -57,7 +58,7 @@ def test_backfill_publishes_each_day_once_and_reports_a_failed_day(
         assert row.split() == [
             day.isoformat(),
             "published",
-            record["model_version"],
+            *served_label(record["served_by"], record["model_version"]).split(),
             f"{record['metrics']['model_precision_at_k']:.4f}",
             f"{record['rows_written']:,}",
             record["run_id"],

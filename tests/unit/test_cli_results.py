@@ -43,7 +43,11 @@ def test_runs_lists_the_recorded_runs_or_says_there_are_none(tmp_path):
     listed = _invoke(url, "runs")
     header, line = listed.stdout.splitlines()
     assert header.split()[:4] == ["run", "id", "date", "status"]
-    assert line.split()[:5] == ["run-1", DAY.isoformat(), "published", "challenger", "code-abc"]
+    # Who served: the scorer, its model version beside it (runs.served_label).
+    assert line.split()[:6] == [
+        *("run-1", DAY.isoformat(), "published"),
+        *("challenger", "(model-1)", "code-abc"),
+    ]
     assert "1,200" in line
 
 

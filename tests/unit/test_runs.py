@@ -160,3 +160,13 @@ def test_a_failure_note_keeps_the_end_of_the_steps_log_and_a_defects_traceback(
     assert not [
         h for h in logging.getLogger("burger_recs").handlers if type(h).__name__ == "LogTail"
     ]
+
+
+def test_who_served_a_day_is_said_one_way_everywhere():
+    from burger_recs.runs import served_label
+
+    assert served_label("challenger", "lightfm-07581f51c771") == "challenger (lightfm-07581f51c771)"
+    assert served_label("champion", "lightfm-1a2b") == "champion (lightfm-1a2b)"
+    assert served_label("popularity", "popularity") == "popularity"
+    assert served_label(None, None) is None  # a failed run: each view shows its own blank
+    assert served_label("", "lightfm-1") is None

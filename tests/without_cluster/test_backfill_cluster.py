@@ -152,7 +152,8 @@ def test_each_day_is_one_run_at_most_two_at_once_then_nothing_is_left(shop, kube
         assert row.split() == [
             str(day),
             "published",
-            f"model-{day:%d}",
+            "challenger",  # who served, its model version beside it (runs.served_label)
+            f"(model-{day:%d})",
             f"{_p_at_k(day):.4f}",
             f"{1000 + day.day:,}",
             run_id,

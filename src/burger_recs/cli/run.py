@@ -212,8 +212,17 @@ def _print_locations(result: LocalRun, url: str) -> None:
 
 
 def _print_summary(result: LocalRun, url: str) -> None:
-    from burger_recs.evaluation import AUC, BASELINE, MODEL, PRECISION, RECALL, K, figure
-    from burger_recs.runs import RunStatus
+    from burger_recs.evaluation import (
+        AUC,
+        BASELINE,
+        CHALLENGER_VERSION,
+        MODEL,
+        PRECISION,
+        RECALL,
+        K,
+        figure,
+    )
+    from burger_recs.runs import RunStatus, served_label
 
     record = result.record
     if record is None:  # the run ended but its record could not be read back
@@ -226,13 +235,15 @@ def _print_summary(result: LocalRun, url: str) -> None:
     colour = typer.colors.GREEN if result.status is RunStatus.PUBLISHED else typer.colors.YELLOW
     typer.secho(f"\nrun {result.run_id} for {record.run_date}: {result.status}", fg=colour)
     typer.echo(f"  {'code version':<14}{record.code_version}")
-    typer.echo(f"  {'model':<14}{record.model_version}")
+    # Today's model (the challenger); who served the day is said below.
+    typer.echo(f"  {'model':<14}{metrics.get(CHALLENGER_VERSION) or record.model_version}")
     for label, measure in ((f"precision@{k}", PRECISION), (f"recall@{k}", RECALL), ("AUC", AUC)):
         model, base = metrics.get(figure(MODEL, measure)), metrics.get(figure(BASELINE, measure))
         if model is not None:
             typer.echo(f"  {label:<14}model {model:.4f}   popularity baseline {base:.4f}")
     typer.echo(f"  {'gate':<14}{record.message}")
-    typer.echo(f"  {'served by':<14}{record.served_by or 'nobody (nothing published)'}")
+    served = served_label(record.served_by, record.model_version)
+    typer.echo(f"  {'served by':<14}{served or 'nobody (nothing published)'}")
     typer.echo(
         f"  {'rows written':<14}{record.rows_written:,} ({record.customers or 0:,} customers)"
     )

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.contract import pipeline_runs
 from burger_recs.evaluation import BASELINE_PRECISION, MODEL_PRECISION, K
-from burger_recs.runs import recent_runs
+from burger_recs.runs import recent_runs, served_label
 from burger_recs.version import code_version
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class IndexRow:
         run_id: the run's id.
         run_date: the day it ran for, if known.
         status: published, gated, failed, or unknown (a folder without a record).
-        served_by: the model that served the day, if any.
+        served_by: who served the day (:func:`burger_recs.runs.served_label`), if any.
         code_version: the code that ran, if recorded.
         metrics: the recorded evaluation figures.
         message: the gate's reason or the failure's message.
@@ -237,7 +237,7 @@ def collect_runs(folders: Mapping[str, Path], records: Mapping[str, Mapping]) ->
                 run_id=run_id,
                 run_date=record.get("run_date"),
                 status=str(record.get("status") or UNKNOWN),
-                served_by=record.get("model_version"),
+                served_by=served_label(record.get("served_by"), record.get("model_version")),
                 code_version=record.get("code_version"),
                 metrics=dict(record.get("metrics") or {}),
                 message=record.get("message"),
