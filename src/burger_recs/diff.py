@@ -184,9 +184,27 @@ def resolve_run(engine: sa.Engine, ref: str) -> ResolvedRun:
             raise RunNotFound(f"{ref!r} is neither a recorded run id nor a valid day") from None
         record = latest_run_of_day(engine, day)
         if record is None:
-            raise RunNotFound(f"no run recorded for {day} in {_where(engine)}")
+            raise RunNotFound(
+                f"no run recorded for {day} in {_where(engine)}; {_days_with_runs(engine, day)}"
+            )
         return ResolvedRun(ref, record, by_day=True)
     raise RunNotFound(f"no run {ref!r} recorded in {_where(engine)}")
+
+
+def _days_with_runs(engine: sa.Engine, day: dt.date, shown: int = 3) -> str:
+    """Say which days do have a run: all of them when few, else their span and the nearest."""
+    query = sa.select(pipeline_runs.c.run_date).distinct().order_by(pipeline_runs.c.run_date)
+    with engine.connect() as conn:
+        days = list(conn.execute(query).scalars())
+    if not days:
+        return "no run is recorded there yet"
+    if len(days) <= 2 * shown:
+        return f"the days with a run: {', '.join(map(str, days))}"
+    nearest = sorted(sorted(days, key=lambda d: (abs((d - day).days), d))[:shown])
+    return (
+        f"the days with a run: {days[0]}..{days[-1]} ({len(days)} days), the nearest "
+        f"{', '.join(map(str, nearest))}"
+    )
 
 
 def param_changes(a: dict | None, b: dict | None) -> list[ParamChange]:

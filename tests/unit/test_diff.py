@@ -132,6 +132,23 @@ def test_a_day_names_its_latest_published_run_else_its_latest_run(engine):
     assert (by_id.record.run_id, by_id.by_day) == ("gated-later", False)
 
 
+def test_a_day_without_a_run_names_the_days_that_have_one(engine):
+    start = dt.date(2026, 3, 1)
+    for n in (0, 1, 2, 5, 6, 7, 20):
+        record_run(engine, run_record(start + dt.timedelta(days=n), f"run-{n}"))
+    with pytest.raises(RunNotFound) as missing:
+        diff.resolve_run(engine, "2026-03-05")
+    assert str(missing.value).endswith(
+        "; the days with a run: 2026-03-01..2026-03-21 (7 days), the nearest "
+        "2026-03-03, 2026-03-06, 2026-03-07"
+    )
+
+
+def test_a_day_on_an_empty_database_says_no_run_is_recorded_yet(engine):
+    with pytest.raises(RunNotFound, match="no run is recorded there yet"):
+        diff.resolve_run(engine, "2026-03-05")
+
+
 def test_a_run_id_spelled_as_a_day_is_that_run(engine):
     record_run(engine, run_record(DAY, OTHER_DAY.isoformat()))
     assert diff.resolve_run(engine, OTHER_DAY.isoformat()).by_day is False
@@ -146,7 +163,9 @@ def test_a_missing_run_or_day_is_named_with_the_database(engine):
     assert str(missing.value) == f"no run 'nope' recorded in {where}"
     with pytest.raises(RunNotFound) as no_day:
         diff.diff_runs(engine, "2026-03-04", "run-1")
-    assert str(no_day.value) == f"no run recorded for 2026-03-04 in {where}"
+    assert str(no_day.value) == (
+        f"no run recorded for 2026-03-04 in {where}; the days with a run: {DAY}"
+    )
     with pytest.raises(RunNotFound, match="'2026-02-30' is neither a recorded run id nor a valid"):
         diff.resolve_run(engine, "2026-02-30")
 
