@@ -88,3 +88,38 @@ def test_logs_prints_the_record_and_each_failed_steps_log_or_says_it_knows_none(
     assert (
         unknown.exit_code == 1 and "no record and no failure note of run 'run-0'" in unknown.stderr
     )
+
+
+def test_recs_keeps_its_columns_aligned_whatever_the_item_names(tmp_path):
+    from burger_recs.contract import menu_items, recommendations
+
+    url = _migrated(tmp_path)
+    names = ["Classic", "The Triple-Decker Smoky Bacon Jalapeño Cheeseburger Deluxe", None]
+    with db.make_engine(url).begin() as conn:
+        for rank, name in enumerate(names, start=1):
+            item = f"i{rank:03d}"
+            conn.execute(
+                recommendations.insert().values(
+                    run_date=DAY,
+                    customer_id="c42",
+                    rank=rank,
+                    item_id=item,
+                    score=1.0 / rank,
+                    model_version="model-1",
+                    code_version="code-abc",
+                )
+            )
+            if name:
+                conn.execute(
+                    menu_items.insert().values(
+                        item_id=item, name=name, ingredients="bun, beef", last_seen=DAY
+                    )
+                )
+    shown = _invoke(url, "recs", "--customer", "c42")
+    assert shown.exit_code == 0, shown.output
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("   ")]
+    assert len(lines) == 3
+    # The item id and the score start in the same column on every line.
+    assert len({line.index("[i00") for line in lines}) == 1, lines
+    assert len({line.index("score") for line in lines}) == 1, lines
+    assert names[1] in lines[1] and "i003" in lines[2]  # no name: its id stands for it

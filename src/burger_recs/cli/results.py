@@ -42,10 +42,14 @@ def recs_command(
         when = f" for {date}" if date else ""
         raise fail(f"no recommendations stored for customer {customer!r}{when}")
     typer.echo(f"recommendations for customer {customer} on {shown}:")
-    for row in rows:
+    # Columns as wide as their longest value: a long item name never pushes the rest aside.
+    names = [row.name or row.item_id for row in rows]
+    ids = [f"[{row.item_id}]" for row in rows]
+    name_width, id_width = max(map(len, names)), max(map(len, ids))
+    for row, name, item in zip(rows, names, ids, strict=True):
         typer.echo(
-            f"  {row.rank:>2}. {row.name or row.item_id:<34} [{row.item_id}]  "
-            f"score {row.score:7.3f}  {row.ingredients or ''}"
+            f"  {row.rank:>2}. {name:<{name_width}}  {item:<{id_width}}  "
+            f"score {row.score:7.3f}  {row.ingredients or ''}".rstrip()
         )
     typer.echo(f"(model {rows[0].model_version}, code {rows[0].code_version})")
 
