@@ -114,6 +114,23 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def absolute(url: str) -> str:
+    """Return ``url`` with a SQLite file's path made absolute: the same file from any folder.
+
+    Other URLs, and one that does not parse, come back as they are.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return url
+    if Path(path).is_absolute():
+        return url
+    return parsed.set(database=str(Path(path).resolve())).render_as_string(hide_password=False)
+
+
 def table_schema(schema: str | None = None) -> str | None:
     """Return the schema of the output tables: ``schema`` or ``BURGER_RECS_DB_SCHEMA``.
 

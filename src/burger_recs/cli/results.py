@@ -13,6 +13,7 @@ from burger_recs.cli.common import (
     app,
     default_database_url,
     fail,
+    hint,
     results_engine,
     show,
 )
@@ -59,15 +60,27 @@ def runs_command(
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
     database_url: DatabaseOption = None,
 ) -> None:
-    """List the recorded pipeline runs, newest first."""
+    """List the recorded pipeline runs, newest first.
+
+    The runs of one results database; local runs that used another are counted below, with
+    the command that lists them.
+    """
+    from burger_recs.pipelines.run_index import other_databases
     from burger_recs.runs import recent_runs, runs_table
 
-    engine = results_engine(database_url)
-    rows = recent_runs(engine, limit)
-    if not rows:
-        typer.echo("no runs recorded yet: try `make run`")
-        return
-    typer.echo(runs_table(rows))
+    url = database_url or default_database_url()
+    rows = recent_runs(results_engine(url), limit)
+    typer.echo(runs_table(rows) if rows else "no runs recorded yet: try `make run`")
+    others = other_databases(LOCAL_ROOT, url)
+    if others:
+        count = sum(others.values())
+        typer.echo(
+            f"\n{count} local run{'s' if count > 1 else ''} used "
+            f"{'another database' if len(others) == 1 else 'other databases'}; "
+            f"{'its runs' if len(others) == 1 else 'their runs'}:"
+        )
+        for database in sorted(others):
+            typer.echo(f"  {hint('runs', database_url=database)}")
 
 
 @app.command("index")

@@ -22,6 +22,7 @@ from burger_recs.cli.common import (
     default_database_url,
     fail,
     hint,
+    sa_url_password,
     sample_data,
     show,
     up_to_date,
@@ -130,8 +131,9 @@ def _run_and_report(
 @app.command(
     "resume",
     epilog="The steps that succeeded come from the cache; the one that failed and those after "
-    "it run. The runner and registry are the failed run's, and so is the database: a URL with "
-    "a password is never stored, so give it again with --database-url or DATABASE_URL. "
+    "it run. The runner and registry are the failed run's, and so is the database unless "
+    "--database-url says another: a URL with a password is never stored, so for one give it "
+    "again with --database-url or DATABASE_URL. "
     "--param changes a parameter that made the run fail (the steps it reaches run again); "
     "--no-cache runs every step (a cached artifact gone missing). A cluster run is retried "
     "in place with burger-recs retry RUN_ID --host URL.",
@@ -147,17 +149,19 @@ def resume_command(
     """Run a failed local run again, as a new run with its arguments (and --param changes)."""
     from burger_recs import db
     from burger_recs.pipelines.local_run import earlier_run
+    from burger_recs.pipelines.run_index import database_key
     from burger_recs.runs import RunStatus, find_run
 
     try:
         earlier = earlier_run(LOCAL_ROOT, run_id)
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
-    url = database_url or default_database_url()
-    if db.redact(url) != earlier.started.database:
-        raise fail(
-            f"run {run_id} used the database {earlier.started.database}, not {db.redact(url)}: "
-            "give it with --database-url or DATABASE_URL"
+    url = db.absolute(database_url) if database_url else _database_of(earlier.started.database)
+    if database_key(url) != database_key(earlier.started.database):
+        typer.echo(
+            f"run {run_id} used the database {earlier.started.database}; resuming it on "
+            f"{db.redact(url)}, as --database-url says",
+            err=True,
         )
     recorded = find_run(db.make_engine(url), run_id)
     if recorded is not None and recorded.status != RunStatus.FAILED:
@@ -186,6 +190,28 @@ def resume_command(
         cache=cache,
         doing=f"resuming {run_id}" + (f" with {', '.join(param or [])}:" if param else ":"),
     )
+
+
+def _database_of(database: str) -> str:
+    """Return the URL of the database a run folder names (its password hidden).
+
+    Itself, or the default URL (``DATABASE_URL``) when that is the same database with its
+    password.
+
+    Raises:
+        typer.Exit: the folder's URL had a password and no URL at hand holds it.
+    """
+    from burger_recs.pipelines.run_index import database_key
+
+    default = default_database_url()
+    if database_key(default) == database_key(database):
+        return default
+    if sa_url_password(database):
+        raise fail(
+            f"the run used the database {database}, whose password a run folder never keeps: "
+            "give its URL with --database-url or DATABASE_URL"
+        )
+    return database
 
 
 def _print_cached(result: LocalRun) -> None:

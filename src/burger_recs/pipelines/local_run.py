@@ -29,7 +29,7 @@ import yaml
 
 from burger_recs import db
 from burger_recs.pipelines.compile import retarget_images
-from burger_recs.pipelines.run_index import refresh_index
+from burger_recs.pipelines.run_index import RUN_START, refresh_index
 from burger_recs.runs import RUN_ID_ENV, RunRecord, RunStatus, find_run
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,6 @@ class LocalRun:
         return list(self.cached)
 
 
-RUN_START = "run.json"
-"""The file of a run folder that says how the run was started (:class:`RunStart`)."""
-
-
 @dataclass(frozen=True)
 class RunStart:
     """How a local run was started, beside its arguments, so that it can be resumed.
@@ -111,7 +107,8 @@ class RunStart:
         pipeline: the compiled pipeline's file name.
         runner: subprocess or docker.
         registry: docker: the registry prefix of the step images, if not the compiled one.
-        database: the results database, its password redacted (never stored).
+        database: the results database, its password redacted (never stored), a SQLite
+            file's path absolute.
         cache: whether the run used the cache.
     """
 
@@ -419,6 +416,7 @@ def run_pipeline(
         raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got {runner!r}")
     # The schema is the migrations', applied here, once, by the runner: no step alters a
     # table (on a cluster the deploy's burger-recs-migrate Job does this).
+    database_url = db.absolute(database_url)  # the run's folder names the same file anywhere
     engine = db.make_engine(database_url)
     migrate(engine)
     engine.dispose()

@@ -5,8 +5,11 @@ model and baseline precision@k, how long each step took (from the run's ``run.lo
 links to its report, validation report, log and artifacts. Runs come from the results
 database (``pipeline_runs``) joined with the run folders under ``<root>/runs/``: a folder
 without a record (a run that stopped before recording) shows as ``unknown``, a record without
-a folder (a cluster run in the same database) shows without links. A small inline SVG plots
-model and baseline precision@k over the run days.
+a folder (a cluster run in the same database) shows without links. Each run folder names the
+database its run used (``run.json``), and its record is read from there, so runs of several
+databases show their true status side by side; a database that is gone, or whose password a
+folder does not keep, is said in the run's row. A small inline SVG plots model and baseline
+precision@k over the run days.
 
 The page is one self-contained HTML file: no script, no font, no request to any host, so it
 reads the same from ``file://`` without a server or network. Every value is escaped.
@@ -39,6 +42,9 @@ from burger_recs.version import code_version
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.html"
+RUN_START = "run.json"
+"""The file of a run folder that says how its run was started, the database among it
+(:class:`burger_recs.pipelines.local_run.RunStart`)."""
 # Records read besides those of the local run folders (a shared database may hold years of
 # cluster runs; every local run folder's record is read whatever its age).
 MAX_OTHER_RECORDS = 500
@@ -164,6 +170,7 @@ class IndexRow:
         ended: when it finished (recorded), else when its folder last changed; UTC.
         links: link text -> path relative to the page, for the files its folder holds.
         log: what its run log says, for a run with a folder.
+        database: the database it used (password hidden), when not the page's own.
     """
 
     run_id: str
@@ -176,6 +183,7 @@ class IndexRow:
     ended: dt.datetime | None = None
     links: dict[str, str] = field(default_factory=dict)
     log: LogSummary | None = None
+    database: str | None = None
 
 
 def run_folders(root: Path) -> dict[str, Path]:
@@ -186,15 +194,16 @@ def run_folders(root: Path) -> dict[str, Path]:
     return {p.name: p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")}
 
 
-def read_records(engine: sa.Engine, run_ids: Iterable[str] = ()) -> dict[str, dict]:
-    """Return ``pipeline_runs`` records by run id: the newest ones and those of ``run_ids``.
+def read_records(
+    engine: sa.Engine, run_ids: Iterable[str] = (), newest: int = MAX_OTHER_RECORDS
+) -> dict[str, dict]:
+    """Return ``pipeline_runs`` records by run id: the ``newest`` ones and those of ``run_ids``.
 
     A database without the table (nothing recorded yet) has no records.
     """
-    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
-    if not sa.inspect(engine).has_table(pipeline_runs.name, schema=schema):
+    if not sa.inspect(engine).has_table(pipeline_runs.name, schema=db.engine_schema(engine)):
         return {}
-    records = {r.run_id: dict(r._mapping) for r in recent_runs(engine, MAX_OTHER_RECORDS)}
+    records = {r.run_id: dict(r._mapping) for r in recent_runs(engine, newest)} if newest else {}
     missing = sorted(set(run_ids) - set(records))
     with engine.connect() as conn:
         for start in range(0, len(missing), 500):
@@ -203,6 +212,135 @@ def read_records(engine: sa.Engine, run_ids: Iterable[str] = ()) -> dict[str, di
             )
             records |= {r.run_id: dict(r._mapping) for r in conn.execute(query)}
     return records
+
+
+def folder_database(folder: Path) -> str | None:
+    """Return the database a run folder's ``run.json`` names (password hidden), if any."""
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        return str(json.loads((folder / RUN_START).read_text())["database"]) or None
+    return None
+
+
+def other_databases(root: Path, database_url: str) -> dict[str, int]:
+    """Return the other databases than ``database_url`` that runs under ``root`` used.
+
+    Each with how many runs used it, from the run folders' ``run.json`` (passwords hidden).
+    """
+    own = database_key(database_url)
+    found: dict[str, int] = {}
+    for folder in run_folders(root).values():
+        named = folder_database(folder)
+        if named and database_key(named) != own:
+            found[named] = found.get(named, 0) + 1
+    return found
+
+
+def database_key(url: str) -> str:
+    """Return what two URLs of one database have in common, and no other database's.
+
+    The backend, not the driver; the password hidden; a SQLite file's path absolute.
+    """
+    try:
+        parsed = sa.make_url(db.absolute(url))
+    except sa.exc.ArgumentError:
+        return url
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
+
+
+class DatabaseUnreadable(Exception):
+    """The database a run folder names cannot be read; the message says why, for its row."""
+
+
+def open_database(database: str, known: Iterable[str] = ()) -> sa.Engine:
+    """Return an engine on the database a run folder names (its password hidden).
+
+    Args:
+        database: the URL as the folder keeps it.
+        known: full URLs at hand (``DATABASE_URL``, the page's own database): one that is
+            the same database opens a URL whose password the folder does not keep.
+
+    Raises:
+        DatabaseUnreadable: a SQLite file that is gone (never created again here), or a
+            password that no known URL holds.
+    """
+    try:
+        parsed = sa.make_url(database)
+    except sa.exc.ArgumentError:
+        raise DatabaseUnreadable(f"its database URL {database!r} does not parse") from None
+    url = database
+    if parsed.password:
+        key = database_key(database)
+        url = next((k for k in known if k and database_key(k) == key), "")
+        if not url:
+            raise DatabaseUnreadable(
+                f"its database {database} needs a password, which a run folder never keeps: "
+                'burger-recs index --database-url "$DATABASE_URL" with that URL reads it'
+            )
+    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database))
+        if not path.is_file():
+            raise DatabaseUnreadable(
+                f"its database is gone: {path} no longer exists, so its status is unknown"
+            )
+    return db.make_engine(url)
+
+
+@dataclass
+class Records:
+    """The records of the runs, each from the database its folder names.
+
+    Attributes:
+        found: ``pipeline_runs`` rows by run id.
+        databases: run id -> the database its folder names, for runs of other databases than
+            the page's own.
+        unread: run id -> why its database could not be read.
+    """
+
+    found: dict[str, dict] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+    unread: dict[str, str] = field(default_factory=dict)
+
+
+def gather_records(folders: Mapping[str, Path], engine: sa.Engine | None) -> Records:
+    """Read each run folder's record from the database it names, and ``engine``'s newest.
+
+    ``engine`` is the page's own database (None: it could not be opened). A folder that
+    names no database (an older run) is taken to be of ``engine``'s.
+    """
+    own = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    own_key = database_key(own) if own else None
+    groups: dict[str | None, list[str]] = {}
+    names: dict[str | None, str] = {}
+    for run_id, folder in folders.items():
+        named = folder_database(folder)
+        key = database_key(named) if named else own_key
+        groups.setdefault(key, []).append(run_id)
+        names.setdefault(key, named or "")
+    result = Records()
+    if engine is not None:
+        result.found |= read_records(engine, groups.pop(own_key, []))
+    known = [os.environ.get(db.DATABASE_URL_ENV, ""), own or ""]
+    for key, run_ids in sorted(groups.items(), key=lambda item: str(item[0])):
+        database = names[key]
+        if key is not None:
+            result.databases |= dict.fromkeys(run_ids, database)
+        try:
+            if key is None:
+                raise DatabaseUnreadable("")  # the page's own database, already said unread
+            other = open_database(database, known)
+            try:
+                result.found |= read_records(other, run_ids, newest=0)
+            finally:
+                other.dispose()
+        except (DatabaseUnreadable, sa.exc.SQLAlchemyError) as exc:
+            why = (
+                str(exc)
+                if isinstance(exc, DatabaseUnreadable)
+                else f"its database {database} could not be read: {db.first_line(exc)}"
+            )
+            if why:
+                result.unread |= dict.fromkeys(run_ids, why)
+    return result
 
 
 def _folder_day(folder: Path) -> dt.date | None:
@@ -222,13 +360,20 @@ def _folder_changed(folder: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(max(times), dt.UTC)
 
 
-def collect_runs(folders: Mapping[str, Path], records: Mapping[str, Mapping]) -> list[IndexRow]:
+def collect_runs(
+    folders: Mapping[str, Path], records: Mapping[str, Mapping] | Records
+) -> list[IndexRow]:
     """Join run folders with run records, newest first (by ``ended``, then run id).
 
     Args:
         folders: run folders by run id (:func:`run_folders`).
-        records: ``pipeline_runs`` rows by run id (:func:`read_records`).
+        records: ``pipeline_runs`` rows by run id (:func:`read_records`), or those of every
+            database with what could not be read (:func:`gather_records`).
     """
+    if not isinstance(records, Records):
+        records = Records({run_id: dict(record) for run_id, record in records.items()})
+    unread, databases = records.unread, records.databases
+    records = records.found
     rows = []
     for run_id in folders.keys() | records.keys():
         record, folder = records.get(run_id), folders.get(run_id)
@@ -245,7 +390,13 @@ def collect_runs(folders: Mapping[str, Path], records: Mapping[str, Mapping]) ->
             )
         else:
             assert folder is not None
-            row = IndexRow(run_id=run_id, run_date=_folder_day(folder), status=UNKNOWN)
+            row = IndexRow(
+                run_id=run_id,
+                run_date=_folder_day(folder),
+                status=UNKNOWN,
+                message=unread.get(run_id),
+            )
+        row.database = databases.get(run_id)
         if folder is not None:
             row.ended = row.ended or _folder_changed(folder)
             row.links = {
@@ -343,13 +494,19 @@ def _row(row: IndexRow) -> str:
     ended = f'<div class="when">ended {row.ended:%H:%M} UTC</div>' if row.ended else ""
     message = " ".join((row.message or "").split())  # the gate's reason, the failure's lines
     if row.status == UNKNOWN and not message:
-        message = "no record in the database: the run stopped before recording itself"
+        message = "no record in its database: the run stopped before recording itself"
     if message:
         short = message if len(message) <= 160 else message[:159] + "…"
         message = f'<div class="msg" title="{_e(row.message or message)}">{_e(short)}</div>'
     links = " ".join(f'<a href="{_e(href)}">{_e(text)}</a>' for text, href in row.links.items())
+    database = (
+        f'<div class="when" title="{_e(row.database)}">database {_e(_short(row.database))}</div>'
+        if row.database
+        else ""
+    )
     return (
-        f'<tr id="run-{_e(row.run_id)}"><td class="nowrap"><code>{_e(row.run_id)}</code></td>'
+        f'<tr id="run-{_e(row.run_id)}"><td class="nowrap"><code>{_e(row.run_id)}</code>'
+        f"{database}</td>"
         f'<td class="nowrap">{_e(row.run_date or NONE)}{ended}</td>'
         f'<td><span class="status {_e(_status_class(row.status))}">{_e(row.status)}</span>'
         f"{message}</td>"
@@ -360,6 +517,16 @@ def _row(row: IndexRow) -> str:
         f"<td>{_steps(row.log)}</td>"
         f'<td class="links">{links or _e(NONE)}</td></tr>'
     )
+
+
+def _short(database: str) -> str:
+    """Return a database as a row names it: a SQLite file's name, else host and database."""
+    with contextlib.suppress(sa.exc.ArgumentError):
+        url = sa.make_url(database)
+        if url.get_backend_name() == "sqlite":
+            return Path(url.database or ":memory:").name
+        return f"{url.host or 'localhost'}/{url.database or ''}"
+    return database
 
 
 def _status_class(status: str) -> str:
@@ -539,12 +706,18 @@ def write_index(root: Path, engine: sa.Engine | None, note: str = "") -> Path:
 
     Args:
         root: the local folder that holds ``runs/``.
-        engine: the results database; None lists the run folders alone (status unknown).
+        engine: the page's own results database: its newest runs are listed whether this
+            machine ran them or not. Each run folder's record comes from the database the
+            folder names (:func:`gather_records`). None: it could not be opened, and the runs
+            of it show as unknown.
         note: a warning to show on the page.
     """
     folders = run_folders(root)
-    records = read_records(engine, folders) if engine is not None else {}
+    records = gather_records(folders, engine)
     source = f"{engine.url.render_as_string(hide_password=True)} and " if engine else ""
+    others = len(set(records.databases.values()))
+    if others:
+        source += f"{others} other database{'s' if others > 1 else ''} its runs used, and "
     page = render_index(collect_runs(folders, records), f"{source}{root / 'runs'}", note)
     target = index_file(root)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -576,8 +749,8 @@ def refresh_index(root: Path, database_url: str) -> Path | None:
         except sa.exc.SQLAlchemyError as exc:
             log.warning("run index: the database could not be read (%s)", type(exc).__name__)
             note = (
-                f"The results database could not be read ({type(exc).__name__}): every run "
-                "shows as unknown. burger-recs index writes this page again."
+                f"The results database could not be read ({type(exc).__name__}): its runs "
+                "show as unknown. burger-recs index writes this page again."
             )
             return write_index(root, None, note)
     except Exception as exc:
