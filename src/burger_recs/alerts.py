@@ -39,6 +39,8 @@ class Alert:
         message: the failure's message or the gate's reason.
         code_version: the code that ran.
         link: the run in the Kubeflow UI, where known.
+        served_by: who served the day despite it
+            (:func:`burger_recs.runs.served_label`), if anyone did.
     """
 
     run_id: str
@@ -48,10 +50,13 @@ class Alert:
     message: str
     code_version: str
     link: str | None = None
+    served_by: str | None = None
 
     def payload(self) -> dict:
         """Return the JSON body: Slack's ``text``, then the fields as an attachment."""
         what = f"step {self.step} failed" if self.step else self.status
+        if self.served_by:
+            what += f", served by {self.served_by}"
         text = f"burger-recs {self.run_date}: {what} (run {self.run_id})"
         if self.link:
             text += f" <{self.link}|open in Kubeflow>"

@@ -172,7 +172,7 @@ def served_label(served_by: str | None, model_version: str | None) -> str | None
     ``challenger (lightfm-07581f51c771)``, ``champion (lightfm-...)``, ``popularity``; None
     when nobody did (a failed run, or a gated day with ``serve_when_gated`` off), which each
     view shows its own way. The same in ``burger-recs runs``, the backfill table, the run
-    index and the run's summary.
+    index, the trend page, the run's summary and the alert.
     """
     if not served_by:
         return None

@@ -102,6 +102,9 @@ def test_a_gated_day_stays_gated_and_served_whatever_the_runner_says(
     (body,) = receiver.bodies
     fields = _fields(body)
     assert fields["status"] == "gated" and fields["message"] == row["message"]
+    # Who served, as every view says it (runs.served_label): the scorer, its model version.
+    assert fields["served_by"] == "champion (model-1)"
+    assert "gated, served by champion (model-1)" in body["text"]
     assert fields["link"] == "http://kubeflow.example/#/runs/details/uuid-1"
 
 

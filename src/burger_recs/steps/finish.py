@@ -34,6 +34,7 @@ from burger_recs.runs import (
     parse_time,
     record_run,
     run_key,
+    served_label,
 )
 from burger_recs.settings import resolve_run_date, today
 
@@ -159,6 +160,7 @@ def finish(
                 message=record.message or "",
                 code_version=record.code_version,
                 link=alerts.run_link(orchestrator_run_id),
+                served_by=served_label(record.served_by, record.model_version),
             )
         )
     return record
