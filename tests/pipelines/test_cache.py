@@ -26,6 +26,7 @@ from burger_recs.pipelines.local_run import (
     stale_images,
 )
 from burger_recs.pipelines.run_index import summarize_log
+from tests.support.database import recommendations_refused
 from tests.support.pipeline import ALWAYS_RUN, CACHEABLE, RUN_DATE, day_arguments
 
 pytestmark = pytest.mark.slow  # kfp.local pipeline runs, seconds each
@@ -197,21 +198,14 @@ def test_a_failed_run_resumes_with_the_steps_that_succeeded_from_the_cache(settl
     """publish fails (the database refuses the day's rows); once the fault is gone, the run
     is resumed from its folder: same arguments, the steps before publish from the cache."""
     root, url, _ = settled
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE TRIGGER refuse BEFORE INSERT ON recommendations "
-                "BEGIN SELECT RAISE(ABORT, 'recommendations are read-only today'); END"
-            )
-        )
-    with pytest.raises(RunFailed, match="read-only today") as failed:
+    with (
+        recommendations_refused(db.make_engine(url)),
+        pytest.raises(RunFailed, match="read-only today") as failed,
+    ):
         rerun(shop, url, root, k=7)
     broken = failed.value.result
     assert broken.record.status == "failed"
     assert "publish failed" in broken.record.message
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TRIGGER refuse"))
     earlier = earlier_run(root, broken.run_id)
     assert earlier.started.runner == "subprocess" and earlier.arguments["k"] == 7
     arguments = {k: v for k, v in earlier.arguments.items() if k != "run_id"}

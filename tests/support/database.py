@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
@@ -50,3 +52,21 @@ def drop_tables(engine: sa.Engine) -> None:
     metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+@contextlib.contextmanager
+def recommendations_refused(engine: sa.Engine) -> Iterator[None]:
+    """A SQLite database that refuses every recommendation row while inside: publish fails
+    (a fault a rerun or a resume then gets past)."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON recommendations "
+                "BEGIN SELECT RAISE(ABORT, 'recommendations are read-only today'); END"
+            )
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse"))
