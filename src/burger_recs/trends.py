@@ -17,6 +17,12 @@ published day (mean Jaccard, first item changed) and the shares of customers ser
 model, the champion and popularity. A day without a run is a gap, so a bad or a missed day
 stands out; the run date is shaded. Every plot is an inline PNG (matplotlib, as the run
 report): no script, no font, no request to any host.
+
+Below the plots, a table of the days that have a run, newest first: its status, who served
+it (the scorer and its model version, as every view says it) and the figures the plots show,
+headed by each panel's short name over its series' labels. The days without a run are not
+rows: one line above the table names them. The page fits a 1400-pixel-wide window without
+scrolling sideways (``tests/unit/test_trends.py`` measures it in a headless browser).
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ from burger_recs.metrics import (
     SERVED_SHARES,
 )
 from burger_recs.report import png_base64
-from burger_recs.runs import RunStatus
+from burger_recs.runs import RunStatus, served_label
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +77,14 @@ class Panel:
 
     Attributes:
         title: what it shows.
-        series: (label, metric key) pairs, one line each.
+        heading: its short name, over its series' labels in the table's header.
+        series: (label, metric key) pairs, one line each; the labels name the table's columns.
         stacked: draw the series as stacked bars (shares that add up to 1).
         share: the figures are shares: the axis goes to 1 whatever they are.
     """
 
     title: str
+    heading: str
     series: tuple[tuple[str, str], ...]
     stacked: bool = False
     share: bool = False
@@ -85,6 +93,7 @@ class Panel:
 PANELS = (
     Panel(
         "precision@k of the scorer that served",
+        "precision@k",
         (
             ("all", SERVED_PRECISION),
             ("new", figure(SERVED, PRECISION, NEW)),
@@ -93,16 +102,19 @@ PANELS = (
     ),
     Panel(
         "catalogue coverage (share of the menu recommended)",
+        "coverage",
         (("coverage", COVERAGE),),
         share=True,
     ),
     Panel(
         "churn against the previous published day",
+        "churn",
         (("mean Jaccard of top-k", CHURN_JACCARD), ("first item changed", CHURN_FIRST_CHANGED)),
         share=True,
     ),
     Panel(
         "share of customers served by",
+        "share served by",
         (
             ("model", SERVED_SHARES[CHALLENGER]),
             ("champion", SERVED_SHARES[CHAMPION]),
@@ -124,6 +136,7 @@ class TrendDay:
         run_id: the day's latest published or gated run ("" when there was none).
         status: its status ("" when there was none).
         served_by: the scorer that served the day ("" when none did).
+        model_version: the version of the model that served it (``pipeline_runs``).
         metrics: its recorded figures.
     """
 
@@ -131,6 +144,7 @@ class TrendDay:
     run_id: str = ""
     status: str = ""
     served_by: str = ""
+    model_version: str = ""
     metrics: Mapping[str, object] = field(default_factory=dict)
 
     def value(self, key: str) -> float:
@@ -150,7 +164,7 @@ def trend_days(engine: sa.Engine, until: dt.date, days: int = TREND_DAYS) -> lis
     first = until - dt.timedelta(days=days - 1)
     c = pipeline_runs.c
     query = (
-        sa.select(c.run_id, c.run_date, c.status, c.served_by, c.metrics)
+        sa.select(c.run_id, c.run_date, c.status, c.served_by, c.model_version, c.metrics)
         .where(
             c.run_date >= first,
             c.run_date <= until,
@@ -165,7 +179,12 @@ def trend_days(engine: sa.Engine, until: dt.date, days: int = TREND_DAYS) -> lis
 
     latest = {
         row.run_date: TrendDay(
-            row.run_date, row.run_id, row.status, row.served_by or "", dict(row.metrics or {})
+            row.run_date,
+            run_id=row.run_id,
+            status=row.status,
+            served_by=row.served_by or "",
+            model_version=row.model_version or "",
+            metrics=dict(row.metrics or {}),
         )
         for row in db.with_retries(read)  # ordered: each day's latest run comes last
     }
@@ -210,47 +229,99 @@ def panel_figure(panel: Panel, days: list[TrendDay], today: dt.date) -> plt.Figu
 
 # Nothing to load but the page's own images and style: no script, no font, no request.
 _POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# The table fits the body's width: its columns are narrow figures under short headings that
+# may wrap, and the served-by label may wrap at its spaces only (never inside a model
+# version, at its hyphen); dates never wrap.
 _CSS = (
-    "body{font-family:sans-serif;max-width:1000px;margin:1em auto}"
+    "body{font-family:sans-serif;max-width:1000px;margin:1em auto;padding:0 1em}"
     ".plots img{width:48%;min-width:320px}"
-    "table{border-collapse:collapse;font-size:.85em}"
+    "table{border-collapse:collapse;font-size:.85em;font-variant-numeric:tabular-nums}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-    "td:first-child,th:first-child{text-align:left}"
-    ".none{color:#999}"
+    "th{vertical-align:bottom}"
+    "th[colspan]{text-align:center}"
+    ".day,.served span{white-space:nowrap}"
+    ".day,.status,.served{text-align:left}"
 )
 
 
+def _spans(days: list[dt.date]) -> list[str]:
+    """Return sorted days as text, each run of consecutive days as ``first to last``."""
+    spans: list[list[dt.date]] = []
+    for day in sorted(days):
+        if spans and day - spans[-1][-1] == dt.timedelta(days=1):
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return [f"{s[0]} to {s[-1]}" if len(s) > 2 else ", ".join(map(str, s)) for s in spans]
+
+
+def _without_runs(days: list[TrendDay]) -> str:
+    """Return the line that names the days without a run ("" when every day has one)."""
+    missing = [d.day for d in days if not d.run_id]
+    if not missing:
+        return ""
+    count = f"{len(missing)} day{'s' if len(missing) > 1 else ''}"
+    listed = html.escape(", ".join(_spans(missing)))
+    return f'<p class="missing">No published or gated run on {count}: {listed}.</p>'
+
+
+def _table(days: list[TrendDay]) -> str:
+    """Return the table of the days with a run, newest first ("" when none has one).
+
+    The header names every figure: each panel's heading over its series' labels (a panel
+    of one series has its heading alone).
+    """
+    ran = [d for d in reversed(days) if d.run_id]
+    if not ran:
+        return ""
+    keys = [key for panel in PANELS for _, key in panel.series]
+    top = "".join(
+        f'<th colspan="{len(panel.series)}">{html.escape(panel.heading)}</th>'
+        if len(panel.series) > 1
+        else f'<th rowspan="2">{html.escape(panel.heading)}</th>'
+        for panel in PANELS
+    )
+    labels = "".join(
+        f"<th>{html.escape(label)}</th>"
+        for panel in PANELS
+        if len(panel.series) > 1
+        for label, _ in panel.series
+    )
+    head = (
+        '<tr><th class="day" rowspan="2">day</th><th class="status" rowspan="2">status</th>'
+        f'<th class="served" rowspan="2">served by</th>{top}</tr><tr>{labels}</tr>'
+    )
+    rows = []
+    for day in ran:
+        served = served_label(day.served_by, day.model_version) or "—"
+        words = " ".join(f"<span>{html.escape(word)}</span>" for word in served.split(" "))
+        cells = "".join(
+            f"<td>{value:.4f}</td>" if not math.isnan(value := day.value(key)) else "<td>—</td>"
+            for key in keys
+        )
+        rows.append(
+            f'<tr><td class="day">{day.day}</td>'
+            f'<td class="status">{html.escape(day.status)}</td>'
+            f'<td class="served" title="{html.escape(served)}">{words}</td>{cells}</tr>'
+        )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
 def render_trends(days: list[TrendDay], today: dt.date, note: str = "") -> str:
-    """Return the trend page: the panels' plots and a table of the days, newest first.
+    """Return the trend page: the panels' plots, then the days with a run, newest first.
+
+    The days without a run are named in one line above the table, not as rows of it.
 
     Args:
         days: the days, oldest first (:func:`trend_days`).
         today: the run date, shaded in every plot.
         note: a warning shown above the plots (e.g. the database could not be read).
     """
-    keys = [key for panel in PANELS for _, key in panel.series]
     images = "".join(
         f'<img alt="{html.escape(panel.title)}" '
         f'src="data:image/png;base64,{png_base64(panel_figure(panel, days, today))}">'
         for panel in PANELS
     )
-    head = "".join(f"<th>{html.escape(key)}</th>" for key in keys)
-    rows = []
-    for day in reversed(days):
-        if not day.run_id:
-            rows.append(
-                f'<tr><td>{day.day}</td><td class="none" colspan="{len(keys) + 2}">'
-                "no published or gated run</td></tr>"
-            )
-            continue
-        cells = "".join(
-            f"<td>{value:.4f}</td>" if not math.isnan(value := day.value(key)) else "<td>—</td>"
-            for key in keys
-        )
-        rows.append(
-            f"<tr><td>{day.day}</td><td>{html.escape(day.status)}</td>"
-            f"<td>{html.escape(day.served_by or '—')}</td>{cells}</tr>"
-        )
     with_runs = sum(1 for d in days if d.run_id)
     warning = f"<p><strong>{html.escape(note)}</strong></p>" if note else ""
     return f"""<!doctype html>
@@ -262,7 +333,7 @@ def render_trends(days: list[TrendDay], today: dt.date, note: str = "") -> str:
 <p>{with_runs} of {len(days)} days have a published or gated run; each day shows its latest.
 The run date is shaded; a gap is a day without the figure.</p>
 {warning}<div class="plots">{images}</div>
-<table><tr><th>day</th><th>status</th><th>served by</th>{head}</tr>{"".join(rows)}</table>
+{_without_runs(days)}{_table(days)}
 </body></html>
 """
 

@@ -7,6 +7,7 @@
   (``tests/data/bad_inputs/``).
 - ``pipeline``: the generated shop and parameters the kfp.local pipeline runs use.
 - ``database``: run records and reads of the results tables.
+- ``browser``: Debian's chromium, headless, for the tests that load a page (marker ``browser``).
 - ``movielens_files``: MovieLens 100k, real when beside the clone, else a small look-alike.
 - ``figures``, ``scan``, ``workers``: the reliability tests' figures, credential scanner, and
   the publisher and reader processes they kill. ``scan.py`` imports nothing from the project:

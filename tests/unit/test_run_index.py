@@ -11,8 +11,6 @@ import html
 import logging
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +18,7 @@ import pytest
 
 from burger_recs.pipelines.run_index import index_file, refresh_index, summarize_log, write_index
 from burger_recs.runs import record_run
+from tests.support.browser import chromium, console_lines, run_chromium
 from tests.support.database import DAY, OTHER_DAY, run_record
 
 T0 = dt.datetime(2026, 3, 28, 6, 0, tzinfo=dt.UTC)
@@ -288,21 +287,9 @@ def test_the_index_command_writes_the_page_and_prints_its_path(tmp_path, monkeyp
 # ---------------------------------------------------------------------------------------------
 # In a real browser: Debian's chromium, headless, from file://, no network
 # ---------------------------------------------------------------------------------------------
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "chromium is missing: the browser test needs Debian's chromium "
-            "(.ci/run installs it as root: apt-get install -y chromium)"
-        )
-    pytest.skip("no chromium here (apt-get install -y chromium); CI runs this test")
-
-
 @pytest.mark.browser
 def test_a_browser_shows_the_runs_from_file_without_console_errors(sqlite_engine, tmp_path):
-    chromium = _chromium()
+    chromium()  # skipped without one, before the database is filled
     for i, (day, run_id) in enumerate([(OTHER_DAY, "r-earlier"), (DAY, "r-later")]):
         finished = T0 + dt.timedelta(hours=i)
         record_run(sqlite_engine, run_record(day, run_id, metrics=METRICS, finished_at=finished))
@@ -311,36 +298,11 @@ def test_a_browser_shows_the_runs_from_file_without_console_errors(sqlite_engine
     record_run(sqlite_engine, run_record(DAY, "r-cluster", status="failed", finished_at=between))
     index = write_index(tmp_path, sqlite_engine)
 
-    browser = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",  # as root, and in containers
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            index.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    browser = run_chromium(tmp_path / "profile", "--dump-dom", index.resolve().as_uri())
 
     assert browser.returncode == 0, browser.stderr[-3000:]
     dom = browser.stdout
     assert _ids(dom) == ["r-later", "r-cluster", "r-earlier"]
     assert "burger-recs runs" in dom
     assert dom.count("<circle") == 4  # the plot: two days, model and baseline
-    # Console messages (with --enable-logging): "[...:INFO:CONSOLE:12] "message", source: ...".
-    # The page has no script, and its Content-Security-Policy makes any load of anything an
-    # error on the console, so any console line is a fault.
-    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line]
-    assert console == []
+    assert console_lines(browser.stderr) == []  # no script, nothing to load
