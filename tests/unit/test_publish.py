@@ -379,5 +379,6 @@ def test_the_step_records_the_figures_and_writes_the_trend_page(
         taste_evaluation.model.segments["returning"].precision[-1], abs=1e-6
     )
     page = (tmp_path / "trends" / "trends.html").read_text()
-    assert f"<tr><td>{taste_shop.run_date}</td><td>published</td>" in page
+    day = taste_shop.run_date
+    assert f'<tr><td class="day">{day}</td><td class="status">published</td>' in page
     assert "1 of 30 days have a published or gated run" in page
