@@ -6,6 +6,8 @@ Input, one folder per day under a data root (a local folder or ``gs://bucket/pre
     <root>/date=YYYY-MM-DD/menu.csv        item_id, name, ingredients (';'-separated), price
     <root>/date=YYYY-MM-DD/customers.csv   customer_id, signup_date, ...
 
+    <root>/date=YYYY-MM-DD/manifest.json   {"orders_rows": N}   (optional: what the export wrote)
+
 ``.parquet`` files with the same columns are accepted. ``menu`` and ``customers`` are full
 snapshots and optional on any day; a run for date D uses the newest customers snapshot at or
 before D. A menu snapshot is in force from its day until the next one: each day's orders name
@@ -49,6 +51,12 @@ ORDERS = DropFile(
 )
 MENU = DropFile("menu", ("item_id", "name", "ingredients", "price"), snapshot=True)
 CUSTOMERS = DropFile("customers", ("customer_id", "signup_date"), snapshot=True)
+
+DAY_MANIFEST = "manifest.json"
+"""An optional file of a day's folder in which the shop's export says what it wrote:
+``{"orders_rows": N}``, the number of order rows (the header not counted). Validate holds the
+day's orders file against it, so an export cut short is caught exactly."""
+MANIFEST_ORDERS_ROWS = "orders_rows"
 
 # The largest quantity of one item in one order that is taken as real, not a typo.
 MAX_QUANTITY = 100

@@ -45,6 +45,8 @@ class Drop:
         data_uri: the data root the drop was read from.
         first_day: the earliest day folder under the data root (None when unknown), so that
             validate can tell days missing from the window from days before the first drop.
+        exported: by day (``YYYY-MM-DD``), the order rows the day's manifest says its export
+            wrote (:data:`burger_recs.contract.DAY_MANIFEST`), for the days that have one.
 
     """
 
@@ -57,6 +59,7 @@ class Drop:
     violations: list[Violation] = field(default_factory=list)
     data_uri: str = ""
     first_day: dt.date | None = None
+    exported: dict[str, int] = field(default_factory=dict)
 
     def menu_day(self, day: dt.date) -> dt.date | None:
         """Return the day of the menu snapshot in force on ``day``: the newest at or before it.
@@ -93,6 +96,7 @@ class Drop:
             "menu_days": [d.isoformat() for d in self.menus],
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "violations": [asdict(v) for v in self.violations],
+            "exported": self.exported,
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
@@ -126,4 +130,5 @@ class Drop:
             first_day=dt.date.fromisoformat(first)
             if (first := manifest.get("first_day"))
             else None,
+            exported=manifest.get("exported") or {},
         )

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from burger_recs import db
 from burger_recs.champion import ModelUpdate, challenger_update, record_model
 from burger_recs.contract import menu_items, pipeline_runs, recommendations
+from burger_recs.day_checks import ACCEPTED, NOT_JUDGED, WARNED, DayCheck
 from burger_recs.evaluation import Evaluation
 from burger_recs.metrics import logged_figures
 from burger_recs.runs import RunRecord, evaluated_record
@@ -78,6 +79,11 @@ def prepare(
     record = evaluated_record(
         evaluation, data.run_date, model_version, run_id, data_uri, started_at
     )
+    if data.day_check:  # the run date against the recent past, as validate found it
+        checked = DayCheck.from_dict(data.day_check)
+        record.metrics = (record.metrics or {}) | checked.metrics()
+        if checked.verdict in (WARNED, ACCEPTED, NOT_JUDGED):
+            record.message = f"{record.message}; {checked.summary()}"
     update = challenger_update(evaluation, record, model_version, model_path, eval_model_path)
     return Day(data, record, update, engine if engine is not None else db.make_engine())
 

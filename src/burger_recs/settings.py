@@ -104,6 +104,50 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class DayCheckSettings:
+    """How far the run date may be from the recent past (:mod:`burger_recs.day_checks`).
+
+    Chosen on generated shops: no false alarm over normal days of several seeds, and the
+    partial and one-item days caught (docs/reliability.md, ``scripts/day_checks_bench.py``).
+
+    Attributes:
+        volume_drop: the day stops when its orders are below this share of the median of
+            the trailing days (of its weekday).
+        volume_spike: the day warns (and publishes) when its orders are above this many times
+            that median.
+        mix_shift: the day stops when an item's share of its orders differs from its share of
+            the trailing days' by more than this (L-infinity distance of the shares).
+        history_days: trailing days held against (at most).
+        min_history: fewer trailing days than this: the day is not judged.
+    """
+
+    volume_drop: float = 0.4
+    volume_spike: float = 2.0
+    mix_shift: float = 0.35
+    history_days: int = 28
+    min_history: int = 14
+
+    def __post_init__(self) -> None:
+        """Refuse thresholds no check could use.
+
+        Raises:
+            BadSettings: naming every one that is wrong.
+        """
+        problems = []
+        if not 0 <= self.volume_drop < 1:
+            problems.append(f"volume_drop must be at least 0 and below 1, got {self.volume_drop}")
+        if not self.volume_spike > 1:
+            problems.append(f"volume_spike must be above 1, got {self.volume_spike}")
+        if not 0 < self.mix_shift <= 1:
+            problems.append(f"mix_shift must be above 0 and at most 1, got {self.mix_shift}")
+        require(
+            *problems,
+            at_least_one("history_days", self.history_days),
+            at_least_one("min_history", self.min_history),
+        )
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """What a daily run does, beyond its day and data: the pipeline's parameters.
 
@@ -124,6 +168,9 @@ class RunSettings:
             without a run date: they process the last day closed by their schedule time
             (:func:`resolve_run_date`).
         train: the training hyper-parameters.
+        day_check: how far the run date may be from the recent past.
+        accept_unusual_day: a day the checks find unusual goes on (a known promotion or
+            closure), and its record says it was accepted.
     """
 
     k: int = 10
@@ -135,6 +182,8 @@ class RunSettings:
     shards: int = 1
     day_closes_at: str = "00:00"
     train: TrainParams = field(default_factory=TrainParams)
+    day_check: DayCheckSettings = field(default_factory=DayCheckSettings)
+    accept_unusual_day: bool = False
 
     def __post_init__(self) -> None:
         """Refuse settings no run could use, with the messages the steps give for them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ class ValidatedData:
             item), plus extra columns, and ``on_menu`` (bool): the item is on the run date's
             menu. A frame given without ``on_menu`` gets it, True for every item.
         customers: every known customer id (from the snapshot and the orders) and signup_date.
+        day_check: the run date's figures against the recent past, as validate found them
+            (:meth:`burger_recs.day_checks.DayCheck.to_dict`; empty when not checked).
     """
 
     run_date: dt.date
@@ -46,6 +48,7 @@ class ValidatedData:
     orders: pd.DataFrame
     menu: pd.DataFrame
     customers: pd.DataFrame
+    day_check: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if ON_MENU not in self.menu.columns:
@@ -77,6 +80,7 @@ class ValidatedData:
             "window_start": self.window_start.isoformat(),
             "run_date": self.run_date.isoformat(),
             "code_version": code_version(),
+            "day_check": self.day_check,
         }
         (folder / "meta.json").write_text(json.dumps(meta, indent=2))
 
@@ -88,5 +92,6 @@ class ValidatedData:
         return cls(
             run_date=dt.date.fromisoformat(meta["run_date"]),
             window_start=dt.date.fromisoformat(meta["window_start"]),
+            day_check=meta.get("day_check") or {},
             **{name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES},
         )

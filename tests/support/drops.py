@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+
+import pandas as pd
 
 RUN_DATE = dt.date(2026, 3, 4)
 WINDOW_DAYS = 4
@@ -85,3 +88,25 @@ def with_negative_quantity(shop: Path, into: Path, day: str) -> Path:
     lines[1] = lines[1].rsplit(",", 2)[0] + ",-4," + lines[1].rsplit(",", 1)[1]
     orders.write_text("\n".join(lines) + "\n")
     return into
+
+
+def with_orders_changed(
+    shop: Path, into: Path, day: str, change: Callable[[pd.DataFrame], pd.DataFrame]
+) -> Path:
+    """Copy the drops of ``shop`` to ``into``, the orders of ``day`` rewritten by ``change``
+    (text columns in, text columns out)."""
+    shutil.copytree(shop, into)
+    path = into / f"date={day}" / "orders.csv"
+    change(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+    return into
+
+
+def a_tenth(orders: pd.DataFrame) -> pd.DataFrame:
+    """The first tenth of a day's orders: an export cut short."""
+    return orders.iloc[: len(orders) // 10]
+
+
+def three_times(orders: pd.DataFrame) -> pd.DataFrame:
+    """A day's orders three times over, each copy with order ids of its own: a promotion."""
+    copies = [orders.assign(order_id=orders["order_id"] + f"-{n}") for n in range(3)]
+    return pd.concat(copies, ignore_index=True)

@@ -58,8 +58,14 @@ def test_every_setting_is_a_pipeline_parameter_with_its_default() -> None:
         f.name: getattr(settings.DEFAULTS.train, f.name)
         for f in dataclasses.fields(settings.TrainParams)
     }
-    expected = {name: value for name, value in (run | train).items() if name != "train"}
+    checks = {
+        f.name: getattr(settings.DEFAULTS.day_check, f.name)
+        for f in dataclasses.fields(settings.DayCheckSettings)
+    }
+    nested = {"train", "day_check"}
+    expected = {k: v for k, v in (run | train | checks).items() if k not in nested}
     not_parameters = {"item_alpha", "user_alpha"}  # fixed: too small to tune per run
+    not_parameters |= {"history_days", "min_history"}  # how much history: the shop's, not a day's
     for name in not_parameters:
         del expected[name]
     per_run = {"data_uri", "run_date", "run_id"}  # the day's, not a setting

@@ -57,6 +57,10 @@ def daily_recommendations(
     serve_when_gated: bool = DEFAULTS.serve_when_gated,
     shards: int = DEFAULTS.shards,
     day_closes_at: str = DEFAULTS.day_closes_at,
+    volume_drop: float = DEFAULTS.day_check.volume_drop,
+    volume_spike: float = DEFAULTS.day_check.volume_spike,
+    mix_shift: float = DEFAULTS.day_check.mix_shift,
+    accept_unusual_day: bool = DEFAULTS.accept_unusual_day,
 ) -> None:
     """Compute and publish one day of recommendations.
 
@@ -95,6 +99,14 @@ def daily_recommendations(
             without run_date processes the last day closed by its schedule time, so with
             00:00 a run at 02:00 processes the day before, and with 23:30 a run at 23:30
             that day.
+        volume_drop: the day stops before training when its orders are below this share
+            of the recent median (of its weekday).
+        volume_spike: the day warns (and publishes) when its orders are above this many
+            times that median.
+        mix_shift: the day stops when an item's share of its orders moved by more than
+            this from the recent days' (L-infinity distance).
+        accept_unusual_day: the run goes on with a day the checks find unusual (a known
+            promotion or closure); its record says it was accepted.
     """
     # No cacheable task takes a per-run value: on a cluster the driver resolves placeholders
     # before it computes the cache key, so one would make every run miss. A failed step's
@@ -126,7 +138,13 @@ def daily_recommendations(
             window_days=window_days,
             fingerprint=checked_inputs.outputs["fingerprint"],
         )
-        checked = validate(drop=ingested.outputs["drop"])
+        checked = validate(
+            drop=ingested.outputs["drop"],
+            volume_drop=volume_drop,
+            volume_spike=volume_spike,
+            mix_shift=mix_shift,
+            accept_unusual_day=accept_unusual_day,
+        )
         trained = train(
             validated=checked.outputs["validated"],
             holdout_days=holdout_days,

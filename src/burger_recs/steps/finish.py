@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 
 from burger_recs import alerts, db
+from burger_recs.day_checks import ACCEPTED, DAY_CHECK, WARNED
 from burger_recs.errors import BadSettings
 from burger_recs.kfp_words import FAILED_WORDS, SUCCEEDED_WORDS
 from burger_recs.logs import configure as configure_logging
@@ -150,7 +151,10 @@ def finish(
         )
         record_run(engine, record)
         log.info("finish: run %s failed: %s", run_id, message)
-    if record.status is not RunStatus.PUBLISHED:
+    # A failed or gated day alerts; so does a published one whose day was unusual (a spike
+    # that only warned, or a day accepted by accept_unusual_day).
+    unusual = (record.metrics or {}).get(DAY_CHECK) in (WARNED, ACCEPTED)
+    if record.status is not RunStatus.PUBLISHED or unusual:
         alerts.send(
             alerts.Alert(
                 run_id=run_id,

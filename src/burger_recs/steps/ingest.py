@@ -16,11 +16,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 
 import pandas as pd
 
-from burger_recs.contract import CUSTOMERS, MENU, ORDERS, DropFile, Violation
+from burger_recs.contract import (
+    CUSTOMERS,
+    DAY_MANIFEST,
+    MANIFEST_ORDERS_ROWS,
+    MENU,
+    ORDERS,
+    DropFile,
+    Violation,
+)
 from burger_recs.drop import SOURCE_COLUMNS, SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.logs import configure as configure_logging
 from burger_recs.storage import DataRoot, NotAFileError
@@ -63,10 +72,14 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
     )
     violations: list[Violation] = []
     order_frames = []
+    exported: dict[str, int] = {}
     for day in days:
         frame = _read(root, day, ORDERS, violations)
         if frame is not None:
             order_frames.append(frame)
+        rows = _exported_rows(root, day, violations)
+        if rows is not None:
+            exported[day.isoformat()] = rows
     orders = (
         pd.concat(order_frames, ignore_index=True)
         if order_frames
@@ -93,7 +106,34 @@ def ingest(data_uri: str, run_date: dt.date, window_days: int) -> Drop:
         violations,
         data_uri,
         first_day=min(folders),
+        exported=exported,
     )
+
+
+def _exported_rows(root: DataRoot, day: dt.date, violations: list[Violation]) -> int | None:
+    """Return the order rows a day's manifest says the export wrote (None: no manifest).
+
+    A manifest that cannot be read as ``{"orders_rows": N}`` is a violation.
+    """
+    if DAY_MANIFEST not in root.files(day):
+        return None
+    location = root.location(day, DAY_MANIFEST)
+    try:
+        found = json.loads(root.read_bytes(day, DAY_MANIFEST).decode("utf-8-sig"))
+    except (NotAFileError, UnicodeDecodeError, ValueError):
+        found = None
+    rows = found.get(MANIFEST_ORDERS_ROWS) if isinstance(found, dict) else None
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        violations.append(
+            Violation(
+                location,
+                MANIFEST_ORDERS_ROWS,
+                f'must be a JSON object like {{"{MANIFEST_ORDERS_ROWS}": 1234}}: the number of '
+                "order rows the export wrote",
+            )
+        )
+        return None
+    return rows
 
 
 def _newest_snapshot(

@@ -22,16 +22,21 @@ import pandas as pd
 import pandera.pandas as pa
 
 from burger_recs.contract import (
+    DAY_FOLDER_PREFIX,
+    DAY_MANIFEST,
     INGREDIENT_SEPARATOR,
+    MANIFEST_ORDERS_ROWS,
     MAX_QUANTITY,
     MENU,
     ORDERS,
     DropFile,
     Violation,
 )
+from burger_recs.day_checks import DayCheck, check_day, enforce
 from burger_recs.drop import SOURCE_DAY, SOURCE_FILE, SOURCE_LINE, Drop
 from burger_recs.errors import ExpectedFailure
 from burger_recs.logs import configure as configure_logging
+from burger_recs.settings import DEFAULTS, DayCheckSettings
 from burger_recs.validated import ON_MENU, ValidatedData
 
 log = logging.getLogger(__name__)
@@ -126,6 +131,31 @@ def check(drop: Drop) -> list[Violation]:
         violations += _schema_violations(frame, schema)
     violations += _window_violations(drop)
     violations += _reference_violations(drop)
+    violations += _export_violations(drop)
+    return violations
+
+
+def _export_violations(drop: Drop) -> list[Violation]:
+    """Each day's orders must be as many as its manifest says the export wrote.
+
+    Only for the days with a manifest (:data:`burger_recs.contract.DAY_MANIFEST`) and a
+    readable orders file (ingest reported the others).
+    """
+    violations = []
+    for day, expected in sorted(drop.exported.items()):
+        rows = drop.orders[drop.orders[SOURCE_DAY] == day]
+        if len(rows) != expected:
+            folder = f"{_root(drop).rstrip('/')}/{DAY_FOLDER_PREFIX}{day}"
+            held = sorted(set(rows[SOURCE_FILE]))[0] if len(rows) else "its orders file"
+            violations.append(
+                Violation(
+                    f"{folder}/{DAY_MANIFEST}",
+                    MANIFEST_ORDERS_ROWS,
+                    f"says the export wrote {expected:,} order rows, but {held} holds "
+                    f"{len(rows):,} ({len(rows) - expected:+,}): an export cut short or "
+                    "written twice",
+                )
+            )
     return violations
 
 
@@ -358,17 +388,44 @@ def failure_message(violations: list[Violation], limit: int = 20) -> str:
     return "\n".join(head)
 
 
-def run(drop_dir: str, out_dir: str, report_path: str) -> None:
+def day_check_markdown(check: DayCheck) -> str:
+    """Render the day check as a section of the validation report."""
+    lines = ["", "## The run date against the recent past", "", f"**{check.summary()}**", ""]
+    lines += ["| figure | the run date |", "|---|---|"]
+    lines += [f"| {name} | {value:g} |" for name, value in check.figures.items()]
+    if check.expected_orders is not None:
+        lines.append(f"| orders, median of {check.reference} | {check.expected_orders:g} |")
+    if check.mix_shift is not None:
+        lines.append(f"| item mix shift (L-infinity) | {check.mix_shift:g} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    drop_dir: str,
+    out_dir: str,
+    report_path: str,
+    day_check: DayCheckSettings = DEFAULTS.day_check,
+    accept_unusual_day: bool = DEFAULTS.accept_unusual_day,
+) -> None:
     """Validate entry point of the pipeline step.
 
     Writes the report to ``report_path`` in every case, the typed data to ``out_dir`` when
-    the drop is valid, and raises :class:`ValidationFailed` when it is not.
+    the drop is valid and its day usual enough, and raises :class:`ValidationFailed` when the
+    drop breaks the contract, :class:`~burger_recs.day_checks.UnusualDay` when the run date
+    is far from the recent past (:func:`~burger_recs.day_checks.check_day`).
     """
     configure_logging("validate")
     drop = Drop.load(drop_dir)
     violations = check(drop)
-    Path(report_path).write_text(report_markdown(drop, violations))
+    report = report_markdown(drop, violations)
     if violations:
+        Path(report_path).write_text(report)
         raise ValidationFailed(failure_message(violations))
-    typed(drop).save(out_dir)
+    data = typed(drop)
+    checked = check_day(data.orders, data.run_date, day_check, accept_unusual_day)
+    Path(report_path).write_text(report + day_check_markdown(checked))
+    log.info("validate: %s", checked.summary())
+    enforce(checked)
+    data.day_check = checked.to_dict()
+    data.save(out_dir)
     log.info("validate: the drop is valid (%d orders)", len(drop.orders))
