@@ -11,8 +11,9 @@ day's record is committed, so the page includes the day itself. Why not the loca
 the trend page is an artifact of every run, on a cluster as locally, shown in the KFP UI.
 
 The page plots, for each day of the 30 days up to the run date, the figures of that day's
-latest published or gated run (``pipeline_runs``): precision@k of the scorer that served the
-day (all, new and returning customers), catalogue coverage, churn against the previous
+latest published or gated run (``pipeline_runs``): the day's orders and the recent median
+validate held them against (:mod:`burger_recs.day_checks`), precision@k of the scorer that
+served the day (all, new and returning customers), catalogue coverage, churn against the previous
 published day (mean Jaccard, first item changed) and the shares of customers served by the
 model, the champion and popularity. A day without a run is a gap, so a bad or a missed day
 stands out; the run date is shaded. Every plot is an inline PNG (matplotlib, as the run
@@ -45,6 +46,7 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs
+from burger_recs.day_checks import DAY_ORDERS, DAY_ORDERS_EXPECTED
 from burger_recs.evaluation import (
     CHALLENGER,
     CHAMPION,
@@ -81,6 +83,7 @@ class Panel:
         series: (label, metric key) pairs, one line each; the labels name the table's columns.
         stacked: draw the series as stacked bars (shares that add up to 1).
         share: the figures are shares: the axis goes to 1 whatever they are.
+        decimals: how the table shows its figures (0: counts).
     """
 
     title: str
@@ -88,9 +91,16 @@ class Panel:
     series: tuple[tuple[str, str], ...]
     stacked: bool = False
     share: bool = False
+    decimals: int = 4
 
 
 PANELS = (
+    Panel(
+        "orders of the day, and the recent median validate held them against",
+        "orders",
+        (("day", DAY_ORDERS), ("median", DAY_ORDERS_EXPECTED)),
+        decimals=0,
+    ),
     Panel(
         "precision@k of the scorer that served",
         "precision@k",
@@ -274,7 +284,6 @@ def _table(days: list[TrendDay]) -> str:
     ran = [d for d in reversed(days) if d.run_id]
     if not ran:
         return ""
-    keys = [key for panel in PANELS for _, key in panel.series]
     top = "".join(
         f'<th colspan="{len(panel.series)}">{html.escape(panel.heading)}</th>'
         if len(panel.series) > 1
@@ -296,8 +305,11 @@ def _table(days: list[TrendDay]) -> str:
         served = served_label(day.served_by, day.model_version) or "—"
         words = " ".join(f"<span>{html.escape(word)}</span>" for word in served.split(" "))
         cells = "".join(
-            f"<td>{value:.4f}</td>" if not math.isnan(value := day.value(key)) else "<td>—</td>"
-            for key in keys
+            f"<td>{value:.{panel.decimals}f}</td>"
+            if not math.isnan(value := day.value(key))
+            else "<td>—</td>"
+            for panel in PANELS
+            for _, key in panel.series
         )
         rows.append(
             f'<tr><td class="day">{day.day}</td>'

@@ -30,6 +30,8 @@ def figures(n: int) -> dict:
         "served_share_champion": 0.0,
         "served_share_popularity": 0.0,
         "churn_previous_day": "2026-01-01",
+        "day_orders": 100 + n,
+        "day_orders_expected": 110.0,
     }
 
 
@@ -87,13 +89,14 @@ def rows(page: str) -> dict[str, list[str]]:
 
 
 HEADERS = [
-    *("day", "status", "served by", "precision@k", "coverage", "churn", "share served by"),
-    *("all", "new", "returning", "mean Jaccard of top-k", "first item changed"),
+    *("day", "status", "served by", "orders", "precision@k", "coverage", "churn"),
+    *("share served by", "day", "median", "all", "new", "returning"),
+    *("mean Jaccard of top-k", "first item changed"),
     *("model", "champion", "popularity"),
 ]
 
 
-def test_the_page_has_four_inline_plots_and_a_row_per_day_with_a_run_newest_first(
+def test_the_page_has_five_inline_plots_and_a_row_per_day_with_a_run_newest_first(
     sqlite_engine,
 ):
     record_days(sqlite_engine)
@@ -108,17 +111,20 @@ def test_the_page_has_four_inline_plots_and_a_row_per_day_with_a_run_newest_firs
     assert "No published or gated run on 2 days: 2026-03-23, 2026-03-25." in page
     assert page.count("<tr>") == 2 + 28  # the header's two rows, and the days with a run
     assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page))
-    assert page.count("data:image/png;base64,") == len(trends.PANELS) == 4
+    assert page.count("data:image/png;base64,") == len(trends.PANELS) == 5
     assert "http" not in page.replace('http-equiv="Content-Security-Policy"', "")
     # The headers name the figures the panels plot, never their metric keys.
     headers = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", page)
     assert headers == HEADERS
-    assert headers[7:] == [
+    assert headers[8:] == [
         label for panel in trends.PANELS if len(panel.series) > 1 for label, _ in panel.series
     ]
     assert not {key for panel in trends.PANELS for _, key in panel.series} & set(headers)
     # Who served: the scorer and its model version, as every view says it.
-    assert rows(page)[DAY.isoformat()][:3] == ["published", f"challenger ({VERSION})", "0.2000"]
+    assert rows(page)[DAY.isoformat()][:5] == [
+        *("published", f"challenger ({VERSION})"),
+        *("100", "110", "0.2000"),  # orders and their median are counts
+    ]
     assert f'title="challenger ({VERSION})"' in page
     assert rows(page)[(DAY - dt.timedelta(1)).isoformat()][:2] == ["gated", "popularity"]
 
@@ -127,7 +133,7 @@ def test_days_without_the_new_figures_are_gaps(sqlite_engine):
     record_run(sqlite_engine, run_record(DAY, "old", metrics={"model_precision_at_k": 0.3}))
     days = trends.trend_days(sqlite_engine, DAY, days=3)
     page = trends.render_trends(days, DAY)
-    assert rows(page) == {DAY.isoformat(): ["published", "challenger (model-1)", *["—"] * 9]}
+    assert rows(page) == {DAY.isoformat(): ["published", "challenger (model-1)", *["—"] * 11]}
     assert "No published or gated run on 2 days: 2026-03-26, 2026-03-27." in page
 
 
