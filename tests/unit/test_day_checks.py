@@ -62,7 +62,7 @@ def _rewrite(root: Path, change, day: dt.date = END) -> int:
     return len(frame)
 
 
-def _validate(root: Path, tmp_path: Path, day: dt.date = END, **options) -> ValidatedData:
+def _validate(root: Path | str, tmp_path: Path, day: dt.date = END, **options) -> ValidatedData:
     """Ingest and validate the day as the pipeline does; return the validated data."""
     ingest(str(root), day, WINDOW).save(tmp_path / "drop")
     validate.run(
@@ -177,3 +177,26 @@ def test_the_check_keeps_its_figures_for_the_record(generated, tmp_path):
     assert {"day_orders", "day_customers", "day_new_customers", "day_items"} <= set(figures)
     assert figures["day_orders_expected"] > 0 and 0 <= figures["day_mix_shift"] < 0.35
     assert STOPPED not in figures.values()
+
+
+@pytest.mark.gcs
+def test_a_gcs_root_gets_the_same_verdicts_and_messages(gcs_emulator, shop, tmp_path):
+    folder = _orders_file(shop).parent
+    rows = _rewrite(shop, a_tenth)
+    with pytest.raises(UnusualDay) as local:
+        _validate(shop, tmp_path / "local")
+    (folder / "manifest.json").write_text(json.dumps({"orders_rows": rows + 1}))
+    gcs_emulator.create_bucket("shop")
+    gcs_emulator.upload_tree(shop, "shop", "drops")
+
+    with pytest.raises(validate.ValidationFailed) as failed:
+        _validate("gs://shop/drops", tmp_path / "gcs")
+    assert (
+        f"gs://shop/drops/date={END}/manifest.json [orders_rows]: says the export wrote "
+        f"{rows + 1:,} order rows, but gs://shop/drops/date={END}/orders.csv holds {rows:,}"
+    ) in str(failed.value)
+    (folder / "manifest.json").unlink()
+    gcs_emulator.client.bucket("shop").blob(f"drops/date={END}/manifest.json").delete()
+    with pytest.raises(UnusualDay) as remote:
+        _validate("gs://shop/drops", tmp_path / "gcs-again")
+    assert str(remote.value) == str(local.value)
