@@ -51,6 +51,9 @@ DAY_CHECK = "day_check"
 """The metrics key of the verdict; the figures are ``day_<name>``."""
 DAY_ORDERS, DAY_ORDERS_EXPECTED = "day_orders", "day_orders_expected"
 """The metrics keys of the run date's orders and of the median they were held against."""
+DAY_ORDERS_FLOOR, DAY_ORDERS_CEILING = "day_orders_floor", "day_orders_ceiling"
+"""The metrics keys of the band the orders were held to: below the floor the day stops (when
+chance would not explain it), above the ceiling it warns."""
 
 _WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
@@ -105,6 +108,8 @@ class DayCheck:
         figures: its figures (:func:`day_figures`).
         expected_orders: the median the orders were held against (None: not judged).
         reference: what that median is of, in words ("the last 3 Saturdays").
+        floor: the orders below which the day stops (when chance would not explain it).
+        ceiling: the orders above which the day warns.
         mix_shift: the item mix's distance to the trailing days' (None: not judged).
         verdict: normal, warned, stopped, accepted or not judged.
         findings: what is unusual, in numbers, one line each.
@@ -114,6 +119,8 @@ class DayCheck:
     figures: dict[str, float]
     expected_orders: float | None = None
     reference: str = ""
+    floor: float | None = None
+    ceiling: float | None = None
     mix_shift: float | None = None
     verdict: str = NORMAL
     findings: list[str] = field(default_factory=list)
@@ -123,6 +130,8 @@ class DayCheck:
         found: dict[str, float | str] = {f"day_{k}": v for k, v in self.figures.items()}
         if self.expected_orders is not None:
             found[DAY_ORDERS_EXPECTED] = self.expected_orders
+        if self.floor is not None and self.ceiling is not None:
+            found[DAY_ORDERS_FLOOR], found[DAY_ORDERS_CEILING] = self.floor, self.ceiling
         if self.mix_shift is not None:
             found["day_mix_shift"] = self.mix_shift
         found[DAY_CHECK] = self.verdict
@@ -200,6 +209,8 @@ def check_day(
         else f"the last {len(basis)} days"
     )
     check.expected_orders = float(figures["orders"].loc[basis].median())
+    check.floor = round(check.expected_orders * settings.volume_drop, 2)
+    check.ceiling = round(check.expected_orders * settings.volume_spike, 2)
     check.mix_shift = mix_shift(orders, day, trailing)
     stops, warns = [], []
     count, expected = today["orders"], check.expected_orders

@@ -11,8 +11,8 @@ day's record is committed, so the page includes the day itself. Why not the loca
 the trend page is an artifact of every run, on a cluster as locally, shown in the KFP UI.
 
 The page plots, for each day of the 30 days up to the run date, the figures of that day's
-latest published or gated run (``pipeline_runs``): the day's orders and the recent median
-validate held them against (:mod:`burger_recs.day_checks`), precision@k of the scorer that
+latest published or gated run (``pipeline_runs``): the day's orders, the recent median and
+the band validate held them to (:mod:`burger_recs.day_checks`), precision@k of the scorer that
 served the day (all, new and returning customers), catalogue coverage, churn against the previous
 published day (mean Jaccard, first item changed) and the shares of customers served by the
 model, the champion and popularity. A day without a run is a gap, so a bad or a missed day
@@ -46,7 +46,12 @@ import sqlalchemy as sa
 
 from burger_recs import db
 from burger_recs.contract import pipeline_runs
-from burger_recs.day_checks import DAY_ORDERS, DAY_ORDERS_EXPECTED
+from burger_recs.day_checks import (
+    DAY_ORDERS,
+    DAY_ORDERS_CEILING,
+    DAY_ORDERS_EXPECTED,
+    DAY_ORDERS_FLOOR,
+)
 from burger_recs.evaluation import (
     CHALLENGER,
     CHAMPION,
@@ -84,6 +89,8 @@ class Panel:
         stacked: draw the series as stacked bars (shares that add up to 1).
         share: the figures are shares: the axis goes to 1 whatever they are.
         decimals: how the table shows its figures (0: counts).
+        band: the (floor, ceiling) metric keys of a band to shade behind the lines, if any;
+            the table does not show it.
     """
 
     title: str
@@ -92,14 +99,16 @@ class Panel:
     stacked: bool = False
     share: bool = False
     decimals: int = 4
+    band: tuple[str, str] | None = None
 
 
 PANELS = (
     Panel(
-        "orders of the day, and the recent median validate held them against",
+        "orders of the day, the recent median and its band",
         "orders",
         (("day", DAY_ORDERS), ("median", DAY_ORDERS_EXPECTED)),
         decimals=0,
+        band=(DAY_ORDERS_FLOOR, DAY_ORDERS_CEILING),
     ),
     Panel(
         "precision@k of the scorer that served",
@@ -216,6 +225,10 @@ def panel_figure(panel: Panel, days: list[TrendDay], today: dt.date) -> plt.Figu
             ax.bar(index, values, bottom=bottom, width=0.8, label=label)
             bottom += values
     else:
+        if panel.band is not None:  # the band the day was held to: stops below, warns above
+            floor, ceiling = ([d.value(key) for d in days] for key in panel.band)
+            ax.fill_between(index, floor, ceiling, color="tab:green", alpha=0.12, label="band")
+            seen += [v for v in ceiling if not math.isnan(v)]
         for label, key in panel.series:
             line = [d.value(key) for d in days]
             ax.plot(index, line, marker="o", markersize=3, linewidth=1.4, label=label)
@@ -232,7 +245,8 @@ def panel_figure(panel: Panel, days: list[TrendDay], today: dt.date) -> plt.Figu
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if len(panel.series) > 1:
-        ax.legend(fontsize=7, loc="upper center", ncol=len(panel.series), frameon=False)
+        ncol = len(panel.series) + (panel.band is not None)
+        ax.legend(fontsize=7, loc="upper center", ncol=ncol, frameon=False)
     fig.autofmt_xdate()
     return fig
 

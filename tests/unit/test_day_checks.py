@@ -176,6 +176,10 @@ def test_the_check_keeps_its_figures_for_the_record(generated, tmp_path):
     assert figures[DAY_CHECK] == NORMAL
     assert {"day_orders", "day_customers", "day_new_customers", "day_items"} <= set(figures)
     assert figures["day_orders_expected"] > 0 and 0 <= figures["day_mix_shift"] < 0.35
+    # The band the orders were held to, for the trend page: the settings' shares of the median.
+    expected = figures["day_orders_expected"]
+    assert figures["day_orders_floor"] == pytest.approx(0.4 * expected, abs=0.01)
+    assert figures["day_orders_ceiling"] == pytest.approx(2.0 * expected, abs=0.01)
     assert STOPPED not in figures.values()
 
 

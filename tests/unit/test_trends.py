@@ -32,6 +32,8 @@ def figures(n: int) -> dict:
         "churn_previous_day": "2026-01-01",
         "day_orders": 100 + n,
         "day_orders_expected": 110.0,
+        "day_orders_floor": 44.0,
+        "day_orders_ceiling": 220.0,
     }
 
 
