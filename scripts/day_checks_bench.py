@@ -62,9 +62,9 @@ def read_orders(root: Path) -> pd.DataFrame:
 def broken(day_orders: pd.DataFrame, case: str, rng: np.random.Generator) -> pd.DataFrame:
     """Return the day's orders as ``case`` breaks them."""
     if case == "tenth":
-        return day_orders.sample(frac=0.1, random_state=rng.integers(1 << 31))
+        return day_orders.sample(frac=0.1, random_state=int(rng.integers(1 << 31)))
     if case == "three quarters":
-        return day_orders.sample(frac=0.75, random_state=rng.integers(1 << 31))
+        return day_orders.sample(frac=0.75, random_state=int(rng.integers(1 << 31)))
     if case == "one-item":
         return day_orders.assign(item_id=day_orders["item_id"].iloc[0])
     if case == "spike x3":
