@@ -85,11 +85,13 @@ class _Totals:
     recall: np.ndarray
     auc: float = 0.0
     customers: int = 0
+    auc_customers: int = 0
 
     def scores(self, k: int) -> RankingScores:
         n = max(self.customers, 1)
         precision = (self.hits / (np.arange(k) + 1) / n).tolist()
-        return RankingScores(precision, (self.recall / n).tolist(), self.auc / n, self.customers)
+        auc = self.auc / max(self.auc_customers, 1)
+        return RankingScores(precision, (self.recall / n).tolist(), auc, self.customers)
 
 
 class RankingSums:
@@ -125,8 +127,9 @@ class RankingSums:
             rows: the block's customer rows (indices into the segment masks).
             hits: (customers x k) hits among each customer's top 1..k (cumulative).
             recall: (customers x k) each customer's recall@1..k.
-            auc: each customer's ROC AUC; NaN where it is undefined (no negative item), which
-                adds nothing to the sum but still counts the customer.
+            auc: each customer's ROC AUC over the servable items; NaN where it is undefined
+                (no servable positive, or no negative item): the mean AUC is over the
+                customers with one.
         """
         self._add(self._all, hits, recall, auc)
         for name, mask in self.segments.items():
@@ -137,7 +140,9 @@ class RankingSums:
     def _add(totals: _Totals, hits: np.ndarray, recall: np.ndarray, auc: np.ndarray) -> None:
         totals.hits += hits.sum(axis=0)
         totals.recall += recall.sum(axis=0)
-        totals.auc += float(auc[~np.isnan(auc)].sum())
+        defined = ~np.isnan(auc)
+        totals.auc += float(auc[defined].sum())
+        totals.auc_customers += int(defined.sum())
         totals.customers += len(hits)
 
     def scores(self) -> RankingScores:

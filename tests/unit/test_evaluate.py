@@ -48,6 +48,23 @@ def test_ranking_scores_on_a_known_case():
     assert excluded.auc == pytest.approx(0.5)
 
 
+def test_auc_counts_only_the_items_the_scorer_can_serve():
+    # Items scored 4 > 3 > 2 > 1; item 1 is off the menu (-inf), as only_items leaves it.
+    # Customer 0 ordered items 1 and 2 in the holdout: item 1 cannot be served, so it is
+    # neither a positive nor a negative; item 2 beats item 3 only (0 ranks above it).
+    # Customer 1 ordered only item 1: no servable positive, no AUC, not in the mean.
+    factors = Factors(
+        np.ones((2, 1), np.float32),
+        np.array([[4], [3], [2], [1]], np.float32),
+        np.array([0, -np.inf, 0, 0], np.float32),
+    )
+    test = sp.csr_matrix(np.array([[0, 1, 1, 0], [0, 1, 0, 0]], dtype=np.float32))
+    train_m = sp.csr_matrix((2, 4), dtype=np.float32)
+    result = evaluate.ranking_scores(factors, train_m, test, k=2, exclude_ordered=False)
+    assert result.auc == pytest.approx(0.5)  # item 2 against items 0 and 3
+    assert 0.0 <= result.auc <= 1.0 and result.customers == 2
+
+
 def test_ranking_scores_split_new_and_returning_customers_in_the_same_pass():
     # Both customers rank items 0 > 1 > 2 > 3. Customer 0 ordered item 3 before the holdout
     # (returning) and item 0 in it: a hit at rank 1. Customer 1 never ordered before (new) and

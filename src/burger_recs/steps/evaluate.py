@@ -73,13 +73,20 @@ def ranking_scores(
         hits = np.cumsum(np.take_along_axis(pos, top, axis=1), axis=1)
         if hits.shape[1] < k:  # fewer items than k: the remaining ranks add no hits
             hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])), mode="edge")
-        # AUC from ranks: excluded items score -inf, so they rank below every positive.
-        n_excluded = np.isneginf(scores).sum(axis=1)
-        n_neg = n_items - n_pos - n_excluded
+        # AUC over the servable items only: an item the scorer cannot serve (-inf: excluded,
+        # off the run date's menu, unknown to it) is neither a positive nor a negative. The
+        # unservable items rank lowest, so a servable item's rank among the servable ones is
+        # its rank less their number.
+        servable = ~np.isneginf(scores)
+        ranked_pos = pos & servable
+        n_ranked = ranked_pos.sum(axis=1)
+        n_excluded = n_items - servable.sum(axis=1)
+        n_neg = n_items - n_ranked - n_excluded
         ranks = rankdata(scores, axis=1)
-        wins = (ranks * pos).sum(axis=1) - n_pos * (n_pos + 1) / 2 - n_pos * n_excluded
+        wins = (ranks * ranked_pos).sum(axis=1) - n_ranked * (n_ranked + 1) / 2
+        wins -= n_ranked * n_excluded
         with np.errstate(divide="ignore", invalid="ignore"):
-            auc = np.where(n_neg > 0, wins / (n_pos * n_neg), np.nan)
+            auc = np.where((n_neg > 0) & (n_ranked > 0), wins / (n_ranked * n_neg), np.nan)
         sums.add(block, hits, hits / n_pos[:, None], auc)
     return sums.scores()
 
