@@ -200,6 +200,35 @@ def recent_runs(engine: sa.Engine, limit: int = 20) -> list[sa.Row]:
         return list(conn.execute(query))
 
 
+def gated_streak(engine: sa.Engine, until: dt.date, limit: int = 400) -> int:
+    """Return for how many run days in a row, up to ``until``, no model was promoted.
+
+    The run days are those with a published or gated run, each counted by its latest one
+    (failed runs served nothing); the streak ends at the newest published one.
+    """
+    c = pipeline_runs.c
+    query = (
+        sa.select(c.run_date, c.status)
+        .where(
+            c.run_date <= until,
+            c.status.in_([RunStatus.PUBLISHED.value, RunStatus.GATED.value]),
+        )
+        .order_by(c.run_date.desc(), c.finished_at.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query))
+    streak, seen = 0, set()
+    for row in rows:
+        if row.run_date in seen:
+            continue  # an earlier run of a day counted already
+        seen.add(row.run_date)
+        if row.status != RunStatus.GATED.value:
+            break
+        streak += 1
+    return streak
+
+
 def runs_table(rows: list[sa.Row]) -> str:
     """Return ``pipeline_runs`` rows as `burger-recs runs` lists them: a header, a line each."""
     lines = [

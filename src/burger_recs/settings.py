@@ -171,6 +171,8 @@ class RunSettings:
         day_check: how far the run date may be from the recent past.
         accept_unusual_day: a day the checks find unusual goes on (a known promotion or
             closure), and its record says it was accepted.
+        gated_days_to_alert: the final task alerts when no model has been promoted for this
+            many run days in a row (0: never); a gated day alone was served as designed.
     """
 
     k: int = 10
@@ -184,6 +186,7 @@ class RunSettings:
     train: TrainParams = field(default_factory=TrainParams)
     day_check: DayCheckSettings = field(default_factory=DayCheckSettings)
     accept_unusual_day: bool = False
+    gated_days_to_alert: int = 3
 
     def __post_init__(self) -> None:
         """Refuse settings no run could use, with the messages the steps give for them.

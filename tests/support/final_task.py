@@ -55,6 +55,7 @@ def run_final_task(
     scheduled_at: str = "",
     day_closes_at: str = "00:00",
     created_at: str = "",
+    gated_days_to_alert: int = 3,
 ) -> str:
     """Run the finish component with ``status``; return its output (the run's status).
 
@@ -69,6 +70,7 @@ def run_final_task(
         "day_closes_at": day_closes_at,
         "created_at": created_at,
         "data_uri": data_uri,
+        "gated_days_to_alert": gated_days_to_alert,
     }
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "executor_output.json"

@@ -1,8 +1,10 @@
 """KFP component: finish, the pipeline's final task (logic: burger_recs.steps.finish).
 
 It runs under ``dsl.ExitHandler`` whatever the steps did, records the run's outcome in
-``pipeline_runs`` and alerts on a failed or gated run. The database URL and the webhook URL
-reach it through the environment (Kubernetes Secrets on a cluster), never as parameters.
+``pipeline_runs`` and alerts on a failed run, or a day served despite what a person should
+know (no model promoted for days, an unusual day, a failure after the day went live). The
+database URL and the webhook URL reach it through the environment (Kubernetes Secrets on a
+cluster), never as parameters.
 """
 
 from kfp import dsl
@@ -20,6 +22,7 @@ def finish(
     day_closes_at: str,
     created_at: str,
     data_uri: str,
+    gated_days_to_alert: int,
 ) -> str:
     """Record how the run ended (published, gated or failed, naming the step); alert."""
     from burger_recs.steps import finish as step
@@ -34,4 +37,5 @@ def finish(
         day_closes_at=day_closes_at,
         created_at=created_at,
         group=status.pipeline_task_name,
+        gated_days_to_alert=gated_days_to_alert,
     )

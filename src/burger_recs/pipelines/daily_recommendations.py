@@ -61,6 +61,7 @@ def daily_recommendations(
     volume_spike: float = DEFAULTS.day_check.volume_spike,
     mix_shift: float = DEFAULTS.day_check.mix_shift,
     accept_unusual_day: bool = DEFAULTS.accept_unusual_day,
+    gated_days_to_alert: int = DEFAULTS.gated_days_to_alert,
 ) -> None:
     """Compute and publish one day of recommendations.
 
@@ -107,6 +108,8 @@ def daily_recommendations(
             this from the recent days' (L-infinity distance).
         accept_unusual_day: the run goes on with a day the checks find unusual (a known
             promotion or closure); its record says it was accepted.
+        gated_days_to_alert: the final task alerts when no model has been promoted for
+            this many run days in a row (0: never); a gated day alone does not alert.
     """
     # No cacheable task takes a per-run value: on a cluster the driver resolves placeholders
     # before it computes the cache key, so one would make every run miss. A failed step's
@@ -121,6 +124,7 @@ def daily_recommendations(
         created_at=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
         data_uri=data_uri,
         run_id=run_id,
+        gated_days_to_alert=gated_days_to_alert,
         **run,
     )
     with dsl.ExitHandler(finished, name="daily-run"):

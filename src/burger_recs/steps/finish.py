@@ -7,13 +7,17 @@ from KFP's word for the steps' group, which differs between runners (``SUCCEEDED
 :mod:`burger_recs.kfp_words`):
 
 - a run is ``published`` or ``gated`` when publish (or commit) recorded it so, in the
-  transaction that made its day visible, and no step of it failed since (a failure note,
-  :func:`burger_recs.runs.noted`, written after that record);
+  transaction that made its day visible. A step that failed after that (a failure note,
+  :func:`burger_recs.runs.noted`, written after the record) is a warning in the record: the
+  day's rows and its promotion are live, so it is never recorded failed later;
 - otherwise it failed, and the latest note names the step and its error.
 
 KFP's word only adds to the message where it disagrees, so a word not seen before can turn
-neither a good day into a failed one nor a failed one into a good one. A failed or gated run
-is alerted (:mod:`burger_recs.alerts`) when a webhook is configured.
+neither a good day into a failed one nor a failed one into a good one. When a webhook is
+configured (:mod:`burger_recs.alerts`), a failed run alerts, and so does a day served despite
+what a person should know: a failure after it went live, an unusual day
+(:mod:`burger_recs.day_checks`), or no model promoted for ``gated_days_to_alert`` run days
+in a row. A gated day alone was served as designed, by the champion or popularity.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ from burger_recs.runs import (
     RunStatus,
     failure_notes,
     find_run,
+    gated_streak,
     parse_time,
     record_run,
     run_key,
     served_label,
 )
-from burger_recs.settings import resolve_run_date, today
+from burger_recs.settings import DEFAULTS, resolve_run_date, today
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +93,9 @@ def finish(
     started_at: str = "",
     group: str = "",
     orchestrator_run_id: str = "",
+    gated_days_to_alert: int = DEFAULTS.gated_days_to_alert,
 ) -> RunRecord:
-    """Record how the run ended and alert on a failed or gated run.
+    """Record how the run ended, and alert on a failed run or a day a person should know of.
 
     Args:
         state: KFP's final state of the steps' group, in the runner's words (only added to
@@ -104,6 +110,8 @@ def finish(
         orchestrator_run_id: the orchestrator's run id, for the link in the alert; the
             failure notes are keyed by :func:`~burger_recs.runs.run_key` (the environment's
             run id, else this one).
+        gated_days_to_alert: alert when no model has been promoted for this many run days
+            in a row (0: never).
 
     Returns:
         The run's record, as it stands in ``pipeline_runs``.
@@ -122,6 +130,15 @@ def finish(
             record.message = f"{record.message or record.status}; {said}"
             record_run(engine, record)
         log.info("finish: run %s %s (recorded by its publish)", run_id, record.status)
+    elif published is not None:
+        # A step failed after the day went live: its rows and its promotion are committed and
+        # served, so the day stays as its publish recorded it, the failure a warning in it.
+        record, step = published, notes[0].step
+        warning = f"warning: {step} failed after the day went live: {notes[0].message}"
+        if warning not in (record.message or ""):
+            record.message = f"{record.message or record.status}; {warning}"
+            record_run(engine, record)
+        log.warning("finish: run %s %s, with a %s", run_id, record.status, warning)
     else:
         if notes:
             step = notes[0].step
@@ -132,8 +149,6 @@ def finish(
             message = f"{_kfp_said(state, group)}, but none recorded the run's outcome"
         else:
             message = f"the run ended {state} in {group or 'its steps'} (no step left a note)"
-        if recorded is not None and recorded.status is RunStatus.PUBLISHED:
-            message += f"; its day had been published ({recorded.rows_written:,} rows) before"
         record = RunRecord(
             run_id=run_id,
             run_date=(
@@ -151,17 +166,24 @@ def finish(
         )
         record_run(engine, record)
         log.info("finish: run %s failed: %s", run_id, message)
-    # A failed or gated day alerts; so does a published one whose day was unusual (a spike
-    # that only warned, or a day accepted by accept_unusual_day).
+    # A failed run alerts, and so does a day served despite something a person should know:
+    # a step that failed after it went live, an unusual day (a spike that only warned, or
+    # one accepted by accept_unusual_day), no model promoted for gated_days_to_alert days in
+    # a row. A gated day alone was served as designed (by the champion or popularity).
     unusual = (record.metrics or {}).get(DAY_CHECK) in (WARNED, ACCEPTED)
-    if record.status is not RunStatus.PUBLISHED or unusual:
+    streak = gated_streak(engine, record.run_date) if record.status is RunStatus.GATED else 0
+    stale = gated_days_to_alert > 0 and streak >= gated_days_to_alert
+    message = record.message or ""
+    if stale:
+        message = f"no model promoted for {streak} run days in a row; {message}"
+    if record.status is RunStatus.FAILED or step is not None or unusual or stale:
         alerts.send(
             alerts.Alert(
                 run_id=run_id,
                 run_date=record.run_date.isoformat(),
                 status=record.status.value,
                 step=step,
-                message=record.message or "",
+                message=message,
                 code_version=record.code_version,
                 link=alerts.run_link(orchestrator_run_id),
                 served_by=served_label(record.served_by, record.model_version),
@@ -180,6 +202,7 @@ def run(
     day_closes_at: str | None = None,
     created_at: str = "",
     group: str = "",
+    gated_days_to_alert: int = DEFAULTS.gated_days_to_alert,
 ) -> str:
     """Finish entry point of the pipeline's final task (database from ``DATABASE_URL``).
 
@@ -197,5 +220,6 @@ def run(
         started_at=created_at,
         group=group,
         orchestrator_run_id=orchestrator_run_id,
+        gated_days_to_alert=gated_days_to_alert,
     )
     return record.status.value
