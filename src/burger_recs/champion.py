@@ -109,12 +109,19 @@ def _positions(kept: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.flatnonzero(known), rows[known]
 
 
-def current_champion(engine: sa.Engine) -> str:
-    """Return the champion's version, or "" when there is none or its scorers are gone."""
+def current_champion(engine: sa.Engine, day: dt.date | None = None) -> str:
+    """Return the champion's version, or "" when there is none or its scorers are gone.
+
+    With ``day``, only a champion valid for that day: one of that day or an earlier one. A
+    model of a later day was trained on that day's holdout (a backfill or a rerun of an older
+    day), so it may neither be compared on it nor serve it: the day has no champion, and
+    popularity is its fallback.
+    """
     db.require_schema(engine)
+    valid = models.c.run_date <= day if day is not None else sa.true()
     query = (
         sa.select(models.c.model_version)
-        .where(models.c.champion.is_(True))
+        .where(models.c.champion.is_(True), valid)
         .where(
             sa.exists().where(
                 (model_artifacts.c.model_version == models.c.model_version)
@@ -156,7 +163,8 @@ def record_model(
         conn: a connection inside the publishing transaction.
         row: the ``models`` row (model_version, run_id, run_date, trained_until,
             code_version, metrics, params).
-        promote: whether the challenger became the champion.
+        promote: whether the challenger passed to become the champion (it does not when
+            the champion is of a later day: an older day's model never displaces it).
         scorers: its scorers by kind (:data:`SERVING`, :data:`EVALUATION`), when promoted;
             None for the champion itself promoted again (its scorers are kept already).
     """
@@ -174,6 +182,15 @@ def record_model(
     }
     if promote and scorers is None and kept["location"] == LOCATION and kept["champion"]:
         promote = False  # already the champion, its scorers kept: it stays so
+    later = conn.execute(
+        sa.select(models.c.model_version).where(
+            models.c.champion.is_(True), models.c.run_date > row["run_date"]
+        )
+    ).scalar()
+    if promote and later:
+        # A backfill or a rerun of an older day never displaces a later day's champion.
+        log.info("model %s passed, but %s, of a later day, stays the champion", version, later)
+        promote = False
     if promote:
         if scorers is None:
             raise RuntimeError(

@@ -146,3 +146,16 @@ def test_without_serve_when_gated_a_gated_day_publishes_nothing(shop, tmp_path):
     result = run(shop, url, tmp_path, RUN_DATE, serve_when_gated=False, **GATED)
     assert result.status == "gated" and result.record.served_by is None
     assert result.record.rows_written == 0 and day_rows(url, RUN_DATE) == []
+
+
+def test_a_backfilled_older_day_neither_meets_nor_displaces_a_later_champion(shop, tmp_path):
+    """The last day first, then a day three days before it, as `backfill` would run it: the
+    later model has seen the older day's holdout, so it is neither compared on that day nor
+    serves it, and the older day's model does not take its place."""
+    url = f"sqlite:///{tmp_path / 'recs.db'}"
+    latest = run(shop, url, tmp_path, RUN_DATE, **PASSES)
+    older = run(shop, url, tmp_path, RUN_DATE - dt.timedelta(days=3), **PASSES)
+    assert latest.status == older.status == "published"
+    assert not any(key.startswith("champion_") for key in older.record.metrics)
+    assert older.record.served_by == "challenger"  # its own model, trained before it
+    assert current_champion(db.make_engine(url)) == latest.record.model_version

@@ -88,6 +88,25 @@ def test_promoting_keeps_only_the_new_champion_scorers(engine):
     assert kept_versions == {"lightfm-2"}
 
 
+def test_a_champion_serves_only_its_own_day_and_later_ones_and_is_not_displaced(engine):
+    later = row("lightfm-later")  # the newest day's model, promoted first
+    earlier = row("lightfm-earlier") | {"run_date": DAY - dt.timedelta(days=3)}
+    with engine.begin() as conn:
+        kept = {SERVING: scorer("lightfm-later"), EVALUATION: scorer("lightfm-later")}
+        record_model(conn, later, promote=True, scorers=kept)
+    assert current_champion(engine, DAY) == "lightfm-later"
+    # A backfill of an older day: the later model has seen its holdout, so no champion.
+    assert current_champion(engine, DAY - dt.timedelta(days=3)) == ""
+    with engine.begin() as conn:  # that day's model passes, but the later one stays
+        kept = {SERVING: scorer("lightfm-earlier"), EVALUATION: scorer("lightfm-earlier")}
+        record_model(conn, earlier, promote=True, scorers=kept)
+    assert current_champion(engine) == current_champion(engine, DAY) == "lightfm-later"
+    assert load_scorer(engine, "lightfm-later", SERVING) is not None
+    with engine.connect() as conn:
+        champions = dict(conn.execute(sa.select(models.c.model_version, models.c.champion)).all())
+    assert champions == {"lightfm-later": True, "lightfm-earlier": False}
+
+
 def test_a_promotion_that_fails_changes_nothing(engine):
     with engine.begin() as conn:
         kept = {SERVING: scorer("lightfm-1"), EVALUATION: scorer("lightfm-1")}

@@ -50,7 +50,7 @@ def run(
     digest, count = fingerprint(data_uri, day, window_days)
     champion = ""
     if os.environ.get(db.DATABASE_URL_ENV):
-        champion = current_champion(db.make_engine())
+        champion = current_champion(db.make_engine(), day)  # valid for the day only
     else:
         log.warning("check: no %s, so no champion model to fall back on", db.DATABASE_URL_ENV)
     log.info(
