@@ -1,16 +1,19 @@
 """Champion and challenger: the model that serves when today's does not pass, and where it is.
 
-Every run trains a *challenger*. It becomes the *champion* when it passes the quality gate
-(burger_recs.steps.evaluate). The champion's scorers are kept in the results database
-(``model_artifacts``), not on a disk: the database is the one place every runner's steps
-already reach (kfp.local's artifact folders are per run, a cluster's pods share no disk), and
-keeping them there makes promoting a model part of the same transaction that publishes its
-day (:func:`record_model`), so that a crash leaves the previous champion and the previous
-day, never one without the other.
+Every run trains a *challenger*. It becomes a *champion* when it passes the quality gate
+(burger_recs.steps.evaluate). Champions are kept by the day they were trained for: the
+champion of a day is the newest of that day or an earlier one (:func:`current_champion`),
+never a model of a later day, which has seen that day's holdout; the newest
+:data:`KEPT_CHAMPIONS` keep their scorers, and :func:`roll_back` undoes the newest promotion.
+The champions' scorers are kept in the results database (``model_artifacts``), not on a
+disk: the database is the one place every runner's steps already reach (kfp.local's artifact
+folders are per run, a cluster's pods share no disk), and keeping them there makes promoting
+a model part of the same transaction that publishes its day (:func:`record_model`), so that
+a crash leaves the previous champions and the previous day, never one without the other.
 
 A scorer is kept as factor matrices only (:class:`StoredScorer`: ids, user and item factors,
 item biases; not LightFM's training state), about ``(customers + items) x factors x 4``
-bytes: 13 MB at 100,000 customers. Two are kept for the champion: its serving model (scores
+bytes: 13 MB at 100,000 customers. Two are kept for each champion: its serving model (scores
 today's customers when it serves) and its evaluation model, fitted without the holdout days
 of its own run, so that it is scored on a later run's holdout without having seen those days.
 """
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 SERVING, EVALUATION = "serving", "evaluation"
 LOCATION = "model_artifacts"
 """Where a champion's scorers are: the ``model_artifacts`` table of the results database."""
+KEPT_CHAMPIONS = 5
+"""How many champions keep their scorers, the newest by day: a backfill or rerun of any of
+their days is compared with (and may be served by) the champion valid for it."""
 
 
 @dataclass(frozen=True)
@@ -110,14 +116,19 @@ def _positions(kept: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def current_champion(engine: sa.Engine, day: dt.date | None = None) -> str:
-    """Return the champion's version, or "" when there is none or its scorers are gone.
+    """Return the champion for ``day`` (default: the newest), or "" when none is kept.
 
-    With ``day``, only a champion valid for that day: one of that day or an earlier one. A
-    model of a later day was trained on that day's holdout (a backfill or a rerun of an older
-    day), so it may neither be compared on it nor serve it: the day has no champion, and
-    popularity is its fallback.
+    The champion valid for a day is the newest kept champion of that day or an earlier one.
+    A model of a later day was trained on that day's holdout (a backfill or a rerun of an
+    older day), so it may neither be compared on it nor serve it.
     """
     db.require_schema(engine)
+    with engine.connect() as conn:
+        return current_champion_in(conn, day)
+
+
+def current_champion_in(conn: sa.Connection, day: dt.date | None = None) -> str:
+    """Return :func:`current_champion` read on ``conn`` (inside a transaction)."""
     valid = models.c.run_date <= day if day is not None else sa.true()
     query = (
         sa.select(models.c.model_version)
@@ -128,11 +139,10 @@ def current_champion(engine: sa.Engine, day: dt.date | None = None) -> str:
                 & (model_artifacts.c.kind == SERVING)
             )
         )
-        .order_by(models.c.promoted_at.desc())
+        .order_by(*_by_day())
         .limit(1)
     )
-    with engine.connect() as conn:
-        return conn.execute(query).scalar() or ""
+    return conn.execute(query).scalar() or ""
 
 
 def load_scorer(engine: sa.Engine, version: str, kind: str) -> StoredScorer | None:
@@ -153,20 +163,23 @@ def record_model(
     promote: bool,
     scorers: dict[str, StoredScorer] | None = None,
 ) -> None:
-    """Record a run's challenger; when it is promoted, make it the champion (in ``conn``).
+    """Record a run's challenger; when it is promoted, keep it as a champion (in ``conn``).
 
-    Called inside the transaction that publishes the day, so that the champion changes
-    exactly when the day does. Promoting keeps the new champion's scorers and deletes the
-    former champion's (its ``models`` row stays, with ``location`` None).
+    Called inside the transaction that publishes the day, so that the champions change
+    exactly when the day does. A promoted model keeps its scorers and stays a champion, valid
+    for its day and the later ones (:func:`current_champion`); the scorers of all but the
+    newest :data:`KEPT_CHAMPIONS` champions (by day) are deleted (their ``models`` rows stay,
+    with ``location`` None). So a backfill of an older day promotes its own model without
+    displacing a later day's champion, and a bad promotion can be rolled back
+    (:func:`roll_back`).
 
     Args:
         conn: a connection inside the publishing transaction.
         row: the ``models`` row (model_version, run_id, run_date, trained_until,
             code_version, metrics, params).
-        promote: whether the challenger passed to become the champion (it does not when
-            the champion is of a later day: an older day's model never displaces it).
+        promote: whether the challenger passed and becomes a champion.
         scorers: its scorers by kind (:data:`SERVING`, :data:`EVALUATION`), when promoted;
-            None for the champion itself promoted again (its scorers are kept already).
+            None for a champion promoted again (its scorers are kept already).
     """
     version = row["model_version"]
     now = dt.datetime.now(dt.UTC)
@@ -181,28 +194,16 @@ def record_model(
         "location": existing.location if existing else None,
     }
     if promote and scorers is None and kept["location"] == LOCATION and kept["champion"]:
-        promote = False  # already the champion, its scorers kept: it stays so
-    later = conn.execute(
-        sa.select(models.c.model_version).where(
-            models.c.champion.is_(True), models.c.run_date > row["run_date"]
-        )
-    ).scalar()
-    if promote and later:
-        # A backfill or a rerun of an older day never displaces a later day's champion.
-        log.info("model %s passed, but %s, of a later day, stays the champion", version, later)
-        promote = False
+        promote = False  # a champion already, its scorers kept: it stays so
     if promote:
         if scorers is None:
             raise RuntimeError(
-                f"model {version} was the champion when this run evaluated it, but another "
-                "run has promoted a model since: run the day again"
+                f"model {version} was the champion when this run evaluated it, but its "
+                "scorers are no longer kept (rolled back, or older than the kept champions): "
+                "run the day again"
             )
         if set(scorers) != {SERVING, EVALUATION}:
             raise ValueError("a promoted model needs its serving and evaluation scorers")
-        conn.execute(models.update().where(models.c.model_version != version).values(
-            champion=False, location=None
-        ))  # fmt: skip
-        conn.execute(model_artifacts.delete().where(model_artifacts.c.model_version != version))
         conn.execute(model_artifacts.delete().where(model_artifacts.c.model_version == version))
         conn.execute(
             model_artifacts.insert(),
@@ -213,9 +214,60 @@ def record_model(
         )
         kept = {"champion": True, "promoted_at": now, "location": LOCATION}
     db.upsert(conn, models, [{**row, **kept, "recorded_at": now}])
+    if promote:
+        _keep_newest_champions(conn)
     log.info(
         "model %s recorded%s", version, " and promoted to champion" if promote else " (challenger)"
     )
+
+
+def _by_day() -> tuple[sa.ColumnElement, ...]:
+    """The champions' order, newest first: by the day they were trained for, then promoted."""
+    return (models.c.run_date.desc(), models.c.promoted_at.desc())
+
+
+def _keep_newest_champions(conn: sa.Connection, keep: int | None = None) -> None:
+    """Delete the scorers of all but the newest ``keep`` champions (by day)."""
+    keep = KEPT_CHAMPIONS if keep is None else keep
+    kept = sa.select(models.c.model_version).where(
+        models.c.champion.is_(True), models.c.location == LOCATION
+    )
+    older = list(conn.execute(kept.order_by(*_by_day()).offset(keep)).scalars())
+    if older:
+        conn.execute(model_artifacts.delete().where(model_artifacts.c.model_version.in_(older)))
+        conn.execute(models.update().where(models.c.model_version.in_(older)).values(location=None))
+        log.info("champions older than the newest %d: scorers of %s deleted", keep, older)
+
+
+def roll_back(engine: sa.Engine) -> tuple[str, str]:
+    """Undo the newest promotion: that champion is one no more, and its scorers are deleted.
+
+    The next run takes the champion before it (:func:`current_champion`), or popularity when
+    none is kept. The days it served stay as they were published.
+
+    Returns:
+        The model rolled back, and the champion now ("" for none).
+
+    Raises:
+        LookupError: there is no champion to roll back.
+    """
+
+    def transaction() -> str:
+        with engine.begin() as conn:
+            newest = current_champion_in(conn)
+            if not newest:
+                raise LookupError("there is no champion to roll back")
+            conn.execute(
+                models.update()
+                .where(models.c.model_version == newest)
+                .values(champion=False, location=None)
+            )
+            conn.execute(model_artifacts.delete().where(model_artifacts.c.model_version == newest))
+            return newest
+
+    db.require_schema(engine)
+    rolled_back = db.with_retries(transaction)
+    return rolled_back, current_champion(engine)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ import sqlalchemy as sa
 
 from burger_recs.champion import (
     EVALUATION,
+    KEPT_CHAMPIONS,
     SERVING,
     StoredScorer,
     current_champion,
     load_scorer,
     record_model,
+    roll_back,
 )
 from burger_recs.contract import model_artifacts, models
 from burger_recs.evaluation import RankingScores
@@ -65,27 +67,41 @@ def test_aligned_scores_new_customers_by_bias_and_never_serves_unknown_items():
     np.testing.assert_array_equal(factors.item_bias[1:], kept.factors.item_bias)
 
 
-def test_promoting_keeps_only_the_new_champion_scorers(engine):
+def test_champions_are_kept_by_day_the_newest_with_their_scorers(engine):
     assert current_champion(engine) == ""
-    for version in ("lightfm-1", "lightfm-2"):
+    versions = [f"lightfm-{n}" for n in range(7)]  # one a day, oldest first
+    for n, version in enumerate(versions):
         with engine.begin() as conn:
             kept = {SERVING: scorer(version), EVALUATION: scorer(version)}
-            record_model(conn, row(version), promote=True, scorers=kept)
+            day = DAY - dt.timedelta(days=len(versions) - 1 - n)
+            record_model(conn, row(version) | {"run_date": day}, promote=True, scorers=kept)
     with engine.begin() as conn:  # a gated challenger changes nothing
-        record_model(conn, row("lightfm-3"), promote=False)
-    assert current_champion(engine) == "lightfm-2"
-    assert load_scorer(engine, "lightfm-1", SERVING) is None
-    assert load_scorer(engine, "lightfm-2", EVALUATION) is not None
+        record_model(conn, row("lightfm-gated"), promote=False)
+    assert current_champion(engine) == current_champion(engine, DAY) == "lightfm-6"
+    # Each kept day's champion is its own; before the kept ones, none.
+    assert current_champion(engine, DAY - dt.timedelta(days=2)) == "lightfm-4"
+    assert current_champion(engine, DAY - dt.timedelta(days=4)) == "lightfm-2"
+    assert current_champion(engine, DAY - dt.timedelta(days=5)) == ""  # scorers deleted
     with engine.connect() as conn:
         rows = {r.model_version: r for r in conn.execute(sa.select(models))}
         kept_versions = set(conn.execute(sa.select(model_artifacts.c.model_version)).scalars())
-    assert {v: r.champion for v, r in rows.items()} == {
-        "lightfm-1": False,
-        "lightfm-2": True,
-        "lightfm-3": False,
-    }
-    assert rows["lightfm-1"].location is None and rows["lightfm-2"].location == "model_artifacts"
-    assert kept_versions == {"lightfm-2"}
+    assert kept_versions == set(versions[-KEPT_CHAMPIONS:])
+    assert rows["lightfm-0"].location is None and rows["lightfm-6"].location == "model_artifacts"
+    assert rows["lightfm-gated"].champion is False
+
+
+def test_a_rollback_undoes_the_newest_promotion_for_good(engine):
+    for n, version in enumerate(("lightfm-good", "lightfm-bad")):
+        with engine.begin() as conn:
+            kept = {SERVING: scorer(version), EVALUATION: scorer(version)}
+            day = DAY + dt.timedelta(days=n)
+            record_model(conn, row(version) | {"run_date": day}, promote=True, scorers=kept)
+    assert roll_back(engine) == ("lightfm-bad", "lightfm-good")
+    assert current_champion(engine, DAY + dt.timedelta(days=1)) == "lightfm-good"
+    assert load_scorer(engine, "lightfm-bad", SERVING) is None
+    assert roll_back(engine) == ("lightfm-good", "")
+    with pytest.raises(LookupError, match="no champion to roll back"):
+        roll_back(engine)
 
 
 def test_a_champion_serves_only_its_own_day_and_later_ones_and_is_not_displaced(engine):
@@ -97,14 +113,12 @@ def test_a_champion_serves_only_its_own_day_and_later_ones_and_is_not_displaced(
     assert current_champion(engine, DAY) == "lightfm-later"
     # A backfill of an older day: the later model has seen its holdout, so no champion.
     assert current_champion(engine, DAY - dt.timedelta(days=3)) == ""
-    with engine.begin() as conn:  # that day's model passes, but the later one stays
+    with engine.begin() as conn:  # that day's model passes: the champion of its day only
         kept = {SERVING: scorer("lightfm-earlier"), EVALUATION: scorer("lightfm-earlier")}
         record_model(conn, earlier, promote=True, scorers=kept)
     assert current_champion(engine) == current_champion(engine, DAY) == "lightfm-later"
+    assert current_champion(engine, DAY - dt.timedelta(days=1)) == "lightfm-earlier"
     assert load_scorer(engine, "lightfm-later", SERVING) is not None
-    with engine.connect() as conn:
-        champions = dict(conn.execute(sa.select(models.c.model_version, models.c.champion)).all())
-    assert champions == {"lightfm-later": True, "lightfm-earlier": False}
 
 
 def test_a_promotion_that_fails_changes_nothing(engine):

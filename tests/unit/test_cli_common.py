@@ -18,6 +18,7 @@ EVERY_COMMAND = {
     "diff",
     "logs",
     "migrate",
+    "rollback",
     "compile",
     "submit",
     "retry",

@@ -123,3 +123,32 @@ def test_recs_keeps_its_columns_aligned_whatever_the_item_names(tmp_path):
     assert len({line.index("[i00") for line in lines}) == 1, lines
     assert len({line.index("score") for line in lines}) == 1, lines
     assert names[1] in lines[1] and "i003" in lines[2]  # no name: its id stands for it
+
+
+def test_rollback_asks_then_undoes_the_newest_promotion(tmp_path):
+    import datetime as dt
+
+    import numpy as np
+
+    from burger_recs.champion import EVALUATION, SERVING, StoredScorer, record_model
+    from burger_recs.scoring import Factors
+
+    url = _migrated(tmp_path)
+    none = _invoke(url, "rollback", "--yes")
+    assert none.exit_code == 1 and "there is no champion to roll back" in none.stderr
+    engine = db.make_engine(url)
+    for n, version in enumerate(("lightfm-good", "lightfm-bad")):
+        day = DAY + dt.timedelta(days=n)
+        factors = Factors(np.ones((1, 2), np.float32), np.ones((1, 2), np.float32), np.zeros(1))
+        kept = StoredScorer(version, np.array(["c1"]), np.array(["i1"]), factors, day)
+        row = {"model_version": version, "run_id": f"run-{n}", "run_date": day}
+        row |= {"trained_until": day, "code_version": "abc", "metrics": {}, "params": {}}
+        with engine.begin() as conn:
+            record_model(conn, row, promote=True, scorers={SERVING: kept, EVALUATION: kept})
+    kept_on = CliRunner().invoke(app, ["rollback", "--database-url", url], input="n\n")
+    assert kept_on.exit_code == 1 and "roll back champion lightfm-bad?" in kept_on.stdout
+    done = _invoke(url, "rollback", "--yes")
+    assert done.exit_code == 0, done.output
+    assert "model lightfm-bad is no longer a champion; the champion is now lightfm-good" in (
+        done.stdout
+    )

@@ -168,6 +168,35 @@ def migrate_command(
 
 
 @app.command(
+    "rollback",
+    epilog="Champions are kept by day (the newest five keep their scorers); a run takes the "
+    "newest champion of its day or an earlier one. Rolling back removes the newest one for "
+    "good: its days stay as they were published, and the next run takes the one before it.",
+)
+def rollback_command(
+    yes: Annotated[bool, typer.Option("--yes", help="Roll back without asking.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Undo the newest promotion: the next run takes the champion before it."""
+    from burger_recs.champion import current_champion, roll_back
+
+    engine = results_engine(database_url)
+    newest = current_champion(engine)
+    if not newest:
+        raise fail("there is no champion to roll back: popularity serves until a model passes")
+    if not yes and not typer.confirm(f"roll back champion {newest}?"):
+        raise typer.Exit(code=1)
+    try:
+        rolled_back, now = roll_back(engine)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"model {rolled_back} is no longer a champion; the champion is now "
+        f"{now or 'none (popularity serves until a model passes)'}"
+    )
+
+
+@app.command(
     "logs",
     epilog="A failed step's note keeps the end of its log, in the results database: the same "
     "on every runner, and after a cluster deleted the run's pods and Workflow. A step's whole "
