@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from burger_recs.contract import without_row_contents
+
 log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "ALERT_WEBHOOK_URL"
@@ -53,7 +55,11 @@ class Alert:
     served_by: str | None = None
 
     def payload(self) -> dict:
-        """Return the JSON body: Slack's ``text``, then the fields as an attachment."""
+        """Return the JSON body: Slack's ``text``, then the fields as an attachment.
+
+        The message never carries row contents of the data (a violation's example rows):
+        counts and column names only (:func:`burger_recs.contract.without_row_contents`).
+        """
         what = f"step {self.step} failed" if self.step else self.status
         if self.served_by:
             what += f", served by {self.served_by}"
@@ -61,6 +67,7 @@ class Alert:
         if self.link:
             text += f" <{self.link}|open in Kubeflow>"
         fields = {k: v for k, v in asdict(self).items() if v is not None}
+        fields["message"] = without_row_contents(self.message)
         return {
             "text": text,
             "attachments": [

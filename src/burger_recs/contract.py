@@ -215,8 +215,29 @@ class Violation:
     examples: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """Return one readable line: file, column, rule, count and examples."""
+        """Return one readable line: file, column, rule, count and examples.
+
+        The examples come last, after :data:`EXAMPLES_MARK`, so that what may not carry row
+        contents (an alert) can leave them out (:func:`without_row_contents`).
+        """
         where = f"{self.file} [{self.column}]" if self.column else self.file
         count = f" ({self.count} rows)" if self.count else ""
-        examples = f"; e.g. {', '.join(self.examples)}" if self.examples else ""
+        examples = f"{EXAMPLES_MARK}{', '.join(self.examples)}" if self.examples else ""
         return f"{where}: {self.rule}{count}{examples}"
+
+
+EXAMPLES_MARK = "; e.g. "
+"""What a violation's line puts before its example rows (:meth:`Violation.describe`)."""
+
+
+def without_row_contents(message: str) -> str:
+    """Return a message with the example rows of its violations left out, line by line.
+
+    What is left names files, columns, rules and counts; the rows stay in the validation
+    report, where the run keeps them.
+    """
+    lines = []
+    for line in message.splitlines():
+        head, mark, _ = line.partition(EXAMPLES_MARK)
+        lines.append(f"{head} (examples in the validation report)" if mark else line)
+    return "\n".join(lines)

@@ -65,6 +65,9 @@ def test_a_failed_day_is_recorded_by_the_pipeline_and_alerted_once(
         "validate",
     )
     assert "quantity must be at least 1" in fields["message"]
+    # No row contents in an alert: counts and column names; the rows stay in the report.
+    assert "line 2:" in row["message"] and "line 2:" not in fields["message"]
+    assert "(examples in the validation report)" in fields["message"]
     assert fields["code_version"] == row["code_version"]
     # The webhook URL is a secret: not in the run's log, record or arguments.
     secret = receiver.url.rsplit("/", 1)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -81,3 +82,27 @@ def test_a_dead_webhook_costs_bounded_time_and_only_a_warning(log) -> None:
     warning = [r for r in log.records if r.levelno == logging.WARNING]
     assert warning and "not delivered" in warning[0].getMessage()
     assert url not in log.text and "secret-token" not in log.text
+
+
+def test_an_alert_carries_no_row_contents_of_the_data() -> None:
+    breach = alerts.Alert(
+        run_id="run-8",
+        run_date="2026-03-04",
+        status="failed",
+        step="validate",
+        message=(
+            "validate failed: input data breaks the contract in 2 way(s):\n"
+            "  - gs://shop/date=2026-03-04/customers.csv [email]: must be unique (2 rows); "
+            "e.g. line 3: 'ann@example.com', line 9: 'ann@example.com'\n"
+            "  - gs://shop/date=2026-03-04/orders.csv: the day has no orders.csv"
+        ),
+        code_version="abc123",
+    )
+    body = breach.payload()
+    shown = json.dumps(body)
+    assert "ann@example.com" not in shown and "line 3" not in shown
+    assert _fields(body)["message"].splitlines()[1:] == [
+        "  - gs://shop/date=2026-03-04/customers.csv [email]: must be unique (2 rows) "
+        "(examples in the validation report)",
+        "  - gs://shop/date=2026-03-04/orders.csv: the day has no orders.csv",
+    ]
