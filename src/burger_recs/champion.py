@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 SERVING, EVALUATION = "serving", "evaluation"
 LOCATION = "model_artifacts"
 """Where a champion's scorers are: the ``model_artifacts`` table of the results database."""
+ROLLED_BACK = "rolled back"
+"""The ``location`` of a champion rolled back (:func:`roll_back`): it is never promoted again."""
 KEPT_CHAMPIONS = 5
 """How many champions keep their scorers, the newest by day: a backfill or rerun of any of
 their days is compared with (and may be served by) the champion valid for it."""
@@ -195,6 +197,9 @@ def record_model(
     }
     if promote and scorers is None and kept["location"] == LOCATION and kept["champion"]:
         promote = False  # a champion already, its scorers kept: it stays so
+    if promote and kept["location"] == ROLLED_BACK:
+        log.warning("model %s passed, but it was rolled back: it is not promoted again", version)
+        promote = False
     if promote:
         if scorers is None:
             raise RuntimeError(
@@ -239,17 +244,25 @@ def _keep_newest_champions(conn: sa.Connection, keep: int | None = None) -> None
         log.info("champions older than the newest %d: scorers of %s deleted", keep, older)
 
 
-def roll_back(engine: sa.Engine) -> tuple[str, str]:
-    """Undo the newest promotion: that champion is one no more, and its scorers are deleted.
+def roll_back(engine: sa.Engine, version: str = "") -> tuple[str, str]:
+    """Roll the champion the next run would take back, for good.
 
-    The next run takes the champion before it (:func:`current_champion`), or popularity when
-    none is kept. The days it served stay as they were published.
+    It is a champion no more, its scorers are deleted, and it is marked
+    :data:`ROLLED_BACK`, so that a rerun of its day (whose cached training gives the same
+    model) never promotes it again. The next run takes the champion before it
+    (:func:`current_champion`), or popularity when none is kept. The days it served stay as
+    they were published.
+
+    Args:
+        engine: the results database.
+        version: the champion to roll back, as the user confirmed it; it must still be the
+            one the next run would take (default: whichever that is).
 
     Returns:
         The model rolled back, and the champion now ("" for none).
 
     Raises:
-        LookupError: there is no champion to roll back.
+        LookupError: there is no champion to roll back, or ``version`` is no longer it.
     """
 
     def transaction() -> str:
@@ -257,10 +270,14 @@ def roll_back(engine: sa.Engine) -> tuple[str, str]:
             newest = current_champion_in(conn)
             if not newest:
                 raise LookupError("there is no champion to roll back")
+            if version and newest != version:
+                raise LookupError(
+                    f"the champion is now {newest}, not {version}: nothing was rolled back"
+                )
             conn.execute(
                 models.update()
                 .where(models.c.model_version == newest)
-                .values(champion=False, location=None)
+                .values(champion=False, location=ROLLED_BACK)
             )
             conn.execute(model_artifacts.delete().where(model_artifacts.c.model_version == newest))
             return newest

@@ -96,9 +96,16 @@ def test_a_rollback_undoes_the_newest_promotion_for_good(engine):
             kept = {SERVING: scorer(version), EVALUATION: scorer(version)}
             day = DAY + dt.timedelta(days=n)
             record_model(conn, row(version) | {"run_date": day}, promote=True, scorers=kept)
-    assert roll_back(engine) == ("lightfm-bad", "lightfm-good")
+    with pytest.raises(LookupError, match="the champion is now lightfm-bad, not lightfm-good"):
+        roll_back(engine, "lightfm-good")  # confirmed another: nothing happens
+    assert roll_back(engine, "lightfm-bad") == ("lightfm-bad", "lightfm-good")
     assert current_champion(engine, DAY + dt.timedelta(days=1)) == "lightfm-good"
     assert load_scorer(engine, "lightfm-bad", SERVING) is None
+    with engine.begin() as conn:  # a rerun of its day trains the same model: never again
+        kept = {SERVING: scorer("lightfm-bad"), EVALUATION: scorer("lightfm-bad")}
+        bad = row("lightfm-bad") | {"run_date": DAY + dt.timedelta(days=1)}
+        record_model(conn, bad, promote=True, scorers=kept)
+    assert current_champion(engine) == "lightfm-good"
     assert roll_back(engine) == ("lightfm-good", "")
     with pytest.raises(LookupError, match="no champion to roll back"):
         roll_back(engine)

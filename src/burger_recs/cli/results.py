@@ -15,6 +15,7 @@ from burger_recs.cli.common import (
     fail,
     hint,
     results_engine,
+    sa_url_password,
     show,
 )
 
@@ -80,7 +81,10 @@ def runs_command(
             f"{'its runs' if len(others) == 1 else 'their runs'}:"
         )
         for database in sorted(others):
-            typer.echo(f"  {hint('runs', database_url=database)}")
+            if sa_url_password(database):  # the folder keeps no password: the user gives it
+                typer.echo(f"  {hint('runs')} --database-url URL  (URL: {database}, password)")
+            else:
+                typer.echo(f"  {hint('runs', database_url=database)}")
 
 
 @app.command("index")
@@ -170,14 +174,15 @@ def migrate_command(
 @app.command(
     "rollback",
     epilog="Champions are kept by day (the newest five keep their scorers); a run takes the "
-    "newest champion of its day or an earlier one. Rolling back removes the newest one for "
-    "good: its days stay as they were published, and the next run takes the one before it.",
+    "newest champion of its day or an earlier one. Rolling back removes the champion the next "
+    "run would take, for good (a rerun of its day never promotes it again): its days stay as "
+    "they were published, and the next run takes the one before it.",
 )
 def rollback_command(
     yes: Annotated[bool, typer.Option("--yes", help="Roll back without asking.")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Undo the newest promotion: the next run takes the champion before it."""
+    """Roll back the champion the next run would take: it takes the one before it."""
     from burger_recs.champion import current_champion, roll_back
 
     engine = results_engine(database_url)
@@ -187,7 +192,7 @@ def rollback_command(
     if not yes and not typer.confirm(f"roll back champion {newest}?"):
         raise typer.Exit(code=1)
     try:
-        rolled_back, now = roll_back(engine)
+        rolled_back, now = roll_back(engine, newest)
     except LookupError as exc:
         raise fail(str(exc)) from None
     typer.echo(
