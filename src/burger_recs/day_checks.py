@@ -13,7 +13,8 @@ ordered and the mean quantity. The run date is then held against the trailing da
   only when chance would not explain it (:data:`CHANCE`): a small shop's day swings widely.
 - **item mix**: the largest difference between an item's share of today's orders and its
   share of the trailing days' orders (the L-infinity distance TFX's ExampleValidator uses for
-  categorical features). Above ``mix_shift`` the day stops.
+  categorical features). Above ``mix_shift`` the day stops, when chance would not explain
+  it either (a binomial tail below :data:`CHANCE` for the item that moved most).
 
 A day with fewer than ``min_history`` trailing days is not judged, and says so; a day a
 person knows to be unusual is accepted by the run's ``accept_unusual_day``, and its record
@@ -26,14 +27,15 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
 from burger_recs.errors import ExpectedFailure
 from burger_recs.settings import DEFAULTS, DayCheckSettings
 
 CHANCE = 1e-4
-"""A day's orders are unusual only if a count this far from the median would come by chance
-less often than this (Poisson at the median's rate), whatever the ratio."""
+"""A day's orders or its mix are unusual only if a count this far from the expected one would
+come by chance less often than this (Poisson at the median's rate for the orders, binomial
+at the trailing share for an item), whatever the ratio or the shift."""
 
 MIN_SAME_WEEKDAY = 2
 """Trailing days of the run date's weekday needed to compare with them alone."""
@@ -90,13 +92,27 @@ def day_figures(orders: pd.DataFrame) -> pd.DataFrame:
     return figures.fillna(0).sort_index()
 
 
-def mix_shift(orders: pd.DataFrame, day: dt.date, trailing: list[dt.date]) -> float:
-    """Return the L-infinity distance between ``day``'s item shares and the trailing days'."""
+def mix_shift(orders: pd.DataFrame, day: dt.date, trailing: list[dt.date]) -> tuple[float, float]:
+    """Return how far ``day``'s item mix is from the trailing days', and by what chance.
+
+    Returns:
+        The L-infinity distance between the item shares, and the chance of a count as far
+        from the trailing share for the item that moved most (binomial, with today's orders):
+        a small day's shares swing widely by chance alone.
+    """
     days = pd.to_datetime(orders["day"]).dt.date
-    today = orders.loc[days == day, "item_id"].value_counts(normalize=True)
+    today = orders.loc[days == day, "item_id"].value_counts()
     before = orders.loc[days.isin(trailing), "item_id"].value_counts(normalize=True)
-    shares = pd.concat([today, before], axis=1, keys=["today", "before"]).fillna(0.0)
-    return round(float((shares["today"] - shares["before"]).abs().max()), 4)
+    n = int(today.sum())
+    if not n:
+        return 0.0, 1.0
+    shares = pd.concat([today / n, before], axis=1, keys=["today", "before"]).fillna(0.0)
+    moved = (shares["today"] - shares["before"]).abs()
+    item = moved.idxmax()
+    count = int(today.get(item, 0))
+    share = float(shares["before"].to_dict()[item])
+    chance = binom.sf(count - 1, n, share) if count / n > share else binom.cdf(count, n, share)
+    return round(float(moved.max()), 4), float(chance)
 
 
 @dataclass
@@ -211,7 +227,7 @@ def check_day(
     check.expected_orders = float(figures["orders"].loc[basis].median())
     check.floor = round(check.expected_orders * settings.volume_drop, 2)
     check.ceiling = round(check.expected_orders * settings.volume_spike, 2)
-    check.mix_shift = mix_shift(orders, day, trailing)
+    check.mix_shift, mix_chance = mix_shift(orders, day, trailing)
     stops, warns = [], []
     count, expected = today["orders"], check.expected_orders
     ratio = count / expected if expected else 1.0
@@ -221,7 +237,7 @@ def check_day(
         stops.append(check.describe_orders() + f", below {settings.volume_drop:.0%} of it")
     elif ratio > settings.volume_spike and poisson.sf(count - 1, expected) < CHANCE:
         warns.append(check.describe_orders() + f", above {settings.volume_spike:g}x it")
-    if check.mix_shift > settings.mix_shift:
+    if check.mix_shift > settings.mix_shift and mix_chance < CHANCE:
         stops.append(
             f"item mix: an item's share of the orders moved by {check.mix_shift:.2f} from "
             f"the last {len(trailing)} days' (at most {settings.mix_shift:.2f}); "

@@ -163,6 +163,15 @@ def test_a_manifest_the_files_disagree_with_stops_the_day(shop, tmp_path):
     (folder / "manifest.json").write_text(json.dumps({"orders_rows": rows}))
     assert _validate(shop, tmp_path / "agrees").day_check["verdict"] == NORMAL
 
+    # Rows ingest could not read are said once, as such, not as an export cut short.
+    with _orders_file(shop).open("a") as orders:
+        orders.write("o-ragged,c1,i1,1,2026-03-28T12:00:00Z,an extra field\n")
+    (folder / "manifest.json").write_text(json.dumps({"orders_rows": rows + 1}))
+    with pytest.raises(validate.ValidationFailed) as ragged:
+        _validate(shop, tmp_path / "ragged")
+    assert "fields like the header" in str(ragged.value)
+    assert "export cut short" not in str(ragged.value)
+
     (folder / "manifest.json").write_text('{"orders_rows": "many"}')
     with pytest.raises(validate.ValidationFailed, match="must be a JSON object like"):
         _validate(shop, tmp_path / "malformed")
@@ -204,3 +213,28 @@ def test_a_gcs_root_gets_the_same_verdicts_and_messages(gcs_emulator, shop, tmp_
     with pytest.raises(UnusualDay) as remote:
         _validate("gs://shop/drops", tmp_path / "gcs-again")
     assert str(remote.value) == str(local.value)
+
+
+def test_a_small_days_mix_is_judged_by_chance_not_by_its_swing():
+    """Eight orders a day over twelve items: half of today's orders for one item is a shift
+    of 0.42, which chance explains at that size (a binomial tail of about 0.004)."""
+    items = [f"i{n:02d}" for n in range(12)]
+    rows = []
+    for n in range(28, 0, -1):
+        day = END - dt.timedelta(days=n)
+        rows += [(f"o{day}-{k}", f"c{k}", items[(n + k) % 12], 1, str(day)) for k in range(8)]
+    today = [items[0]] * 4 + items[1:5]
+    rows += [(f"o{END}-{k}", f"c{k}", item, 1, str(END)) for k, item in enumerate(today)]
+    orders = pd.DataFrame(rows, columns=["order_id", "customer_id", "item_id", "quantity", "day"])
+    check = check_day(orders, END)
+    assert check.mix_shift == pytest.approx(0.5 - 1 / 12, abs=0.03)
+    assert check.verdict == NORMAL, check.findings
+    # The same half of the orders on a day of 400 is no chance: it stops.
+    big = orders[orders["day"] != str(END)]
+    big = pd.concat([big] * 50, ignore_index=True)
+    big_today = [
+        (f"o{END}-{k}", f"c{k}", items[0] if k < 200 else items[k % 12], 1, str(END))
+        for k in range(400)
+    ]
+    big = pd.concat([big, pd.DataFrame(big_today, columns=big.columns)], ignore_index=True)
+    assert check_day(big, END).verdict == STOPPED
