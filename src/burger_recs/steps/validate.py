@@ -143,9 +143,11 @@ def _export_violations(drop: Drop) -> list[Violation]:
     """
     violations = []
     for day, expected in sorted(drop.exported.items()):
+        folder = f"{_root(drop).rstrip('/')}/{DAY_FOLDER_PREFIX}{day}"
+        if any(v.file.startswith(f"{folder}/") for v in drop.violations):
+            continue  # its orders file is missing, unreadable or ragged: said already
         rows = drop.orders[drop.orders[SOURCE_DAY] == day]
         if len(rows) != expected:
-            folder = f"{_root(drop).rstrip('/')}/{DAY_FOLDER_PREFIX}{day}"
             held = sorted(set(rows[SOURCE_FILE]))[0] if len(rows) else "its orders file"
             violations.append(
                 Violation(
