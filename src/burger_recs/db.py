@@ -107,11 +107,17 @@ def database_url(url: str | None = None) -> str:
 
 
 def redact(url: str) -> str:
-    """Return the URL with its password hidden, for messages and logs."""
+    """Return the URL with its password hidden, for messages and logs.
+
+    Also a password given as a query parameter (``?password=...``, which psycopg takes).
+    """
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         return "<unparseable database URL>"
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
 
 
 def absolute(url: str) -> str:

@@ -40,6 +40,9 @@ def test_redact_hides_the_password_and_keeps_the_rest():
     assert shown == "postgresql://burger:***@db.internal:5432/recs"
     assert db.redact("sqlite:////data/recs.db") == "sqlite:////data/recs.db"
     assert db.redact("not a url") == "<unparseable database URL>"
+    # psycopg also takes a password as a query parameter: hidden too.
+    query = db.redact("postgresql://burger@db.internal/recs?password=s3cret&sslmode=require")
+    assert "s3cret" not in query and "password=%2A%2A%2A" in query and "sslmode=require" in query
 
 
 def test_database_url_prefers_the_argument_then_the_environment(monkeypatch):

@@ -107,6 +107,17 @@ def test_the_runs_command_names_the_other_databases_of_local_runs(tmp_path, monk
     assert "1 local run used another database" in result.output
     assert f"runs --database-url sqlite:///{tmp_path / 'other.db'}" in result.output
 
+    # A database whose password the folder does not keep: the user gives its URL.
+    hidden = local / "runs" / "r-3-hidden"
+    hidden.mkdir()
+    (hidden / RUN_START).write_text(json.dumps({"database": "postgresql://u:***@db/recs"}))
+    listed = CliRunner().invoke(app, ["runs"]).output
+    assert "2 local runs used other databases; their runs:" in listed
+    assert "runs --database-url URL  (URL: postgresql://u:***@db/recs, password)" in listed
+    assert f"runs --database-url sqlite:///{tmp_path / 'other.db'}" in listed
+    (hidden / RUN_START).unlink()
+    hidden.rmdir()
+
     followed = result.output.splitlines()[-1].split("burger-recs ", 1)[1].split()
     again = CliRunner().invoke(app, followed)
     assert again.exit_code == 0, again.output
@@ -152,3 +163,23 @@ def test_an_older_run_folder_without_its_database_is_read_from_the_pages(tmp_pat
     (tmp_path / "runs" / "r-old").mkdir(parents=True)  # no run.json: an older version's run
     page = refresh_index(tmp_path, str(engine.url))
     assert page is not None and _status(page.read_text(), "r-old") == "published"
+
+
+def test_one_database_is_one_database_whatever_its_spelling(tmp_path, monkeypatch):
+    from burger_recs.pipelines.run_index import database_key, gather_records
+
+    assert database_key("postgres://u:pw@db/recs") == database_key(
+        "postgresql+psycopg://u:x@db/recs"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert database_key("sqlite:///recs.db") == database_key(f"sqlite:///{tmp_path / 'recs.db'}")
+    # A SQLite file a folder names is read without the schema the page's PostgreSQL uses.
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'recs.db'}")
+    migrate(engine)
+    record_run(engine, run_record(DAY, "r-1", metrics=METRICS))
+    folder = tmp_path / "runs" / "r-1"
+    folder.mkdir(parents=True)
+    (folder / RUN_START).write_text(json.dumps({"database": str(engine.url)}))
+    monkeypatch.setenv(db.SCHEMA_ENV, "burger")
+    found = gather_records({"r-1": folder}, None)
+    assert found.found["r-1"]["status"] == "published" and not found.unread

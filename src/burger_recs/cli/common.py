@@ -74,9 +74,10 @@ def sa_url_password(url: str) -> bool:
     import sqlalchemy
 
     try:
-        return bool(sqlalchemy.make_url(url).password)
+        parsed = sqlalchemy.make_url(url)
     except sqlalchemy.exc.ArgumentError:
         return True  # unparseable: print nothing of it
+    return bool(parsed.password) or "password" in parsed.query
 
 
 def up_to_date(pipeline_file: Path) -> Path:

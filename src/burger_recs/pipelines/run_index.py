@@ -244,7 +244,9 @@ def database_key(url: str) -> str:
         parsed = sa.make_url(db.absolute(url))
     except sa.exc.ArgumentError:
         return url
-    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    backend = "postgresql" if backend == "postgres" else backend  # the old alias, the same
+    return parsed.set(drivername=backend).render_as_string(hide_password=True)
 
 
 class DatabaseUnreadable(Exception):
@@ -282,7 +284,12 @@ def open_database(database: str, known: Iterable[str] = ()) -> sa.Engine:
             raise DatabaseUnreadable(
                 f"its database is gone: {path} no longer exists, so its status is unknown"
             )
-    return db.make_engine(url)
+    # A SQLite file has no schema, whatever BURGER_RECS_DB_SCHEMA says for the page's own.
+    sqlite = parsed.get_backend_name() == "sqlite"
+    try:
+        return db.make_engine(url, schema="" if sqlite else None)
+    except ValueError as exc:
+        raise DatabaseUnreadable(f"its database {database} could not be opened: {exc}") from None
 
 
 @dataclass
