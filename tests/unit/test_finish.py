@@ -91,7 +91,8 @@ def test_a_gated_day_stays_gated_and_served_whatever_the_runner_says(
 ):
     for days_before in (2, 1):  # two gated days before: no model promoted for three
         earlier = DAY - dt.timedelta(days=days_before)
-        record_run(database, run_record(earlier, f"run-{earlier}", status="gated"))
+        gated = run_record(earlier, f"run-{earlier}", status="gated", served_by="champion")
+        record_run(database, gated)
     gated = run_record(
         DAY, "run-1", status="gated", message="model p@k 0.1 < 0.2", served_by="champion"
     )
@@ -160,7 +161,8 @@ def test_a_step_that_failed_after_the_day_went_live_leaves_it_published_with_a_w
 def test_a_gated_day_alerts_only_after_days_without_a_promoted_model(database, receiver):
     def day(n: int, status: str) -> str:
         run_date = DAY + dt.timedelta(days=n)
-        record_run(database, run_record(run_date, f"run-{n}", status=status))
+        served = {"served_by": "champion"} if status == "gated" else {}
+        record_run(database, run_record(run_date, f"run-{n}", status=status, **served))
         return run_date.isoformat()
 
     day(0, "published")
@@ -174,6 +176,10 @@ def test_a_gated_day_alerts_only_after_days_without_a_promoted_model(database, r
     day(5, "published")
     assert _finish("SUCCEEDED", "run-6", day(6, "gated")) == "gated"
     assert len(receiver.bodies) == 1  # a promotion ended the streak
+    # With serve_when_gated off, a gated day published nothing: a person should know.
+    record_run(database, run_record(DAY + dt.timedelta(days=7), "run-7", "gated", served_by=None))
+    assert _finish("SUCCEEDED", "run-7", (DAY + dt.timedelta(days=7)).isoformat()) == "gated"
+    assert len(receiver.bodies) == 2
 
 
 def test_a_failed_run_is_recorded_naming_the_step_and_its_error(database, receiver):

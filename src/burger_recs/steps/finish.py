@@ -16,8 +16,9 @@ KFP's word only adds to the message where it disagrees, so a word not seen befor
 neither a good day into a failed one nor a failed one into a good one. When a webhook is
 configured (:mod:`burger_recs.alerts`), a failed run alerts, and so does a day served despite
 what a person should know: a failure after it went live, an unusual day
-(:mod:`burger_recs.day_checks`), or no model promoted for ``gated_days_to_alert`` run days
-in a row. A gated day alone was served as designed, by the champion or popularity.
+(:mod:`burger_recs.day_checks`), no model promoted for ``gated_days_to_alert`` run days in
+a row, or a gated day that published nothing (``serve_when_gated`` off). A gated day served
+by the champion or popularity was served as designed.
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ def finish(
     message = record.message or ""
     if stale:
         message = f"no model promoted for {streak} run days in a row; {message}"
-    if record.status is RunStatus.FAILED or step is not None or unusual or stale:
+    # With serve_when_gated off a gated day published nothing: yesterday is still served.
+    unserved = record.status is RunStatus.GATED and not record.served_by
+    if record.status is RunStatus.FAILED or step is not None or unusual or stale or unserved:
         alerts.send(
             alerts.Alert(
                 run_id=run_id,
