@@ -109,7 +109,7 @@ def database_url(url: str | None = None) -> str:
 def redact(url: str) -> str:
     """Return the URL with its password hidden, for messages and logs.
 
-    Also a password given as a query parameter (``?password=...``, which psycopg takes).
+    Also a password given in the URL's query string, which psycopg takes too.
     """
     try:
         parsed = sa.make_url(url)
