@@ -52,13 +52,13 @@ def test_ranking_sums_split_blocks_by_segment_in_one_pass():
     # precision@j = hits@j / j / customers
     assert scores.precision == pytest.approx([1 / 3, 2 / 2 / 3])
     assert scores.recall == pytest.approx([0.5 / 3, 1.5 / 3])
-    assert scores.auc == pytest.approx(1.5 / 3)  # the undefined AUC counts as 0
+    assert scores.auc == pytest.approx(1.5 / 2)  # over the customers with a defined AUC
     assert scores.customers == 3
     new, back = scores.segments[NEW], scores.segments[RETURNING]
     assert (new.precision, new.recall, new.auc, new.customers) == ([0.0, 0.5], [0.0, 1.0], 0.5, 1)
     assert back.precision == pytest.approx([0.5, 0.25])
     assert back.recall == pytest.approx([0.25, 0.25])
-    assert (back.auc, back.customers) == (0.5, 2)
+    assert (back.auc, back.customers) == (1.0, 2)  # row 2's AUC is undefined: not in it
     assert new.segments == {} and back.segments == {}
 
 
