@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from burger_recs import db
 from burger_recs.cli import app
 from burger_recs.migrations import migrate
-from burger_recs.pipelines.run_index import RUN_START, index_file, refresh_index
+from burger_recs.pipelines.run_index import index_file, refresh_index
+from burger_recs.pipelines.run_records import RUN_START
 from burger_recs.runs import record_run
 from tests.support.database import DAY, OTHER_DAY, run_record
 
@@ -166,7 +167,7 @@ def test_an_older_run_folder_without_its_database_is_read_from_the_pages(tmp_pat
 
 
 def test_one_database_is_one_database_whatever_its_spelling(tmp_path, monkeypatch):
-    from burger_recs.pipelines.run_index import database_key, gather_records
+    from burger_recs.pipelines.run_records import database_key, gather_records
 
     assert database_key("postgres://u:pw@db/recs") == database_key(
         "postgresql+psycopg://u:x@db/recs"

@@ -66,7 +66,7 @@ def runs_command(
     The runs of one results database; local runs that used another are counted below, with
     the command that lists them.
     """
-    from burger_recs.pipelines.run_index import other_databases
+    from burger_recs.pipelines.run_records import other_databases
     from burger_recs.runs import recent_runs, runs_table
 
     url = database_url or default_database_url()

@@ -149,7 +149,7 @@ def resume_command(
     """Run a failed local run again, as a new run with its arguments (and --param changes)."""
     from burger_recs import db
     from burger_recs.pipelines.local_run import earlier_run
-    from burger_recs.pipelines.run_index import database_key
+    from burger_recs.pipelines.run_records import database_key
     from burger_recs.runs import RunStatus, find_run
 
     try:
@@ -201,7 +201,7 @@ def _database_of(database: str) -> str:
     Raises:
         typer.Exit: the folder's URL had a password and no URL at hand holds it.
     """
-    from burger_recs.pipelines.run_index import database_key
+    from burger_recs.pipelines.run_records import database_key
 
     default = default_database_url()
     if database_key(default) == database_key(database):

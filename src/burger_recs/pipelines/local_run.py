@@ -29,7 +29,8 @@ import yaml
 
 from burger_recs import db
 from burger_recs.pipelines.compile import retarget_images
-from burger_recs.pipelines.run_index import RUN_START, refresh_index
+from burger_recs.pipelines.run_index import refresh_index
+from burger_recs.pipelines.run_records import RUN_START
 from burger_recs.runs import RUN_ID_ENV, RunRecord, RunStatus, find_run
 
 log = logging.getLogger(__name__)
